@@ -1,0 +1,19 @@
+//! kovgis-core: the pure domain logic of kovgis.
+//!
+//! Everything here is synchronous and free of I/O: no tokio, no tonic, no SQL. It decides what a
+//! client's geometry *is* (parsing GeoJSON, WKT and WKB), whether it is acceptable (CRS, axis order,
+//! Estonia's extent, OGC validity, size), moves it between coordinate reference systems with PROJ,
+//! and writes geometries back out. The service crates call it at their edges; most of the unit
+//! tests of the project live here.
+
+pub mod codes;
+pub mod crs;
+pub mod error;
+pub mod extent;
+pub mod input;
+pub mod model;
+pub mod output;
+pub mod validity;
+
+pub use error::InputError;
+pub use input::{GeometryEncoding, GeometryInput, InputLimits, ParsedGeometry};

@@ -1,0 +1,37 @@
+//! The store's error type.
+
+/// What can go wrong between kovgis and PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid DATABASE_URL: {0}")]
+    Config(#[source] tokio_postgres::Error),
+    #[error("cannot get a database connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("cannot build the connection pool: {0}")]
+    Build(#[from] deadpool_postgres::BuildError),
+    #[error("PostgreSQL error while {1}: {0}")]
+    Postgres(#[source] tokio_postgres::Error, &'static str),
+    #[error(
+        "{0}; kovgis needs PostgreSQL 15 or later with PostGIS 3.1 or later \
+         (NULLS NOT DISTINCT, ST_MakeValid with options)"
+    )]
+    UnsupportedServer(String),
+    #[error("migration {name} failed: {source}")]
+    Migration {
+        name: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("the database holds migration {0}, which this kovgis does not know: is it older than the schema?")]
+    UnknownMigration(String),
+    #[error("{file}: {reason}")]
+    Fixture { file: String, reason: String },
+    #[error("stored geometry cannot be read: {0}")]
+    Geometry(String),
+}
+
+impl StoreError {
+    pub(crate) fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+        move |e| StoreError::Postgres(e, context)
+    }
+}

@@ -1,0 +1,66 @@
+//! Forward-only migrations from `migrations/NNNN_*.sql`, embedded in the binary.
+//!
+//! Each migration runs in its own transaction and is recorded in `schema_migration`. A
+//! transaction-level advisory lock serialises concurrent `migrate` calls (two instances starting
+//! at once), so each migration is applied exactly once.
+
+use crate::{Store, StoreError};
+
+/// The migrations, in order. Names are the file names; never rename or edit an applied one.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_foundation",
+    include_str!("../../../migrations/0001_foundation.sql"),
+)];
+
+/// An arbitrary constant: the advisory-lock key of kovgis migrations.
+const LOCK_KEY: i64 = 0x6b6f_7667_6973;
+
+impl Store {
+    /// Applies every migration not applied yet; returns the names applied now.
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        let mut client = self.pool.get().await?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migration (
+                     name text PRIMARY KEY,
+                     applied_at timestamptz NOT NULL DEFAULT now())",
+            )
+            .await
+            .map_err(StoreError::pg("creating schema_migration"))?;
+        let mut applied = Vec::new();
+        let tx = client
+            .transaction()
+            .await
+            .map_err(StoreError::pg("starting the migration transaction"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+            .await
+            .map_err(StoreError::pg("taking the migration lock"))?;
+        let done: Vec<String> = tx
+            .query("SELECT name FROM schema_migration ORDER BY name", &[])
+            .await
+            .map_err(StoreError::pg("reading schema_migration"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if let Some(unknown) = done.iter().find(|d| !MIGRATIONS.iter().any(|(n, _)| n == d)) {
+            return Err(StoreError::UnknownMigration(unknown.clone()));
+        }
+        for (name, sql) in MIGRATIONS {
+            if done.iter().any(|d| d == name) {
+                continue;
+            }
+            tx.batch_execute(sql)
+                .await
+                .map_err(|source| StoreError::Migration { name, source })?;
+            tx.execute("INSERT INTO schema_migration (name) VALUES ($1)", &[name])
+                .await
+                .map_err(|source| StoreError::Migration { name, source })?;
+            tracing::info!(migration = name, "applied");
+            applied.push(*name);
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::pg("committing migrations"))?;
+        Ok(applied)
+    }
+}

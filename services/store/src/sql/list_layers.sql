@@ -1,0 +1,9 @@
+-- $1 municipality code (its layers and the national ones) or NULL, $2 kind or NULL, $3 layer id or NULL
+SELECT l.id, l.name, l.title, l.kind::text AS kind, l.municipality_code::text AS municipality_code,
+       l.description, l.attribution, l.authority, l.current_version_id,
+       (SELECT count(*) FROM feature f WHERE f.layer_id = l.id AND f.valid_to IS NULL) AS feature_count
+FROM layer l
+WHERE ($1::text IS NULL OR l.municipality_code IS NULL OR l.municipality_code = $1::text)
+  AND ($2::text IS NULL OR l.kind::text = $2::text)
+  AND ($3::bigint IS NULL OR l.id = $3::bigint)
+ORDER BY l.municipality_code NULLS FIRST, l.kind, l.name

@@ -1,0 +1,9 @@
+-- $1 with_boundary bool, $2 municipality code or NULL for all
+SELECT municipality_code::text AS municipality_code,
+       name,
+       population,
+       ST_Area(boundary) AS area_m2,
+       CASE WHEN $1 THEN ST_AsBinary(boundary) END AS wkb
+FROM municipality
+WHERE $2::text IS NULL OR municipality_code = $2::text
+ORDER BY municipality_code
