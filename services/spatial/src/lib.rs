@@ -1,1 +1,89 @@
-//! placeholder
+//! kovgis-spatial: the `SpatialService` of `kovgis.v1` and the gRPC server around it.
+//!
+//! [`run`] serves the service with gRPC health, server reflection and gRPC-Web (HTTP/1.1, so
+//! browser clients can call it) on a listener the caller bound, until `shutdown` completes — the
+//! binary passes Ctrl-C/SIGTERM, tests pass a oneshot. This crate is transport: requests are
+//! checked and converted here, the queries live in `kovgis-store`, the geometry rules in
+//! `kovgis-core`.
+
+mod error;
+mod service;
+
+use std::future::Future;
+
+use kovgis_api::v1::spatial_service_server::SpatialServiceServer;
+use kovgis_core::InputLimits;
+use kovgis_store::Store;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use error::ServiceError;
+pub use service::SpatialApi;
+
+/// Settings of the spatial service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Limits on client geometries (vertex cap).
+    pub limits: InputLimits,
+    /// Largest gRPC message accepted, bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            limits: InputLimits::default(),
+            max_message_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why the server stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("gRPC transport error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Serves SpatialService, health and reflection on `listener` until `shutdown` resolves, then
+/// finishes in-flight calls and returns.
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<SpatialServiceServer<SpatialApi>>()
+        .await;
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let spatial = SpatialServiceServer::new(SpatialApi::new(store, config.limits))
+        .max_decoding_message_size(config.max_message_bytes);
+
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving kovgis.v1.SpatialService (gRPC, gRPC-Web, health, reflection)");
+    }
+    tonic::transport::Server::builder()
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_v1alpha)
+        .add_service(spatial)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    tracing::info!("server stopped");
+    Ok(())
+}

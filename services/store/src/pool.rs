@@ -34,7 +34,7 @@ impl Store {
         let mut pg = tokio_postgres::Config::from_str(&config.database_url)
             .map_err(StoreError::Config)?;
         // JIT off for every connection: see the crate docs.
-        pg.options("-c jit=off");
+        pg.options("-c jit=off -c client_min_messages=warning");
         if pg.get_application_name().is_none() {
             pg.application_name("kovgis");
         }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against a throwaway PostgreSQL + PostGIS: installs what is
+# missing, starts a fresh cluster under target/ (or uses DATABASE_URL when set), migrates and
+# loads the demo data, runs the tests, and stops the cluster whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_packages
+if [ -z "${DATABASE_URL:-}" ]; then
+  PGDIR=$PWD/target/kovgis-test-pg
+  # The cluster of a previous, interrupted run is stopped and thrown away.
+  [ -f "$PGDIR/PG_VERSION" ] && stop_cluster "$PGDIR"
+  rm -rf "$PGDIR"
+  PGPORT=$(free_port "${KOVGIS_TEST_PG_PORT:-54339}")
+  trap 'stop_cluster "$PGDIR"' EXIT
+  start_cluster "$PGDIR" "$PGPORT"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/kovgis"
+fi
+log "test database: $DATABASE_URL"
+
+cargo build --locked -p kovgis
+target/debug/kovgis migrate
+target/debug/kovgis load-demo --fixtures fixtures
+
+cargo test --workspace --locked --doc
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi

@@ -1,0 +1,326 @@
+//! The `SpatialService` handlers.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use kovgis_api::convert::{self, Output};
+use kovgis_api::v1;
+use kovgis_api::v1::spatial_service_server::SpatialService;
+use kovgis_core::codes::{parse_cadastral_code, parse_municipality_code};
+use kovgis_core::{InputError, InputLimits, ParsedGeometry};
+use kovgis_store::{ParcelQuery, Store};
+use tonic::{Request, Response, Status};
+
+use crate::ServiceError;
+
+/// Largest page of `FindParcels`, and the default.
+const MAX_PAGE: u32 = 1000;
+const DEFAULT_PAGE: u32 = 100;
+/// Most features one `QueryFeatures` call streams.
+const MAX_FEATURES: u32 = 100_000;
+
+/// SpatialService over a [`Store`].
+#[derive(Debug, Clone)]
+pub struct SpatialApi {
+    store: Store,
+    limits: InputLimits,
+}
+
+impl SpatialApi {
+    pub fn new(store: Store, limits: InputLimits) -> Self {
+        Self { store, limits }
+    }
+
+    /// Parses and checks a request geometry; errors are prefixed with `field`.
+    fn geometry(&self, field: &str, g: Option<&v1::Geometry>) -> std::result::Result<ParsedGeometry, InputError> {
+        convert::geometry_input(field, g)?
+            .parse(&self.limits)
+            .map_err(|e| e.within(field))
+    }
+}
+
+type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Page tokens are the hex of `v1:<last cadastral code>`: opaque to clients, checkable here.
+fn encode_page_token(after: &str) -> String {
+    hex::encode(format!("v1:{after}"))
+}
+
+fn decode_page_token(token: &str) -> std::result::Result<Option<String>, InputError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || InputError::new("page_token", "not a page token from a previous FindParcels response");
+    let bytes = hex::decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let code = text.strip_prefix("v1:").ok_or_else(bad)?;
+    parse_cadastral_code("page_token", code).map_err(|_| bad())?;
+    Ok(Some(code.to_owned()))
+}
+
+/// A bounding box as an EPSG:3301 polygon.
+fn bbox_geometry(b: &v1::BoundingBox, limits: &InputLimits) -> std::result::Result<ParsedGeometry, InputError> {
+    let vals = [b.min_x, b.min_y, b.max_x, b.max_y];
+    if vals.iter().any(|v| !v.is_finite()) {
+        return Err(InputError::new("bbox", "coordinates must be finite numbers"));
+    }
+    if b.min_x > b.max_x || b.min_y > b.max_y {
+        return Err(InputError::new("bbox", "min_x must not exceed max_x, nor min_y max_y"));
+    }
+    let epsg = if b.epsg == 0 { kovgis_core::crs::EPSG_LEST97 } else { b.epsg };
+    // Densified edges, so that the box stays the box the caller meant after a transform.
+    const STEPS: usize = 16;
+    let mut ring = Vec::with_capacity(4 * STEPS + 1);
+    let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
+    for i in 0..STEPS {
+        ring.push((lerp(b.min_x, b.max_x, i as f64 / STEPS as f64), b.min_y));
+    }
+    for i in 0..STEPS {
+        ring.push((b.max_x, lerp(b.min_y, b.max_y, i as f64 / STEPS as f64)));
+    }
+    for i in 0..STEPS {
+        ring.push((lerp(b.max_x, b.min_x, i as f64 / STEPS as f64), b.max_y));
+    }
+    for i in 0..STEPS {
+        ring.push((b.min_x, lerp(b.max_y, b.min_y, i as f64 / STEPS as f64)));
+    }
+    ring.push((b.min_x, b.min_y));
+    let wkt = if b.min_x == b.max_x || b.min_y == b.max_y {
+        format!("LINESTRING({} {}, {} {})", b.min_x, b.min_y, b.max_x, b.max_y)
+    } else {
+        format!(
+            "POLYGON(({}))",
+            ring.iter().map(|(x, y)| format!("{x} {y}")).collect::<Vec<_>>().join(",")
+        )
+    };
+    kovgis_core::GeometryInput::wkt(wkt, epsg)
+        .parse(limits)
+        .map_err(|e| InputError::new("bbox", e.reason).within(""))
+        .map_err(|e| if e.field == "epsg" { InputError::new("bbox.epsg", e.reason) } else { e })
+}
+
+#[tonic::async_trait]
+impl SpatialService for SpatialApi {
+    async fn list_municipalities(
+        &self,
+        request: Request<v1::ListMunicipalitiesRequest>,
+    ) -> std::result::Result<Response<v1::ListMunicipalitiesResponse>, Status> {
+        let req = request.into_inner();
+        let run = async {
+            let out = convert::output("output", req.output.as_ref())?;
+            let with_boundary = req.include_boundary && !out.omit_geometry;
+            let rows = self.store.list_municipalities(with_boundary).await?;
+            let municipalities = rows
+                .iter()
+                .map(|m| convert::municipality(m, &out))
+                .collect::<std::result::Result<_, _>>()?;
+            Result::Ok(v1::ListMunicipalitiesResponse { municipalities })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn get_municipality(
+        &self,
+        request: Request<v1::GetMunicipalityRequest>,
+    ) -> std::result::Result<Response<v1::Municipality>, Status> {
+        let req = request.into_inner();
+        let run = async {
+            let code = parse_municipality_code("code", &req.code)?;
+            let out = convert::output("output", req.output.as_ref())?;
+            let m = self
+                .store
+                .get_municipality(&code, !out.omit_geometry)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("no municipality with EHAK code {code}")))?;
+            Result::Ok(convert::municipality(&m, &out)?)
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn locate_municipality(
+        &self,
+        request: Request<v1::LocateMunicipalityRequest>,
+    ) -> std::result::Result<Response<v1::LocateMunicipalityResponse>, Status> {
+        let req = request.into_inner();
+        let run = async {
+            let g = self.geometry("geometry", req.geometry.as_ref())?;
+            let (m, share) = self
+                .store
+                .locate_municipality(&g.geometry)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound("no municipality contains this geometry (at sea?)".into()))?;
+            let municipality = convert::municipality(&m, &Output::default())?;
+            Result::Ok(v1::LocateMunicipalityResponse {
+                municipality: Some(municipality),
+                share,
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn get_parcel(
+        &self,
+        request: Request<v1::GetParcelRequest>,
+    ) -> std::result::Result<Response<v1::Parcel>, Status> {
+        let req = request.into_inner();
+        let run = async {
+            let code = parse_cadastral_code("cadastral_code", &req.cadastral_code)?;
+            let out = convert::output("output", req.output.as_ref())?;
+            let as_of = req
+                .as_of
+                .as_ref()
+                .map(|t| convert::from_timestamp("as_of", t))
+                .transpose()?;
+            let p = self
+                .store
+                .get_parcel(&code, as_of, !out.omit_geometry)
+                .await?
+                .ok_or_else(|| match as_of {
+                    Some(t) => ServiceError::NotFound(format!("no parcel {code} in force at {t}")),
+                    None => ServiceError::NotFound(format!("no current parcel {code}")),
+                })?;
+            Result::Ok(convert::parcel(&p, &out)?)
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn find_parcels(
+        &self,
+        request: Request<v1::FindParcelsRequest>,
+    ) -> std::result::Result<Response<v1::FindParcelsResponse>, Status> {
+        let req = request.into_inner();
+        let run = async {
+            use v1::find_parcels_request::Filter;
+            let geometry = match &req.filter {
+                Some(Filter::Intersects(g)) => self.geometry("intersects", Some(g))?,
+                Some(Filter::ContainsPoint(g)) => {
+                    let p = self.geometry("contains_point", Some(g))?;
+                    if !matches!(p.geometry, geo::Geometry::Point(_)) {
+                        return Err(InputError::new("contains_point", "must be a Point").into());
+                    }
+                    p
+                }
+                Some(Filter::Bbox(b)) => bbox_geometry(b, &self.limits)?,
+                None => {
+                    return Err(InputError::new(
+                        "filter",
+                        "one of intersects, bbox or contains_point must be set",
+                    )
+                    .into());
+                }
+            };
+            let municipality_code = if req.municipality_code.is_empty() {
+                None
+            } else {
+                Some(parse_municipality_code("municipality_code", &req.municipality_code)?)
+            };
+            if req.page_size > MAX_PAGE {
+                return Err(InputError::new(
+                    "page_size",
+                    format!("at most {MAX_PAGE} parcels per page"),
+                )
+                .into());
+            }
+            let limit = if req.page_size == 0 { DEFAULT_PAGE } else { req.page_size } as usize;
+            let out = convert::output("output", req.output.as_ref())?;
+            let page = self
+                .store
+                .find_parcels(&ParcelQuery {
+                    geometry: geometry.geometry,
+                    municipality_code,
+                    after: decode_page_token(&req.page_token)?,
+                    limit,
+                    with_geometry: !out.omit_geometry,
+                })
+                .await?;
+            let parcels = page
+                .parcels
+                .iter()
+                .map(|p| convert::parcel(p, &out))
+                .collect::<std::result::Result<_, _>>()?;
+            Result::Ok(v1::FindParcelsResponse {
+                parcels,
+                next_page_token: page.next_after.as_deref().map(encode_page_token).unwrap_or_default(),
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_layers(
+        &self,
+        request: Request<v1::ListLayersRequest>,
+    ) -> std::result::Result<Response<v1::ListLayersResponse>, Status> {
+        let req = request.into_inner();
+        let run = async {
+            let code = parse_municipality_code("municipality_code", &req.municipality_code)?;
+            let kind = convert::layer_kind_filter("kind", req.kind)?;
+            if self.store.get_municipality(&code, false).await?.is_none() {
+                return Err(ServiceError::NotFound(format!("no municipality with EHAK code {code}")));
+            }
+            let layers = self.store.list_layers(&code, kind).await?;
+            Result::Ok(v1::ListLayersResponse {
+                layers: layers.iter().map(convert::layer).collect(),
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    type QueryFeaturesStream =
+        Pin<Box<dyn Stream<Item = std::result::Result<v1::Feature, Status>> + Send + 'static>>;
+
+    async fn query_features(
+        &self,
+        request: Request<v1::QueryFeaturesRequest>,
+    ) -> std::result::Result<Response<Self::QueryFeaturesStream>, Status> {
+        let req = request.into_inner();
+        let run = async {
+            if req.layer_id <= 0 {
+                return Err(InputError::new("layer_id", "a layer id (from ListLayers) is required").into());
+            }
+            let geometry = req
+                .intersects
+                .as_ref()
+                .map(|g| self.geometry("intersects", Some(g)))
+                .transpose()?;
+            let out = convert::output("output", req.output.as_ref())?;
+            if req.limit > MAX_FEATURES {
+                return Err(InputError::new("limit", format!("at most {MAX_FEATURES} features per call")).into());
+            }
+            let limit = if req.limit == 0 { MAX_FEATURES } else { req.limit };
+            self.store
+                .get_layer(req.layer_id)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("no layer {}", req.layer_id)))?;
+            let rows = self
+                .store
+                .query_features(
+                    req.layer_id,
+                    geometry.as_ref().map(|g| &g.geometry),
+                    limit as i64,
+                    !out.omit_geometry,
+                )
+                .await?;
+            let stream = rows.map(move |r| {
+                let f = r.map_err(ServiceError::from)?;
+                convert::feature(&f, &out).map_err(|e| Status::from(ServiceError::from(e)))
+            });
+            Result::Ok(Box::pin(stream) as Self::QueryFeaturesStream)
+        };
+        Ok(Response::new(run.await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_reject_garbage() {
+        let t = encode_page_token("78401:101:0238");
+        assert_eq!(decode_page_token(&t).unwrap().as_deref(), Some("78401:101:0238"));
+        assert_eq!(decode_page_token("").unwrap(), None);
+        for bad in ["zz", "00", &hex::encode("v2:78401:101:0238"), &hex::encode("v1:nope")] {
+            assert_eq!(decode_page_token(bad).unwrap_err().field, "page_token");
+        }
+    }
+}
