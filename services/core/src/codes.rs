@@ -38,7 +38,9 @@ pub fn parse_cadastral_code(field: &str, value: &str) -> Result<String, InputErr
     } else {
         Err(InputError::new(
             field,
-            format!("'{value}' is not a cadastral code: expected NNNNN:NNN:NNNN, e.g. 78401:101:0238"),
+            format!(
+                "'{value}' is not a cadastral code: expected NNNNN:NNN:NNNN, e.g. 78401:101:0238"
+            ),
         ))
     }
 }
@@ -60,7 +62,13 @@ mod tests {
     #[test]
     fn cadastral_codes() {
         assert!(parse_cadastral_code("c", "78401:101:0238").is_ok());
-        for bad in ["", "78401:101:238", "78401-101-0238", "78401:101:0238:1", "7840a:101:0238"] {
+        for bad in [
+            "",
+            "78401:101:238",
+            "78401-101-0238",
+            "78401:101:0238:1",
+            "7840a:101:0238",
+        ] {
             let e = parse_cadastral_code("cadastral_code", bad).unwrap_err();
             assert!(e.reason.contains("NNNNN:NNN:NNNN"), "{e}");
         }

@@ -74,10 +74,10 @@ pub fn transform(geometry: &mut Geometry<f64>, from: u32, to: u32) -> Result<(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let p = Proj::new_known_crs(&format!("EPSG:{from}"), &format!("EPSG:{to}"), None)
                     .map_err(|e| TransformError::Create {
-                        from,
-                        to,
-                        message: e.to_string(),
-                    })?;
+                    from,
+                    to,
+                    message: e.to_string(),
+                })?;
                 v.insert(p)
             }
         };

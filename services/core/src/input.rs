@@ -155,7 +155,10 @@ fn check_geometry(
             ),
         ));
     }
-    if geometry.coords_iter().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
+    if geometry
+        .coords_iter()
+        .any(|c| !c.x.is_finite() || !c.y.is_finite())
+    {
         return Err(InputError::new(field, "coordinates must be finite numbers"));
     }
     let Some(r) = geometry.bounding_rect() else {
@@ -195,9 +198,8 @@ fn check_geometry(
         }
         _ => {} // checked after the transform
     }
-    validity::check(geometry).map_err(|problem| {
-        InputError::new(field, format!("invalid geometry: {problem}"))
-    })
+    validity::check(geometry)
+        .map_err(|problem| InputError::new(field, format!("invalid geometry: {problem}")))
 }
 
 fn outside_estonia(field: &str, epsg: u32) -> InputError {
@@ -221,15 +223,20 @@ fn parse_geojson(s: &str) -> Result<(Geometry<f64>, Option<u32>), InputError> {
     if s.trim().is_empty() {
         return Err(InputError::new(F, "geometry is empty"));
     }
-    let value: serde_json::Value = serde_json::from_str(s)
-        .map_err(|e| InputError::new(F, format!("not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(s).map_err(|e| InputError::new(F, format!("not valid JSON: {e}")))?;
     let crs = value
         .get("crs")
         .and_then(|c| c.pointer("/properties/name"))
         .and_then(|n| n.as_str())
-        .map(|n| epsg_from_crs_name(n).ok_or_else(|| {
-            InputError::new(F, format!("crs '{n}' is not an EPSG code kovgis understands"))
-        }))
+        .map(|n| {
+            epsg_from_crs_name(n).ok_or_else(|| {
+                InputError::new(
+                    F,
+                    format!("crs '{n}' is not an EPSG code kovgis understands"),
+                )
+            })
+        })
         .transpose()?;
     let gj: geojson::GeoJson = serde_json::from_value(value)
         .map_err(|e| InputError::new(F, format!("not a GeoJSON object: {e}")))?;
@@ -285,9 +292,9 @@ fn check_positions(value: &geojson::GeometryValue) -> Result<(), InputError> {
         V::MultiPolygon { coordinates } => {
             coordinates.iter().flatten().flatten().try_for_each(check)
         }
-        V::GeometryCollection { geometries } => {
-            geometries.iter().try_for_each(|g| check_positions(&g.value))
-        }
+        V::GeometryCollection { geometries } => geometries
+            .iter()
+            .try_for_each(|g| check_positions(&g.value)),
     }
 }
 
@@ -314,9 +321,10 @@ fn parse_wkt(s: &str) -> Result<(Geometry<f64>, Option<u32>), InputError> {
     }
     let (srid, body) = match t.split_once(';') {
         Some((head, body)) if head.trim().to_ascii_uppercase().starts_with("SRID=") => {
-            let n = head.trim()[5..].trim().parse::<u32>().map_err(|_| {
-                InputError::new(F, format!("'{head}' is not a valid SRID prefix"))
-            })?;
+            let n = head.trim()[5..]
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| InputError::new(F, format!("'{head}' is not a valid SRID prefix")))?;
             (Some(n), body)
         }
         _ => (None, t),
@@ -342,7 +350,11 @@ fn parse_wkb(b: &[u8]) -> Result<(Geometry<f64>, Option<u32>), InputError> {
     let le = b[0] == 1;
     let word = |s: &[u8]| {
         let a = [s[0], s[1], s[2], s[3]];
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     let ty = word(&b[1..5]);
     let srid = if ty & 0x2000_0000 != 0 {
@@ -369,10 +381,14 @@ mod tests {
 
     #[test]
     fn geojson_point_defaults_to_wgs84() {
-        let p = parse(GeometryInput::geojson(r#"{"type":"Point","coordinates":[24.8,59.45]}"#))
-            .unwrap();
+        let p = parse(GeometryInput::geojson(
+            r#"{"type":"Point","coordinates":[24.8,59.45]}"#,
+        ))
+        .unwrap();
         assert_eq!(p.source_epsg, 4326);
-        let Geometry::Point(pt) = p.geometry else { panic!() };
+        let Geometry::Point(pt) = p.geometry else {
+            panic!()
+        };
         assert!(pt.x() > 500_000.0 && pt.y() > 6_500_000.0);
     }
 
@@ -382,19 +398,48 @@ mod tests {
                     "geometry":{"type":"Point","coordinates":[546500,6592000]},"properties":null}"#;
         let p = parse(GeometryInput::geojson(s)).unwrap();
         assert_eq!(p.source_epsg, 3301);
-        assert_eq!(p.geometry, Geometry::Point(geo::Point::new(546500.0, 6592000.0)));
+        assert_eq!(
+            p.geometry,
+            Geometry::Point(geo::Point::new(546500.0, 6592000.0))
+        );
     }
 
     #[test]
     fn malformed_inputs_name_the_field() {
         for (input, field, needle) in [
             (GeometryInput::geojson("{"), "geojson", "not valid JSON"),
-            (GeometryInput::geojson(r#"{"type":"Pointy","coordinates":[1,2]}"#), "geojson", "GeoJSON"),
-            (GeometryInput::geojson(r#"{"type":"Point","coordinates":[24.8]}"#), "geojson", "position"),
-            (GeometryInput::wkt("POINT(1 2", 3301), "wkt", "not valid WKT"),
+            (
+                GeometryInput::geojson(r#"{"type":"Pointy","coordinates":[1,2]}"#),
+                "geojson",
+                "GeoJSON",
+            ),
+            (
+                GeometryInput::geojson(r#"{"type":"Point","coordinates":[24.8]}"#),
+                "geojson",
+                "position",
+            ),
+            (
+                GeometryInput::wkt("POINT(1 2", 3301),
+                "wkt",
+                "not valid WKT",
+            ),
             (GeometryInput::wkt("", 3301), "wkt", "empty"),
-            (GeometryInput { encoding: GeometryEncoding::Wkb(vec![1, 1, 0]), epsg: None }, "wkb", "WKB"),
-            (GeometryInput { encoding: GeometryEncoding::Wkb(vec![7; 30]), epsg: None }, "wkb", "WKB"),
+            (
+                GeometryInput {
+                    encoding: GeometryEncoding::Wkb(vec![1, 1, 0]),
+                    epsg: None,
+                },
+                "wkb",
+                "WKB",
+            ),
+            (
+                GeometryInput {
+                    encoding: GeometryEncoding::Wkb(vec![7; 30]),
+                    epsg: None,
+                },
+                "wkb",
+                "WKB",
+            ),
         ] {
             let e = parse(input.clone()).unwrap_err();
             assert_eq!(e.field, field, "{input:?}: {e}");
@@ -407,9 +452,18 @@ mod tests {
         let wkb = crate::output::to_wkb(&Geometry::Polygon(geo::wkt!(
             POLYGON((546000. 6592000., 546100. 6592000., 546100. 6592100., 546000. 6592000.))
         )));
-        assert!(parse(GeometryInput { encoding: GeometryEncoding::Wkb(wkb.clone()), epsg: None }).is_ok());
+        assert!(
+            parse(GeometryInput {
+                encoding: GeometryEncoding::Wkb(wkb.clone()),
+                epsg: None
+            })
+            .is_ok()
+        );
         for n in 0..wkb.len() {
-            let r = parse(GeometryInput { encoding: GeometryEncoding::Wkb(wkb[..n].to_vec()), epsg: None });
+            let r = parse(GeometryInput {
+                encoding: GeometryEncoding::Wkb(wkb[..n].to_vec()),
+                epsg: None,
+            });
             assert!(r.is_err(), "prefix of {n} bytes was accepted");
         }
     }
@@ -424,7 +478,11 @@ mod tests {
     fn conflicting_crs() {
         let e = parse(GeometryInput::wkt("SRID=4326;POINT(24.8 59.4)", 3301)).unwrap_err();
         assert_eq!(e.field, "epsg");
-        let ok = parse(GeometryInput { encoding: GeometryEncoding::Wkt("SRID=4326;POINT(24.8 59.4)".into()), epsg: None }).unwrap();
+        let ok = parse(GeometryInput {
+            encoding: GeometryEncoding::Wkt("SRID=4326;POINT(24.8 59.4)".into()),
+            epsg: None,
+        })
+        .unwrap();
         assert_eq!(ok.source_epsg, 4326);
     }
 
@@ -432,14 +490,20 @@ mod tests {
     fn swapped_axes_are_named() {
         let e = parse(GeometryInput::wkt("POINT(6592000 546500)", 3301)).unwrap_err();
         assert!(e.reason.contains("swapped"), "{e}");
-        let e = parse(GeometryInput::geojson(r#"{"type":"Point","coordinates":[59.45,24.8]}"#)).unwrap_err();
+        let e = parse(GeometryInput::geojson(
+            r#"{"type":"Point","coordinates":[59.45,24.8]}"#,
+        ))
+        .unwrap_err();
         assert!(e.reason.contains("swapped"), "{e}");
     }
 
     #[test]
     fn outside_estonia() {
         // Helsinki in lon/lat, and a 3301 point in the Baltic Sea far west.
-        let e = parse(GeometryInput::geojson(r#"{"type":"Point","coordinates":[24.94,60.17]}"#)).unwrap_err();
+        let e = parse(GeometryInput::geojson(
+            r#"{"type":"Point","coordinates":[24.94,60.17]}"#,
+        ))
+        .unwrap_err();
         assert!(e.reason.contains("outside Estonia"), "{e}");
         let e = parse(GeometryInput::wkt("POINT(100000 6500000)", 3301)).unwrap_err();
         assert!(e.reason.contains("outside Estonia"), "{e}");
@@ -461,14 +525,25 @@ mod tests {
         let ring: Vec<String> = (0..=100)
             .map(|i| {
                 let a = i as f64 / 100.0 * std::f64::consts::TAU;
-                format!("{} {}", 546_500.0 + 50.0 * a.cos(), 6_592_000.0 + 50.0 * a.sin())
+                format!(
+                    "{} {}",
+                    546_500.0 + 50.0 * a.cos(),
+                    6_592_000.0 + 50.0 * a.sin()
+                )
             })
             .collect();
         let wkt = format!("POLYGON(({}))", ring.join(","));
         let limits = InputLimits { max_vertices: 50 };
         let e = GeometryInput::wkt(&wkt, 3301).parse(&limits).unwrap_err();
-        assert!(e.reason.contains("101 vertices") && e.reason.contains("at most 50"), "{e}");
-        assert!(GeometryInput::wkt(&wkt, 3301).parse(&InputLimits::default()).is_ok());
+        assert!(
+            e.reason.contains("101 vertices") && e.reason.contains("at most 50"),
+            "{e}"
+        );
+        assert!(
+            GeometryInput::wkt(&wkt, 3301)
+                .parse(&InputLimits::default())
+                .is_ok()
+        );
     }
 
     #[test]
@@ -479,6 +554,9 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.reason.contains("self-intersect"), "{e}");
-        assert!(e.reason.contains("546050") && e.reason.contains("6592050"), "{e}");
+        assert!(
+            e.reason.contains("546050") && e.reason.contains("6592050"),
+            "{e}"
+        );
     }
 }

@@ -63,16 +63,31 @@ mod tests {
     #[test]
     fn each_format_round_trips_through_input() {
         let g: Geometry<f64> = geo::wkt!(POLYGON((546000. 6592000., 546100. 6592000., 546100. 6592100., 546000. 6592000.))).into();
-        for (format, epsg) in [(Format::GeoJson, 4326), (Format::Wkt, 3301), (Format::Wkb, 3301), (Format::Wkt, 3857)] {
+        for (format, epsg) in [
+            (Format::GeoJson, 4326),
+            (Format::Wkt, 3301),
+            (Format::Wkb, 3301),
+            (Format::Wkt, 3857),
+        ] {
             let encoding = match encode(&g, epsg, format).unwrap() {
                 Encoded::GeoJson(s) => GeometryEncoding::GeoJson(s),
                 Encoded::Wkt(s) => GeometryEncoding::Wkt(s),
                 Encoded::Wkb(b) => GeometryEncoding::Wkb(b),
             };
-            let back = GeometryInput { encoding, epsg: Some(epsg) }.parse(&InputLimits::default()).unwrap();
-            let (Geometry::Polygon(a), Geometry::Polygon(b)) = (&g, &back.geometry) else { panic!() };
+            let back = GeometryInput {
+                encoding,
+                epsg: Some(epsg),
+            }
+            .parse(&InputLimits::default())
+            .unwrap();
+            let (Geometry::Polygon(a), Geometry::Polygon(b)) = (&g, &back.geometry) else {
+                panic!()
+            };
             for (ca, cb) in a.exterior().coords().zip(b.exterior().coords()) {
-                assert!((ca.x - cb.x).abs() < 1e-6 && (ca.y - cb.y).abs() < 1e-6, "{format:?} {epsg}");
+                assert!(
+                    (ca.x - cb.x).abs() < 1e-6 && (ca.y - cb.y).abs() < 1e-6,
+                    "{format:?} {epsg}"
+                );
             }
         }
     }

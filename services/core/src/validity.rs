@@ -92,7 +92,10 @@ pub fn first_crossing(polygon: &Polygon<f64>) -> Option<Coord<f64>> {
                 continue;
             };
             let point = match hit {
-                LineIntersection::SinglePoint { intersection, is_proper } => {
+                LineIntersection::SinglePoint {
+                    intersection,
+                    is_proper,
+                } => {
                     if ra != rb {
                         // Rings may touch at a point; a proper crossing is a real problem.
                         if !is_proper {
@@ -147,7 +150,8 @@ mod tests {
     #[test]
     fn hole_touching_shell_at_a_point_is_valid() {
         let p: Geometry<f64> =
-            wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(0. 5., 5. 4., 5. 6., 0. 5.))).into();
+            wkt!(POLYGON((0. 0., 10. 0., 10. 10., 0. 10., 0. 0.),(0. 5., 5. 4., 5. 6., 0. 5.)))
+                .into();
         assert!(check(&p).is_ok());
     }
 

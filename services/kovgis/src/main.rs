@@ -12,7 +12,11 @@ use kovgis_core::InputLimits;
 use kovgis_store::{Store, StoreConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "kovgis", version, about = "Shared geo-information procedure backend for Estonia's local governments")]
+#[command(
+    name = "kovgis",
+    version,
+    about = "Shared geo-information procedure backend for Estonia's local governments"
+)]
 struct Cli {
     /// PostgreSQL + PostGIS connection URL.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -106,7 +110,9 @@ async fn main() -> anyhow::Result<()> {
 fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

@@ -32,7 +32,11 @@ impl SpatialApi {
     }
 
     /// Parses and checks a request geometry; errors are prefixed with `field`.
-    fn geometry(&self, field: &str, g: Option<&v1::Geometry>) -> std::result::Result<ParsedGeometry, InputError> {
+    fn geometry(
+        &self,
+        field: &str,
+        g: Option<&v1::Geometry>,
+    ) -> std::result::Result<ParsedGeometry, InputError> {
         convert::geometry_input(field, g)?
             .parse(&self.limits)
             .map_err(|e| e.within(field))
@@ -50,7 +54,12 @@ fn decode_page_token(token: &str) -> std::result::Result<Option<String>, InputEr
     if token.is_empty() {
         return Ok(None);
     }
-    let bad = || InputError::new("page_token", "not a page token from a previous FindParcels response");
+    let bad = || {
+        InputError::new(
+            "page_token",
+            "not a page token from a previous FindParcels response",
+        )
+    };
     let bytes = hex::decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let code = text.strip_prefix("v1:").ok_or_else(bad)?;
@@ -59,15 +68,28 @@ fn decode_page_token(token: &str) -> std::result::Result<Option<String>, InputEr
 }
 
 /// A bounding box as an EPSG:3301 polygon.
-fn bbox_geometry(b: &v1::BoundingBox, limits: &InputLimits) -> std::result::Result<ParsedGeometry, InputError> {
+fn bbox_geometry(
+    b: &v1::BoundingBox,
+    limits: &InputLimits,
+) -> std::result::Result<ParsedGeometry, InputError> {
     let vals = [b.min_x, b.min_y, b.max_x, b.max_y];
     if vals.iter().any(|v| !v.is_finite()) {
-        return Err(InputError::new("bbox", "coordinates must be finite numbers"));
+        return Err(InputError::new(
+            "bbox",
+            "coordinates must be finite numbers",
+        ));
     }
     if b.min_x > b.max_x || b.min_y > b.max_y {
-        return Err(InputError::new("bbox", "min_x must not exceed max_x, nor min_y max_y"));
+        return Err(InputError::new(
+            "bbox",
+            "min_x must not exceed max_x, nor min_y max_y",
+        ));
     }
-    let epsg = if b.epsg == 0 { kovgis_core::crs::EPSG_LEST97 } else { b.epsg };
+    let epsg = if b.epsg == 0 {
+        kovgis_core::crs::EPSG_LEST97
+    } else {
+        b.epsg
+    };
     // Densified edges, so that the box stays the box the caller meant after a transform.
     const STEPS: usize = 16;
     let mut ring = Vec::with_capacity(4 * STEPS + 1);
@@ -86,17 +108,25 @@ fn bbox_geometry(b: &v1::BoundingBox, limits: &InputLimits) -> std::result::Resu
     }
     ring.push((b.min_x, b.min_y));
     let wkt = if b.min_x == b.max_x || b.min_y == b.max_y {
-        format!("LINESTRING({} {}, {} {})", b.min_x, b.min_y, b.max_x, b.max_y)
+        format!(
+            "LINESTRING({} {}, {} {})",
+            b.min_x, b.min_y, b.max_x, b.max_y
+        )
     } else {
         format!(
             "POLYGON(({}))",
-            ring.iter().map(|(x, y)| format!("{x} {y}")).collect::<Vec<_>>().join(",")
+            ring.iter()
+                .map(|(x, y)| format!("{x} {y}"))
+                .collect::<Vec<_>>()
+                .join(",")
         )
     };
     kovgis_core::GeometryInput::wkt(wkt, epsg)
         .parse(limits)
-        .map_err(|e| InputError::new("bbox", e.reason).within(""))
-        .map_err(|e| if e.field == "epsg" { InputError::new("bbox.epsg", e.reason) } else { e })
+        .map_err(|e| match e.field.as_str() {
+            "epsg" => e.within("bbox"),
+            _ => InputError::new("bbox", e.reason),
+        })
 }
 
 #[tonic::async_trait]
@@ -131,7 +161,9 @@ impl SpatialService for SpatialApi {
                 .store
                 .get_municipality(&code, !out.omit_geometry)
                 .await?
-                .ok_or_else(|| ServiceError::NotFound(format!("no municipality with EHAK code {code}")))?;
+                .ok_or_else(|| {
+                    ServiceError::NotFound(format!("no municipality with EHAK code {code}"))
+                })?;
             Result::Ok(convert::municipality(&m, &out)?)
         };
         Ok(Response::new(run.await?))
@@ -148,7 +180,11 @@ impl SpatialService for SpatialApi {
                 .store
                 .locate_municipality(&g.geometry)
                 .await?
-                .ok_or_else(|| ServiceError::NotFound("no municipality contains this geometry (at sea?)".into()))?;
+                .ok_or_else(|| {
+                    ServiceError::NotFound(
+                        "no municipality contains this geometry (at sea?)".into(),
+                    )
+                })?;
             let municipality = convert::municipality(&m, &Output::default())?;
             Result::Ok(v1::LocateMunicipalityResponse {
                 municipality: Some(municipality),
@@ -212,7 +248,10 @@ impl SpatialService for SpatialApi {
             let municipality_code = if req.municipality_code.is_empty() {
                 None
             } else {
-                Some(parse_municipality_code("municipality_code", &req.municipality_code)?)
+                Some(parse_municipality_code(
+                    "municipality_code",
+                    &req.municipality_code,
+                )?)
             };
             if req.page_size > MAX_PAGE {
                 return Err(InputError::new(
@@ -221,7 +260,11 @@ impl SpatialService for SpatialApi {
                 )
                 .into());
             }
-            let limit = if req.page_size == 0 { DEFAULT_PAGE } else { req.page_size } as usize;
+            let limit = if req.page_size == 0 {
+                DEFAULT_PAGE
+            } else {
+                req.page_size
+            } as usize;
             let out = convert::output("output", req.output.as_ref())?;
             let page = self
                 .store
@@ -240,7 +283,11 @@ impl SpatialService for SpatialApi {
                 .collect::<std::result::Result<_, _>>()?;
             Result::Ok(v1::FindParcelsResponse {
                 parcels,
-                next_page_token: page.next_after.as_deref().map(encode_page_token).unwrap_or_default(),
+                next_page_token: page
+                    .next_after
+                    .as_deref()
+                    .map(encode_page_token)
+                    .unwrap_or_default(),
             })
         };
         Ok(Response::new(run.await?))
@@ -255,7 +302,9 @@ impl SpatialService for SpatialApi {
             let code = parse_municipality_code("municipality_code", &req.municipality_code)?;
             let kind = convert::layer_kind_filter("kind", req.kind)?;
             if self.store.get_municipality(&code, false).await?.is_none() {
-                return Err(ServiceError::NotFound(format!("no municipality with EHAK code {code}")));
+                return Err(ServiceError::NotFound(format!(
+                    "no municipality with EHAK code {code}"
+                )));
             }
             let layers = self.store.list_layers(&code, kind).await?;
             Result::Ok(v1::ListLayersResponse {
@@ -275,7 +324,11 @@ impl SpatialService for SpatialApi {
         let req = request.into_inner();
         let run = async {
             if req.layer_id <= 0 {
-                return Err(InputError::new("layer_id", "a layer id (from ListLayers) is required").into());
+                return Err(InputError::new(
+                    "layer_id",
+                    "a layer id (from ListLayers) is required",
+                )
+                .into());
             }
             let geometry = req
                 .intersects
@@ -284,9 +337,17 @@ impl SpatialService for SpatialApi {
                 .transpose()?;
             let out = convert::output("output", req.output.as_ref())?;
             if req.limit > MAX_FEATURES {
-                return Err(InputError::new("limit", format!("at most {MAX_FEATURES} features per call")).into());
+                return Err(InputError::new(
+                    "limit",
+                    format!("at most {MAX_FEATURES} features per call"),
+                )
+                .into());
             }
-            let limit = if req.limit == 0 { MAX_FEATURES } else { req.limit };
+            let limit = if req.limit == 0 {
+                MAX_FEATURES
+            } else {
+                req.limit
+            };
             self.store
                 .get_layer(req.layer_id)
                 .await?
@@ -317,9 +378,17 @@ mod tests {
     #[test]
     fn page_tokens_round_trip_and_reject_garbage() {
         let t = encode_page_token("78401:101:0238");
-        assert_eq!(decode_page_token(&t).unwrap().as_deref(), Some("78401:101:0238"));
+        assert_eq!(
+            decode_page_token(&t).unwrap().as_deref(),
+            Some("78401:101:0238")
+        );
         assert_eq!(decode_page_token("").unwrap(), None);
-        for bad in ["zz", "00", &hex::encode("v2:78401:101:0238"), &hex::encode("v1:nope")] {
+        for bad in [
+            "zz",
+            "00",
+            &hex::encode("v2:78401:101:0238"),
+            &hex::encode("v1:nope"),
+        ] {
             assert_eq!(decode_page_token(bad).unwrap_err().field, "page_token");
         }
     }

@@ -9,20 +9,22 @@ pub enum StoreError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("cannot build the connection pool: {0}")]
     Build(#[from] deadpool_postgres::BuildError),
-    #[error("PostgreSQL error while {1}: {0}")]
+    #[error("PostgreSQL error while {1}: {msg}", msg = describe(.0))]
     Postgres(#[source] tokio_postgres::Error, &'static str),
     #[error(
         "{0}; kovgis needs PostgreSQL 15 or later with PostGIS 3.1 or later \
          (NULLS NOT DISTINCT, ST_MakeValid with options)"
     )]
     UnsupportedServer(String),
-    #[error("migration {name} failed: {source}")]
+    #[error("migration {name} failed: {msg}", msg = describe(source))]
     Migration {
         name: &'static str,
         #[source]
         source: tokio_postgres::Error,
     },
-    #[error("the database holds migration {0}, which this kovgis does not know: is it older than the schema?")]
+    #[error(
+        "the database holds migration {0}, which this kovgis does not know: is it older than the schema?"
+    )]
     UnknownMigration(String),
     #[error("{file}: {reason}")]
     Fixture { file: String, reason: String },
@@ -33,5 +35,25 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
         move |e| StoreError::Postgres(e, context)
+    }
+}
+
+/// The server's own words for a database error (message, detail, hint), or the client's.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} ({})", db.message(), db.code().code());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("; {d}"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!("; hint: {h}"));
+            }
+            if let Some(w) = db.where_() {
+                s.push_str(&format!("; at {w}"));
+            }
+            s
+        }
+        None => e.to_string(),
     }
 }

@@ -107,7 +107,9 @@ fn read(dir: &Path, rel: &str) -> Result<SourceFile, StoreError> {
 }
 
 /// The features of a GeoJSON FeatureCollection in EPSG:3301: (properties, geometry).
-fn features(f: &SourceFile) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, Geometry<f64>)>, StoreError> {
+fn features(
+    f: &SourceFile,
+) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, Geometry<f64>)>, StoreError> {
     let bad = |reason: String| StoreError::Fixture {
         file: f.rel.clone(),
         reason,
@@ -144,11 +146,7 @@ fn features(f: &SourceFile) -> Result<Vec<(serde_json::Map<String, serde_json::V
         .collect()
 }
 
-async fn seen(
-    tx: &Transaction<'_>,
-    target: &str,
-    f: &SourceFile,
-) -> Result<bool, StoreError> {
+async fn seen(tx: &Transaction<'_>, target: &str, f: &SourceFile) -> Result<bool, StoreError> {
     let row = tx
         .query_opt(
             "SELECT 1 FROM dataset_version WHERE target = $1 AND source = $2 AND file_sha256 = $3",
@@ -215,10 +213,17 @@ impl Store {
         Ok(report)
     }
 
-    async fn load_municipalities(&self, dir: &Path, report: &mut LoadReport) -> Result<(), StoreError> {
+    async fn load_municipalities(
+        &self,
+        dir: &Path,
+        report: &mut LoadReport,
+    ) -> Result<(), StoreError> {
         let f = read(dir, "municipalities/municipalities.geojson")?;
         let mut client = self.pool.get().await?;
-        let tx = client.transaction().await.map_err(StoreError::pg("starting a load"))?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(StoreError::pg("starting a load"))?;
         if seen(&tx, "municipalities", &f).await? {
             report.unchanged.push(f.rel);
             return Ok(());
@@ -255,15 +260,25 @@ impl Store {
         }
         let n = feats.len() as u64;
         finish_version(&tx, version, n, n, 0).await?;
-        tx.commit().await.map_err(StoreError::pg("committing municipalities"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::pg("committing municipalities"))?;
         report.loaded.push((f.rel, n));
         Ok(())
     }
 
-    async fn load_parcels(&self, dir: &Path, rel: &str, report: &mut LoadReport) -> Result<(), StoreError> {
+    async fn load_parcels(
+        &self,
+        dir: &Path,
+        rel: &str,
+        report: &mut LoadReport,
+    ) -> Result<(), StoreError> {
         let f = read(dir, rel)?;
         let mut client = self.pool.get().await?;
-        let tx = client.transaction().await.map_err(StoreError::pg("starting a load"))?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(StoreError::pg("starting a load"))?;
         if seen(&tx, "parcels", &f).await? {
             report.unchanged.push(f.rel);
             return Ok(());
@@ -301,7 +316,11 @@ impl Store {
                 .map(|p| p.split(',').filter_map(|s| s.trim().parse().ok()).collect())
                 .unwrap_or_default();
             if uses.len() > 3 || pcts.len() != uses.len() {
-                return Err(bad(format!("{} uses but {} percentages", uses.len(), pcts.len())));
+                return Err(bad(format!(
+                    "{} uses but {} percentages",
+                    uses.len(),
+                    pcts.len()
+                )));
             }
             let use_at = |k: usize| uses.get(k).cloned();
             let pct_at = |k: usize| pcts.get(k).copied();
@@ -329,18 +348,42 @@ impl Store {
             .await
             .map_err(StoreError::pg("staging a parcel"))?;
         }
-        // The municipality under the parcel's interior point; for coastal parcels beyond the
-        // (older, generalised) municipal coastline, the nearest municipality within 2 km.
+        // The municipality the register names for the parcel (its `municipality` attribute, matched
+        // by name); without one, the municipality under the parcel's interior point, or for
+        // harbour parcels beyond the (older, generalised) municipal coastline the nearest one
+        // within 2 km. Never the cadastral code.
         tx.batch_execute(
             "ALTER TABLE parcel_stage ADD COLUMN municipality_code char(4);
+             UPDATE parcel_stage s SET municipality_code = m.municipality_code
+             FROM municipality m WHERE m.name = s.attributes->>'municipality';
              UPDATE parcel_stage s SET municipality_code = (
                  SELECT m.municipality_code FROM municipality m
                  WHERE ST_DWithin(m.boundary, ST_PointOnSurface(s.geom), 2000)
                  ORDER BY ST_Distance(m.boundary, ST_PointOnSurface(s.geom)), m.municipality_code
-                 LIMIT 1)",
+                 LIMIT 1)
+             WHERE s.municipality_code IS NULL",
         )
         .await
         .map_err(StoreError::pg("placing parcels in municipalities"))?;
+        let disagreeing: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM parcel_stage s JOIN municipality m
+                     ON m.municipality_code = s.municipality_code
+                 WHERE NOT ST_Intersects(m.boundary, ST_PointOnSurface(s.geom))",
+                &[],
+            )
+            .await
+            .map_err(StoreError::pg(
+                "comparing parcels with municipal boundaries",
+            ))?
+            .get(0);
+        if disagreeing > 0 {
+            tracing::warn!(
+                file = %f.rel,
+                parcels = disagreeing,
+                "parcels whose registered municipality is not the one under them in the boundary data"
+            );
+        }
         let orphans: Vec<String> = tx
             .query(
                 "SELECT cadastral_code FROM parcel_stage WHERE municipality_code IS NULL",
@@ -354,7 +397,10 @@ impl Store {
         if !orphans.is_empty() {
             return Err(StoreError::Fixture {
                 file: f.rel,
-                reason: format!("parcels more than 2 km from every municipality: {}", orphans.join(", ")),
+                reason: format!(
+                    "parcels more than 2 km from every municipality: {}",
+                    orphans.join(", ")
+                ),
             });
         }
         let closed = tx
@@ -380,15 +426,25 @@ impl Store {
             .await
             .map_err(StoreError::pg("inserting parcels"))?;
         finish_version(&tx, version, feats.len() as u64, written, closed).await?;
-        tx.commit().await.map_err(StoreError::pg("committing parcels"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::pg("committing parcels"))?;
         report.loaded.push((f.rel, written));
         Ok(())
     }
 
-    async fn load_layer(&self, dir: &Path, spec: &LayerFile, report: &mut LoadReport) -> Result<(), StoreError> {
+    async fn load_layer(
+        &self,
+        dir: &Path,
+        spec: &LayerFile,
+        report: &mut LoadReport,
+    ) -> Result<(), StoreError> {
         let f = read(dir, spec.file)?;
         let mut client = self.pool.get().await?;
-        let tx = client.transaction().await.map_err(StoreError::pg("starting a load"))?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(StoreError::pg("starting a load"))?;
         if seen(&tx, "layer", &f).await? {
             report.unchanged.push(f.rel);
             return Ok(());
@@ -428,17 +484,28 @@ impl Store {
             let external_id = spec.id_attribute.and_then(|a| text(props, a));
             tx.execute(
                 &stmt,
-                &[&layer_id, &external_id, &serde_json::Value::Object(props.clone()), &to_wkb(g), &version],
+                &[
+                    &layer_id,
+                    &external_id,
+                    &serde_json::Value::Object(props.clone()),
+                    &to_wkb(g),
+                    &version,
+                ],
             )
             .await
             .map_err(StoreError::pg("inserting a feature"))?;
         }
-        tx.execute("UPDATE layer SET current_version_id = $2 WHERE id = $1", &[&layer_id, &version])
-            .await
-            .map_err(StoreError::pg("switching the layer version"))?;
+        tx.execute(
+            "UPDATE layer SET current_version_id = $2 WHERE id = $1",
+            &[&layer_id, &version],
+        )
+        .await
+        .map_err(StoreError::pg("switching the layer version"))?;
         let n = feats.len() as u64;
         finish_version(&tx, version, n, n, closed).await?;
-        tx.commit().await.map_err(StoreError::pg("committing a layer"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::pg("committing a layer"))?;
         report.loaded.push((f.rel, n));
         Ok(())
     }
@@ -452,26 +519,39 @@ impl Store {
             reason: format!("not UTF-8: {e}"),
         })?;
         let mut client = self.pool.get().await?;
-        let tx = client.transaction().await.map_err(StoreError::pg("starting a load"))?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(StoreError::pg("starting a load"))?;
         if seen(&tx, "derived", &f).await? {
             report.unchanged.push(f.rel);
             return Ok(());
         }
         let version = new_version(&tx, "derived", &f, None).await?;
-        tx.execute("SELECT set_config('kovgis.dataset_version', $1, true)", &[&version.to_string()])
+        tx.execute(
+            "SELECT set_config('kovgis.dataset_version', $1, true)",
+            &[&version.to_string()],
+        )
+        .await
+        .map_err(StoreError::pg("setting the dataset version"))?;
+        tx.batch_execute(sql)
             .await
-            .map_err(StoreError::pg("setting the dataset version"))?;
-        tx.batch_execute(sql).await.map_err(|e| StoreError::Fixture {
-            file: f.rel.clone(),
-            reason: format!("failed: {e}"),
-        })?;
+            .map_err(|e| StoreError::Fixture {
+                file: f.rel.clone(),
+                reason: format!("failed: {}", crate::error::describe(&e)),
+            })?;
         let written: i64 = tx
-            .query_one("SELECT count(*) FROM feature WHERE dataset_version_id = $1", &[&version])
+            .query_one(
+                "SELECT count(*) FROM feature WHERE dataset_version_id = $1",
+                &[&version],
+            )
             .await
             .map_err(StoreError::pg("counting generated features"))?
             .get(0);
         finish_version(&tx, version, 0, written as u64, 0).await?;
-        tx.commit().await.map_err(StoreError::pg("committing generated layers"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::pg("committing generated layers"))?;
         report.loaded.push((f.rel, written as u64));
         Ok(())
     }

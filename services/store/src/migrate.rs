@@ -42,7 +42,10 @@ impl Store {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        if let Some(unknown) = done.iter().find(|d| !MIGRATIONS.iter().any(|(n, _)| n == d)) {
+        if let Some(unknown) = done
+            .iter()
+            .find(|d| !MIGRATIONS.iter().any(|(n, _)| n == d))
+        {
             return Err(StoreError::UnknownMigration(unknown.clone()));
         }
         for (name, sql) in MIGRATIONS {

@@ -24,15 +24,17 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("status", &self.pool.status()).finish()
+        f.debug_struct("Store")
+            .field("status", &self.pool.status())
+            .finish()
     }
 }
 
 impl Store {
     /// Opens the pool and checks the server: PostgreSQL 15+ with PostGIS 3.1+.
     pub async fn connect(config: &StoreConfig) -> Result<Self, StoreError> {
-        let mut pg = tokio_postgres::Config::from_str(&config.database_url)
-            .map_err(StoreError::Config)?;
+        let mut pg =
+            tokio_postgres::Config::from_str(&config.database_url).map_err(StoreError::Config)?;
         // JIT off for every connection: see the crate docs.
         pg.options("-c jit=off -c client_min_messages=warning");
         if pg.get_application_name().is_none() {

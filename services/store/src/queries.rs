@@ -48,7 +48,11 @@ fn municipality(row: &Row) -> Result<Municipality, StoreError> {
 
 fn parcel(row: &Row) -> Result<Parcel, StoreError> {
     let mut intended_uses = Vec::new();
-    for (code, pct) in [("use1_code", "use1_pct"), ("use2_code", "use2_pct"), ("use3_code", "use3_pct")] {
+    for (code, pct) in [
+        ("use1_code", "use1_pct"),
+        ("use2_code", "use2_pct"),
+        ("use3_code", "use3_pct"),
+    ] {
         if let Some(code) = row.get::<_, Option<String>>(code) {
             let percent = row.get::<_, Option<i16>>(pct).unwrap_or(0).max(0) as u32;
             intended_uses.push(IntendedUse { code, percent });
@@ -217,7 +221,14 @@ impl Store {
             .await
             .map_err(StoreError::pg("preparing the layer list"))?;
         let rows = client
-            .query(&stmt, &[&municipality_code, &kind.map(LayerKind::as_str), &None::<i64>])
+            .query(
+                &stmt,
+                &[
+                    &municipality_code,
+                    &kind.map(LayerKind::as_str),
+                    &None::<i64>,
+                ],
+            )
             .await
             .map_err(StoreError::pg("listing layers"))?;
         rows.iter().map(layer).collect()
