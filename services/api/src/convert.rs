@@ -85,7 +85,7 @@ pub fn output_geometry(
     let value = match output::encode(g, out.epsg, out.format)? {
         Encoded::GeoJson(s) => v1::output_geometry::Value::Geojson(s),
         Encoded::Wkt(s) => v1::output_geometry::Value::Wkt(s),
-        Encoded::Wkb(b) => v1::output_geometry::Value::Wkb(b.into()),
+        Encoded::Wkb(b) => v1::output_geometry::Value::Wkb(b),
     };
     Ok(Some(v1::OutputGeometry {
         value: Some(value),

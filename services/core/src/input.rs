@@ -165,38 +165,34 @@ fn check_geometry(
         return Err(InputError::new(field, "geometry is empty"));
     };
     match epsg {
-        crs::EPSG_LEST97 => {
-            if !extent::inside_3301(&r) {
-                if extent::swapped_3301(&r) {
-                    return Err(InputError::new(
-                        field,
-                        format!(
-                            "axes look swapped: x (easting) is {:.0}, in the northing range; \
-                             EPSG:3301 coordinates are (easting ≈ 282 000–735 000, \
-                             northing ≈ 6 381 000–6 659 000)",
-                            r.min().x
-                        ),
-                    ));
-                }
-                return Err(outside_estonia(field, epsg));
+        crs::EPSG_LEST97 if !extent::inside_3301(&r) => {
+            if extent::swapped_3301(&r) {
+                return Err(InputError::new(
+                    field,
+                    format!(
+                        "axes look swapped: x (easting) is {:.0}, in the northing range; \
+                         EPSG:3301 coordinates are (easting ≈ 282 000–735 000, \
+                         northing ≈ 6 381 000–6 659 000)",
+                        r.min().x
+                    ),
+                ));
             }
+            return Err(outside_estonia(field, epsg));
         }
-        e if crs::is_geographic(e) => {
-            if !extent::inside_lonlat(&r) {
-                if extent::swapped_lonlat(&r) {
-                    return Err(InputError::new(
-                        field,
-                        format!(
-                            "axes look swapped: the first coordinate ({:.5}) looks like a latitude; \
-                             GeoJSON and EPSG:{e} here are [longitude, latitude]",
-                            r.min().x
-                        ),
-                    ));
-                }
-                return Err(outside_estonia(field, epsg));
+        e if crs::is_geographic(e) && !extent::inside_lonlat(&r) => {
+            if extent::swapped_lonlat(&r) {
+                return Err(InputError::new(
+                    field,
+                    format!(
+                        "axes look swapped: the first coordinate ({:.5}) looks like a latitude; \
+                         GeoJSON and EPSG:{e} here are [longitude, latitude]",
+                        r.min().x
+                    ),
+                ));
             }
+            return Err(outside_estonia(field, epsg));
         }
-        _ => {} // checked after the transform
+        _ => {} // inside, or (3857) checked after the transform
     }
     validity::check(geometry)
         .map_err(|problem| InputError::new(field, format!("invalid geometry: {problem}")))

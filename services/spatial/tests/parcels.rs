@@ -409,7 +409,7 @@ async fn find_parcels_rejects_bad_requests() {
         (
             v1::FindParcelsRequest {
                 filter: Some(Filter::Intersects(v1::Geometry {
-                    value: Some(v1::geometry::Value::Wkb(vec![1, 3, 0, 0, 0, 1].into())),
+                    value: Some(v1::geometry::Value::Wkb(vec![1, 3, 0, 0, 0, 1])),
                     epsg: 0,
                 })),
                 ..Default::default()

@@ -106,10 +106,11 @@ fn read(dir: &Path, rel: &str) -> Result<SourceFile, StoreError> {
     })
 }
 
+/// A GeoJSON feature's properties.
+type Properties = serde_json::Map<String, serde_json::Value>;
+
 /// The features of a GeoJSON FeatureCollection in EPSG:3301: (properties, geometry).
-fn features(
-    f: &SourceFile,
-) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, Geometry<f64>)>, StoreError> {
+fn features(f: &SourceFile) -> Result<Vec<(Properties, Geometry<f64>)>, StoreError> {
     let bad = |reason: String| StoreError::Fixture {
         file: f.rel.clone(),
         reason,
@@ -190,7 +191,7 @@ async fn finish_version(
     Ok(())
 }
 
-fn text(props: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<String> {
+fn text(props: &Properties, key: &str) -> Option<String> {
     match props.get(key)? {
         serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         serde_json::Value::Number(n) => Some(n.to_string()),
