@@ -26,8 +26,8 @@ LISTEN=${KOVGIS_LISTEN:-127.0.0.1:50051}
 cat >&2 <<MSG
 
   kovgis serves gRPC on $LISTEN (reflection, health and gRPC-Web enabled). Try:
-    python3 scripts/example_client.py $LISTEN
-  or with grpcurl:
+    pip install grpcio grpcio-reflection protobuf && python3 scripts/example_client.py $LISTEN
+  or, if you have grpcurl:
     grpcurl -plaintext $LISTEN list
     grpcurl -plaintext -d '{"contains_point":{"geojson":"{\"type\":\"Point\",\"coordinates\":[24.8337,59.4665]}"}}' \\
       $LISTEN kovgis.v1.SpatialService/FindParcels
