@@ -219,3 +219,106 @@ pub fn feature(f: &model::Feature, out: &Output) -> Result<v1::Feature, Transfor
         valid_to: f.valid_to.map(timestamp),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_defaults_to_lest97_geojson() {
+        assert_eq!(output("output", None).unwrap(), Output::default());
+        let o = output(
+            "output",
+            Some(&v1::OutputOptions {
+                epsg: 0,
+                format: 0,
+                omit_geometry: false,
+            }),
+        )
+        .unwrap();
+        assert_eq!((o.epsg, o.format), (3301, Format::GeoJson));
+    }
+
+    #[test]
+    fn output_errors_name_the_nested_field() {
+        let e = output(
+            "output",
+            Some(&v1::OutputOptions {
+                epsg: 27700,
+                format: 0,
+                omit_geometry: false,
+            }),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "output.epsg");
+        let e = output(
+            "output",
+            Some(&v1::OutputOptions {
+                epsg: 4326,
+                format: 9,
+                omit_geometry: false,
+            }),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "output.format");
+    }
+
+    #[test]
+    fn geometry_needs_a_value_and_keeps_the_crs() {
+        let e = geometry_input(
+            "intersects",
+            Some(&v1::Geometry {
+                value: None,
+                epsg: 0,
+            }),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "intersects");
+        let e = geometry_input("intersects", None).unwrap_err();
+        assert_eq!(e.field, "intersects");
+        let g = geometry_input(
+            "g",
+            Some(&v1::Geometry {
+                value: Some(v1::geometry::Value::Wkt("POINT(1 2)".into())),
+                epsg: 3857,
+            }),
+        )
+        .unwrap();
+        assert_eq!(g.epsg, Some(3857));
+    }
+
+    #[test]
+    fn json_attributes_become_a_struct() {
+        use prost_types::value::Kind;
+        let v = serde_json::json!({"NIMI": "soo-neiuvaip", "n": 3, "ok": true, "none": null,
+                                   "list": [1, "a"], "nested": {"x": 1.5}});
+        let s = json_struct(&v);
+        assert_eq!(
+            s.fields["NIMI"].kind,
+            Some(Kind::StringValue("soo-neiuvaip".into()))
+        );
+        assert_eq!(s.fields["n"].kind, Some(Kind::NumberValue(3.0)));
+        assert_eq!(s.fields["ok"].kind, Some(Kind::BoolValue(true)));
+        assert_eq!(s.fields["none"].kind, Some(Kind::NullValue(0)));
+        let Some(Kind::ListValue(l)) = &s.fields["list"].kind else {
+            panic!()
+        };
+        assert_eq!(l.values.len(), 2);
+        let Some(Kind::StructValue(n)) = &s.fields["nested"].kind else {
+            panic!()
+        };
+        assert_eq!(n.fields["x"].kind, Some(Kind::NumberValue(1.5)));
+        assert!(json_struct(&serde_json::json!([1, 2])).fields.is_empty());
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = chrono::DateTime::from_timestamp(1_700_000_000, 123_000_000).unwrap();
+        assert_eq!(from_timestamp("t", &timestamp(t)).unwrap(), t);
+        let bad = prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        };
+        assert_eq!(from_timestamp("as_of", &bad).unwrap_err().field, "as_of");
+    }
+}
