@@ -19,7 +19,7 @@ fi
 
 log "building kovgis (release)"
 cargo build --release --locked -p kovgis
-BIN=target/release/kovgis
+BIN="${CARGO_TARGET_DIR:-target}/release/kovgis"
 "$BIN" migrate
 "$BIN" load-demo --fixtures fixtures
 LISTEN=${KOVGIS_LISTEN:-127.0.0.1:50051}

@@ -20,8 +20,9 @@ fi
 log "test database: $DATABASE_URL"
 
 cargo build --locked -p kovgis
-target/debug/kovgis migrate
-target/debug/kovgis load-demo --fixtures fixtures
+BIN="${CARGO_TARGET_DIR:-target}/debug/kovgis"
+"$BIN" migrate
+"$BIN" load-demo --fixtures fixtures
 
 cargo test --workspace --locked --doc
 if cargo nextest --version >/dev/null 2>&1; then
