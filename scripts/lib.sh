@@ -13,7 +13,7 @@ as_root() {
 
 # Debian packages the build and the database need; installed only when missing.
 ensure_packages() {
-  local want=(postgresql-15 postgresql-15-postgis-3 protobuf-compiler cmake sqlite3 libsqlite3-dev pkg-config)
+  local want=(postgresql-15 postgresql-15-postgis-3 protobuf-compiler cmake sqlite3 libsqlite3-dev pkg-config libgdal-dev gdal-bin)
   local missing=()
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

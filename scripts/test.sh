@@ -23,6 +23,9 @@ cargo build --locked -p kovgis
 BIN="${CARGO_TARGET_DIR:-target}/debug/kovgis"
 "$BIN" migrate
 "$BIN" load-demo --fixtures fixtures
+# Tests that write (imports) each work in their own database copied from this template.
+"$PG_BIN/psql" "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS kovgis_template" \
+  -c "CREATE DATABASE kovgis_template TEMPLATE $(basename "${DATABASE_URL%%\?*}")"
 
 cargo test --workspace --locked --doc
 if cargo nextest --version >/dev/null 2>&1; then

@@ -6,6 +6,7 @@
 //! and writes geometries back out. The service crates call it at their edges; most of the unit
 //! tests of the project live here.
 
+pub mod cadastre;
 pub mod codes;
 pub mod crs;
 pub mod error;

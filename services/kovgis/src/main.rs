@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use kovgis_core::InputLimits;
 use kovgis_store::{Store, StoreConfig};
 
+mod import_cmd;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kovgis",
@@ -44,6 +46,9 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// Bulk-import a file (cadastre or layer) as a new dataset version.
+    #[command(subcommand)]
+    Import(import_cmd::ImportCommand),
     /// Load (or refresh) the demo data from the fixtures folder; unchanged files are skipped.
     LoadDemo {
         #[arg(long, env = "KOVGIS_FIXTURES", default_value = "fixtures")]
@@ -72,6 +77,11 @@ async fn main() -> anyhow::Result<()> {
             let store = connect(2).await?;
             let applied = store.migrate().await?;
             tracing::info!(applied = ?applied, "database schema is current");
+        }
+        Command::Import(cmd) => {
+            let store = connect(2).await?;
+            store.migrate().await?;
+            import_cmd::run(&store, cmd).await?;
         }
         Command::LoadDemo { fixtures } => {
             let store = connect(2).await?;

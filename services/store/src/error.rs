@@ -26,6 +26,10 @@ pub enum StoreError {
         "the database holds migration {0}, which this kovgis does not know: is it older than the schema?"
     )]
     UnknownMigration(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("{file}: {reason}")]
     Fixture { file: String, reason: String },
     #[error("stored geometry cannot be read: {0}")]

@@ -9,6 +9,7 @@
 mod error;
 pub mod fixtures;
 mod geometry;
+pub mod import;
 mod migrate;
 mod pool;
 mod queries;

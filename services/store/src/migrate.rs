@@ -7,10 +7,16 @@
 use crate::{Store, StoreError};
 
 /// The migrations, in order. Names are the file names; never rename or edit an applied one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_foundation",
-    include_str!("../../../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_foundation",
+        include_str!("../../../migrations/0001_foundation.sql"),
+    ),
+    (
+        "0002_import_versioning",
+        include_str!("../../../migrations/0002_import_versioning.sql"),
+    ),
+];
 
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.
 const LOCK_KEY: i64 = 0x6b6f_7667_6973;

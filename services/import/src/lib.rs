@@ -1,0 +1,153 @@
+//! kovgis-import: bulk import of files into kovgis.
+//!
+//! Reads GeoPackage, Shapefile (with `.prj` for the CRS and `.cpg`/DBF code page for text),
+//! GeoJSON and FlatGeobuf through GDAL, checks and transforms every feature on a reader thread,
+//! and streams the rows into the store's import engine (binary COPY into a stage, set-based
+//! merge, one transaction; see `kovgis_store::import`).
+//!
+//! Why GDAL: it is the reference reader for every one of these formats (the Land Board's own
+//! downloads are made with it), it already handles `.prj` parsing, DBF code pages and GeoPackage
+//! geometry blobs, and it is the same library as the `ogr2ogr` baseline the import is measured
+//! against. The cost is a C dependency (Debian's `libgdal-dev`), which only this crate and the
+//! binary carry; the gRPC import path does not need it.
+
+mod error;
+mod progress;
+mod reader;
+mod rows;
+
+use std::path::PathBuf;
+
+pub use error::ImportError;
+pub use progress::Progress;
+pub use reader::file_sha256;
+pub use rows::{AttributeMapping, Problem};
+
+use kovgis_store::Store;
+use kovgis_store::import::{ImportOptions, ImportStart, ImportSummary, ImportTarget, LayerSpec};
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub enum ImportKind {
+    /// Land Board cadastre (schema recognised from the field names).
+    Parcels,
+    /// Any layer, with an attribute mapping.
+    Layer {
+        spec: Box<LayerSpec>,
+        mapping: AttributeMapping,
+    },
+}
+
+/// One import request, as the CLI states it.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub path: PathBuf,
+    /// Layer within a multi-layer source (GeoPackage); required when there is more than one.
+    pub layer: Option<String>,
+    pub kind: ImportKind,
+    /// CRS stated by the user (EPSG code); overrides what the file says.
+    pub srs: Option<u32>,
+    /// Repair invalid geometries with ST_MakeValid instead of skipping them.
+    pub repair: bool,
+    pub options: ImportOptions,
+}
+
+/// What an import did, with every problem found.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    pub summary: ImportSummary,
+    /// Features read from the file.
+    pub read: u64,
+    /// Features not imported, with the reason (invalid and not repaired, outside Estonia, …).
+    pub skipped: Vec<Problem>,
+    /// Features whose geometry was invalid and sent for repair.
+    pub sent_for_repair: Vec<Problem>,
+    /// The recognised cadastre schema, for parcel imports.
+    pub schema: Option<String>,
+    /// The source CRS.
+    pub source_epsg: u32,
+}
+
+/// Imports one file. Blocks a reader thread for GDAL; the rest is async.
+pub async fn run_import(
+    store: &Store,
+    request: ImportRequest,
+    progress: &mut Progress,
+) -> Result<ImportReport, ImportError> {
+    let sha256 = {
+        let path = request.path.clone();
+        tokio::task::spawn_blocking(move || file_sha256(&path))
+            .await
+            .map_err(|e| ImportError::Internal(e.to_string()))??
+    };
+    // Open once up front so that unreadable files, missing CRS and unknown schemas fail before
+    // anything is written or locked.
+    let prepared = {
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || reader::Prepared::open(&request))
+            .await
+            .map_err(|e| ImportError::Internal(e.to_string()))??
+    };
+    let target = match &request.kind {
+        ImportKind::Parcels => ImportTarget::Parcels,
+        ImportKind::Layer { spec, .. } => ImportTarget::Layer((**spec).clone()),
+    };
+    let source_name = request
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut report = ImportReport {
+        schema: prepared.schema_name(),
+        source_epsg: prepared.epsg,
+        ..Default::default()
+    };
+    let mut import = match store
+        .begin_import(target, &source_name, &sha256, request.options)
+        .await?
+    {
+        ImportStart::Unchanged(summary) => {
+            report.summary = summary;
+            return Ok(report);
+        }
+        ImportStart::Ready(import) => import,
+    };
+    progress.start(prepared.feature_count);
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<rows::Batch>(8);
+    let reader = tokio::task::spawn_blocking(move || prepared.read_all(&tx));
+    while let Some(batch) = rx.recv().await {
+        for item in &batch.items {
+            match item {
+                rows::Item::Parcel(p) => import.push_parcel(p).await?,
+                rows::Item::Feature(f) => import.push_feature(f).await?,
+            }
+        }
+        report.read += batch.read;
+        report.skipped.extend(batch.skipped);
+        report.sent_for_repair.extend(batch.repair);
+        progress.advance(batch.read);
+    }
+    // A reader error ends the import without writing anything.
+    match reader.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            import.abort().await?;
+            return Err(e);
+        }
+        Err(e) => {
+            import.abort().await?;
+            return Err(ImportError::Internal(e.to_string()));
+        }
+    }
+    progress.finish();
+    if report.read == 0 {
+        import.abort().await?;
+        return Err(ImportError::Source {
+            path: request.path.clone(),
+            reason: "the file has no features; refusing to replace the data with nothing".into(),
+        });
+    }
+    report.summary = import.finish().await?;
+    Ok(report)
+}

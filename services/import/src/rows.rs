@@ -1,0 +1,576 @@
+//! Turning GDAL features into stage rows: geometry checks, CRS transform, attribute mapping,
+//! content hash. Runs on the reader thread.
+
+use std::path::{Path, PathBuf};
+
+use gdal::vector::{Feature, FieldValue};
+use geo::{BoundingRect, Geometry};
+use geozero::ToGeo;
+use kovgis_core::cadastre::{self, CadastreColumns};
+use kovgis_core::crs::{self, EPSG_LEST97};
+use kovgis_core::{extent, validity};
+use kovgis_store::import::{FeatureRow, ParcelRow};
+use sha2::{Digest, Sha256};
+
+use crate::{ImportError, ImportKind};
+
+/// A feature that was not imported as it stood, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Feature index in the file (0-based, in reading order).
+    pub index: u64,
+    /// Its id, when the file gives one (cadastral code, mapped id field).
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// How a layer's attributes are stored: which field is the feature id, which are renamed, and
+/// whether unlisted fields are kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttributeMapping {
+    /// Source field whose value is the feature's stable id (`external_id`); features are then
+    /// merged by it instead of replaced wholesale.
+    pub id_field: Option<String>,
+    /// (stored name, source field) pairs.
+    pub renames: Vec<(String, String)>,
+    /// Keep only the renamed fields.
+    pub only_mapped: bool,
+}
+
+impl AttributeMapping {
+    /// Parses `stored=source` pairs (`id=FIELD` sets the id field).
+    pub fn from_pairs<S: AsRef<str>>(pairs: &[S]) -> Result<Self, String> {
+        let mut m = AttributeMapping::default();
+        for (n, pair) in pairs.iter().enumerate() {
+            m.add(pair.as_ref(), &format!("mapping {}", n + 1))?;
+        }
+        Ok(m)
+    }
+
+    /// Reads a mapping file: one `stored = source` per line, `#` comments, `only_mapped = true`.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot be read: {e}", path.display()))?;
+        let mut m = AttributeMapping::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            m.add(line, &format!("{}, line {}", path.display(), n + 1))?;
+        }
+        Ok(m)
+    }
+
+    fn add(&mut self, pair: &str, at: &str) -> Result<(), String> {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(format!("{at}: expected stored=source, got '{pair}'"));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() || v.is_empty() {
+            return Err(format!("{at}: expected stored=source, got '{pair}'"));
+        }
+        match k {
+            "id" => self.id_field = Some(v.to_owned()),
+            "only_mapped" => {
+                self.only_mapped = v
+                    .parse()
+                    .map_err(|_| format!("{at}: only_mapped takes true or false"))?
+            }
+            _ => self.renames.push((k.to_owned(), v.to_owned())),
+        }
+        Ok(())
+    }
+}
+
+/// Rows and problems from a run of features.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub items: Vec<Item>,
+    pub read: u64,
+    pub skipped: Vec<Problem>,
+    pub repair: Vec<Problem>,
+}
+
+#[derive(Debug)]
+pub enum Item {
+    Parcel(ParcelRow),
+    Feature(FeatureRow),
+}
+
+#[derive(Debug)]
+enum Mode {
+    Parcels {
+        columns: CadastreColumns,
+        attribute: Vec<bool>,
+    },
+    Layer {
+        id: Option<usize>,
+        /// Stored name per source field (`None` = not stored).
+        names: Vec<Option<String>>,
+    },
+}
+
+/// Converts features of one file.
+#[derive(Debug)]
+pub struct Converter {
+    path: PathBuf,
+    mode: Mode,
+    fields: Vec<String>,
+    epsg: u32,
+    repair: bool,
+}
+
+impl Converter {
+    pub fn new(
+        path: &Path,
+        kind: &ImportKind,
+        fields: &[String],
+        epsg: u32,
+        repair: bool,
+    ) -> Result<Self, ImportError> {
+        let source_err = |reason: String| ImportError::Source {
+            path: path.into(),
+            reason,
+        };
+        let mode = match kind {
+            ImportKind::Parcels => {
+                let columns = cadastre::detect(fields).map_err(|e| source_err(e.reason))?;
+                let mapped = columns.mapped();
+                let attribute = (0..fields.len()).map(|i| !mapped.contains(&i)).collect();
+                Mode::Parcels { columns, attribute }
+            }
+            ImportKind::Layer { mapping, .. } => {
+                let find = |name: &str| {
+                    fields
+                        .iter()
+                        .position(|f| f == name)
+                        .or_else(|| fields.iter().position(|f| f.eq_ignore_ascii_case(name)))
+                };
+                let id = match &mapping.id_field {
+                    Some(f) => Some(find(f).ok_or_else(|| {
+                        source_err(format!(
+                            "id field '{f}' is not in the file (fields: {})",
+                            fields.join(", ")
+                        ))
+                    })?),
+                    None => None,
+                };
+                let mut names: Vec<Option<String>> = fields
+                    .iter()
+                    .map(|f| (!mapping.only_mapped).then(|| f.clone()))
+                    .collect();
+                for (stored, source) in &mapping.renames {
+                    let i = find(source).ok_or_else(|| {
+                        source_err(format!(
+                            "mapped field '{source}' is not in the file (fields: {})",
+                            fields.join(", ")
+                        ))
+                    })?;
+                    names[i] = Some(stored.clone());
+                }
+                Mode::Layer { id, names }
+            }
+        };
+        Ok(Self {
+            path: path.into(),
+            mode,
+            fields: fields.to_vec(),
+            epsg,
+            repair,
+        })
+    }
+
+    pub fn schema_name(&self) -> Option<String> {
+        match &self.mode {
+            Mode::Parcels { columns, .. } => Some(columns.schema.describe().to_owned()),
+            Mode::Layer { .. } => None,
+        }
+    }
+
+    /// Converts one feature into `batch` (a row, or a problem). Errors only for file-level
+    /// problems that make the whole import wrong (swapped axes).
+    pub fn convert(
+        &mut self,
+        index: u64,
+        feature: &Feature,
+        batch: &mut Batch,
+    ) -> Result<(), ImportError> {
+        batch.read += 1;
+        let values: Vec<Option<FieldValue>> = (0..self.fields.len())
+            .map(|i| {
+                if is_set(feature, i) {
+                    feature.field(i).ok().flatten()
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let id = match &self.mode {
+            Mode::Parcels { columns, .. } => text(&values[columns.cadastral_code]),
+            Mode::Layer { id, .. } => id.and_then(|i| text(&values[i])),
+        };
+        let skip = |batch: &mut Batch, reason: String| {
+            batch.skipped.push(Problem {
+                index,
+                id: id.clone(),
+                reason,
+            });
+        };
+        let Some(gdal_geometry) = feature.geometry() else {
+            skip(batch, "no geometry".into());
+            return Ok(());
+        };
+        let geometry = match gdal_geometry
+            .wkb()
+            .map_err(|e| e.to_string())
+            .and_then(|wkb| {
+                geozero::wkb::Wkb(wkb.as_slice())
+                    .to_geo()
+                    .map_err(|e| e.to_string())
+            }) {
+            Ok(g) => g,
+            Err(e) => {
+                skip(batch, format!("geometry cannot be read: {e}"));
+                return Ok(());
+            }
+        };
+        // Ring orientation is a writer's habit (shapefiles store outer rings clockwise), not
+        // content: normalise it (exterior counter-clockwise, holes clockwise) so the same parcel
+        // from two formats is the same row.
+        let mut geometry = orient(flatten_single_collection(geometry));
+        let Some(rect) = geometry.bounding_rect() else {
+            skip(batch, "empty geometry".into());
+            return Ok(());
+        };
+        // Axes and extent in the source CRS, where a swap is recognisable.
+        let swapped = match self.epsg {
+            EPSG_LEST97 => !extent::inside_3301(&rect) && extent::swapped_3301(&rect),
+            e if crs::is_geographic(e) => {
+                !extent::inside_lonlat(&rect) && extent::swapped_lonlat(&rect)
+            }
+            _ => false,
+        };
+        if swapped {
+            return Err(ImportError::Feature {
+                path: self.path.clone(),
+                index,
+                reason: format!(
+                    "axes look swapped for EPSG:{} (x {:.0}…{:.0}, y {:.0}…{:.0}); fix the file or its CRS",
+                    self.epsg,
+                    rect.min().x,
+                    rect.max().x,
+                    rect.min().y,
+                    rect.max().y
+                ),
+            });
+        }
+        if let Err(e) = crs::transform(&mut geometry, self.epsg, EPSG_LEST97) {
+            skip(batch, format!("cannot be transformed to EPSG:3301: {e}"));
+            return Ok(());
+        }
+        match geometry.bounding_rect() {
+            Some(r) if extent::inside_3301(&r) => {}
+            _ => {
+                skip(batch, "outside Estonia's extent".into());
+                return Ok(());
+            }
+        }
+        let mut needs_repair = false;
+        if let Err(problem) = validity::check(&geometry) {
+            let p = Problem {
+                index,
+                id: id.clone(),
+                reason: format!("invalid geometry: {problem}"),
+            };
+            if self.repair {
+                batch.repair.push(p);
+                needs_repair = true;
+            } else {
+                batch.skipped.push(p);
+                return Ok(());
+            }
+        }
+
+        match &self.mode {
+            Mode::Parcels { columns, attribute } => {
+                let Some(code) = id.clone() else {
+                    skip(batch, "no cadastral code".into());
+                    return Ok(());
+                };
+                if let Err(e) = kovgis_core::codes::parse_cadastral_code("tunnus", &code) {
+                    skip(batch, e.reason);
+                    return Ok(());
+                }
+                let geometry = match geometry {
+                    Geometry::Polygon(p) => Geometry::MultiPolygon(geo::MultiPolygon(vec![p])),
+                    g @ Geometry::MultiPolygon(_) => g,
+                    other => {
+                        skip(
+                            batch,
+                            format!("a parcel must be a polygon, not {}", type_name(&other)),
+                        );
+                        return Ok(());
+                    }
+                };
+                let get = |i: Option<usize>| i.and_then(|i| values[i].as_ref());
+                let uses = columns.uses.map(|(u, p)| {
+                    (
+                        get(u).and_then(|v| text(&Some(v.clone()))),
+                        get(p)
+                            .and_then(number)
+                            .map(|n| n.round().clamp(0.0, 100.0) as i16),
+                    )
+                });
+                let row = ParcelRow {
+                    index: index as i64,
+                    municipality_name: get(columns.municipality_name)
+                        .and_then(|v| text(&Some(v.clone()))),
+                    address: get(columns.address).and_then(|v| text(&Some(v.clone()))),
+                    uses,
+                    registered_area_m2: get(columns.registered_area).and_then(number),
+                    attributes: attributes(&self.fields, &values, |i| {
+                        attribute[i].then(|| self.fields[i].clone())
+                    }),
+                    wkb: kovgis_core::output::to_wkb(&geometry),
+                    needs_repair,
+                    row_hash: Vec::new(),
+                    cadastral_code: code,
+                };
+                let mut row = row;
+                row.row_hash = parcel_hash(&row);
+                batch.items.push(Item::Parcel(row));
+            }
+            Mode::Layer { names, .. } => {
+                let mut row = FeatureRow {
+                    index: index as i64,
+                    external_id: id,
+                    attributes: attributes(&self.fields, &values, |i| names[i].clone()),
+                    wkb: kovgis_core::output::to_wkb(&geometry),
+                    needs_repair,
+                    row_hash: Vec::new(),
+                };
+                row.row_hash = feature_hash(&row);
+                batch.items.push(Item::Feature(row));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether field `idx` of `feature` has a value. GDAL distinguishes *unset* fields (FlatGeobuf
+/// and others leave absent attributes unset) from *null* ones; the `gdal` crate's `field()`
+/// checks only for null and reads an unset integer as 0, which would turn a missing second
+/// intended use into "0 %".
+#[allow(unsafe_code)]
+fn is_set(feature: &Feature, idx: usize) -> bool {
+    let Ok(idx) = i32::try_from(idx) else {
+        return false;
+    };
+    // SAFETY: `c_feature` is the live handle owned by `feature`, borrowed for this call only;
+    // OGR_F_IsFieldSet reads it and returns 0 for an out-of-range index.
+    unsafe { gdal_sys::OGR_F_IsFieldSet(feature.c_feature(), idx) != 0 }
+}
+
+fn orient(g: Geometry<f64>) -> Geometry<f64> {
+    use geo::orient::{Direction, Orient};
+    match g {
+        Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
+        Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(mp.orient(Direction::Default)),
+        other => other,
+    }
+}
+
+/// A GeometryCollection of one geometry is that geometry (some writers wrap everything).
+fn flatten_single_collection(g: Geometry<f64>) -> Geometry<f64> {
+    match g {
+        Geometry::GeometryCollection(mut gc) if gc.0.len() == 1 => gc.0.pop().expect("one"),
+        other => other,
+    }
+}
+
+fn type_name(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::Point(_) => "a Point",
+        Geometry::Line(_) | Geometry::LineString(_) => "a LineString",
+        Geometry::MultiPoint(_) => "a MultiPoint",
+        Geometry::MultiLineString(_) => "a MultiLineString",
+        Geometry::GeometryCollection(_) => "a GeometryCollection",
+        _ => "another type",
+    }
+}
+
+/// Text of a field value (numbers as written), trimmed; empty is none.
+fn text(v: &Option<FieldValue>) -> Option<String> {
+    let s = match v.as_ref()? {
+        FieldValue::StringValue(s) => s.trim().to_owned(),
+        FieldValue::IntegerValue(i) => i.to_string(),
+        FieldValue::Integer64Value(i) => i.to_string(),
+        FieldValue::RealValue(r) => r.to_string(),
+        FieldValue::DateValue(d) => d.to_string(),
+        FieldValue::DateTimeValue(d) => d.to_rfc3339(),
+        _ => return None,
+    };
+    (!s.is_empty()).then_some(s)
+}
+
+fn number(v: &FieldValue) -> Option<f64> {
+    match v {
+        FieldValue::IntegerValue(i) => Some(*i as f64),
+        FieldValue::Integer64Value(i) => Some(*i as f64),
+        FieldValue::RealValue(r) if r.is_finite() => Some(*r),
+        FieldValue::StringValue(s) => s.trim().replace(',', ".").parse().ok(),
+        _ => None,
+    }
+}
+
+fn json(v: &FieldValue) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        FieldValue::IntegerValue(i) => J::from(*i),
+        FieldValue::Integer64Value(i) => J::from(*i),
+        FieldValue::RealValue(r) => serde_json::Number::from_f64(*r)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        FieldValue::StringValue(s) => J::String(s.clone()),
+        FieldValue::DateValue(d) => J::String(d.to_string()),
+        FieldValue::DateTimeValue(d) => J::String(d.to_rfc3339()),
+        FieldValue::IntegerListValue(l) => J::Array(l.iter().map(|i| J::from(*i)).collect()),
+        FieldValue::Integer64ListValue(l) => J::Array(l.iter().map(|i| J::from(*i)).collect()),
+        FieldValue::RealListValue(l) => J::Array(
+            l.iter()
+                .map(|r| {
+                    serde_json::Number::from_f64(*r)
+                        .map(J::Number)
+                        .unwrap_or(J::Null)
+                })
+                .collect(),
+        ),
+        FieldValue::StringListValue(l) => {
+            J::Array(l.iter().map(|s| J::String(s.clone())).collect())
+        }
+    }
+}
+
+fn attributes(
+    fields: &[String],
+    values: &[Option<FieldValue>],
+    stored_name: impl Fn(usize) -> Option<String>,
+) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (i, value) in values.iter().enumerate().take(fields.len()) {
+        if let Some(name) = stored_name(i) {
+            map.insert(
+                name,
+                value.as_ref().map(json).unwrap_or(serde_json::Value::Null),
+            );
+        }
+    }
+    serde_json::Value::Object(map)
+}
+
+fn hash_parts(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize()[..16].to_vec()
+}
+
+fn opt(s: &Option<String>) -> &[u8] {
+    s.as_deref().map(str::as_bytes).unwrap_or(b"\xff")
+}
+
+/// Content hash of a parcel row: everything stored except the feature index.
+pub fn parcel_hash(r: &ParcelRow) -> Vec<u8> {
+    let uses = format!("{:?}", r.uses);
+    let area = r
+        .registered_area_m2
+        .map(f64::to_bits)
+        .unwrap_or(u64::MAX)
+        .to_le_bytes();
+    let attrs = r.attributes.to_string();
+    hash_parts(&[
+        r.cadastral_code.as_bytes(),
+        opt(&r.municipality_name),
+        opt(&r.address),
+        uses.as_bytes(),
+        &area,
+        attrs.as_bytes(),
+        &r.wkb,
+        &[r.needs_repair as u8],
+    ])
+}
+
+/// Content hash of a feature row.
+pub fn feature_hash(r: &FeatureRow) -> Vec<u8> {
+    let attrs = r.attributes.to_string();
+    hash_parts(&[
+        opt(&r.external_id),
+        attrs.as_bytes(),
+        &r.wkb,
+        &[r.needs_repair as u8],
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_pairs_and_file() {
+        let m = AttributeMapping::from_pairs(&["id=KKR_KOOD", "species=NIMI"]).unwrap();
+        assert_eq!(m.id_field.as_deref(), Some("KKR_KOOD"));
+        assert_eq!(m.renames, vec![("species".to_string(), "NIMI".to_string())]);
+        assert!(
+            AttributeMapping::from_pairs(&["nope"])
+                .unwrap_err()
+                .contains("stored=source")
+        );
+        let dir = std::env::temp_dir().join(format!("kovgis-map-{}", std::process::id()));
+        std::fs::write(
+            &dir,
+            "# zoning\nid = ZONE_ID\ndesignation = JUHTOTSTAR  # code\nonly_mapped = true\n",
+        )
+        .unwrap();
+        let m = AttributeMapping::from_file(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert!(m.only_mapped);
+        assert_eq!(
+            m.renames,
+            vec![("designation".to_string(), "JUHTOTSTAR".to_string())]
+        );
+        let bad = std::env::temp_dir().join(format!("kovgis-map-bad-{}", std::process::id()));
+        std::fs::write(&bad, "ok = A\nbroken line\n").unwrap();
+        let e = AttributeMapping::from_file(&bad).unwrap_err();
+        std::fs::remove_file(&bad).unwrap();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn hashes_see_every_stored_part() {
+        let base = ParcelRow {
+            cadastral_code: "78401:101:0238".into(),
+            address: Some("Purje tn 13".into()),
+            wkb: vec![1, 2, 3],
+            attributes: serde_json::json!({"a": 1}),
+            ..Default::default()
+        };
+        let h = parcel_hash(&base);
+        let mut other = base.clone();
+        other.index = 99;
+        assert_eq!(parcel_hash(&other), h, "the feature index is not content");
+        for change in [
+            |r: &mut ParcelRow| r.address = Some("Purje tn 14".into()),
+            |r: &mut ParcelRow| r.wkb.push(4),
+            |r: &mut ParcelRow| r.attributes = serde_json::json!({"a": 2}),
+            |r: &mut ParcelRow| r.uses[1].1 = Some(10),
+            |r: &mut ParcelRow| r.registered_area_m2 = Some(1.0),
+        ] {
+            let mut r = base.clone();
+            change(&mut r);
+            assert_ne!(parcel_hash(&r), h);
+        }
+    }
+}

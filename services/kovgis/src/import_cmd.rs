@@ -1,0 +1,244 @@
+//! `kovgis import …`: the CLI face of `kovgis-import`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use kovgis_core::model::LayerKind;
+use kovgis_import::{AttributeMapping, ImportKind, ImportReport, ImportRequest, Progress};
+use kovgis_store::Store;
+use kovgis_store::import::{ImportMode, ImportOptions, LayerSpec};
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import a Land Board cadastre download (GeoPackage or Shapefile, old or new schema).
+    Parcels {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Import a layer: zoning, restriction, building, detailed_plan or other.
+    Layer {
+        #[command(flatten)]
+        common: Common,
+        /// What the layer holds.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Machine name of the layer, unique within its owner (lower case, digits, - and _).
+        #[arg(long)]
+        name: String,
+        /// Owning municipality (EHAK code); omit with --national.
+        #[arg(long, conflicts_with = "national")]
+        municipality: Option<String>,
+        /// A national layer, seen by every municipality.
+        #[arg(long)]
+        national: bool,
+        /// Title shown to people (default: the name).
+        #[arg(long)]
+        title: Option<String>,
+        /// Authority to coordinate with about this layer (e.g. Keskkonnaamet).
+        #[arg(long)]
+        authority: Option<String>,
+        /// Attribution to show with the data.
+        #[arg(long, default_value = "")]
+        attribution: String,
+        /// Attribute mapping `stored=source`; `id=FIELD` names the stable feature id.
+        #[arg(long = "map", value_name = "STORED=SOURCE")]
+        map: Vec<String>,
+        /// A mapping file: one `stored = source` per line, `id = FIELD`, `only_mapped = true`.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The file: .gpkg, .shp, .geojson/.json or .fgb.
+    pub file: PathBuf,
+    /// Layer inside the file (GeoPackages with several layers).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// The source CRS, when the file does not say it or says it wrongly: EPSG:3301 or 3301.
+    #[arg(long)]
+    pub srs: Option<String>,
+    /// Repair invalid geometries with ST_MakeValid instead of skipping them.
+    #[arg(long)]
+    pub repair: bool,
+    /// Report everything, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// replace: the file is the whole dataset (rows it lacks are closed); upsert: add and update.
+    #[arg(long, value_enum, default_value_t = Mode::Replace)]
+    pub mode: Mode,
+    /// Wait for a running import of the same target instead of refusing.
+    #[arg(long)]
+    pub wait: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Mode {
+    Replace,
+    Upsert,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Zoning,
+    Restriction,
+    Building,
+    DetailedPlan,
+    Other,
+}
+
+fn parse_srs(s: &str) -> anyhow::Result<u32> {
+    let t = s.trim();
+    let code = t
+        .strip_prefix("EPSG:")
+        .or_else(|| t.strip_prefix("epsg:"))
+        .unwrap_or(t);
+    code.parse()
+        .with_context(|| format!("--srs '{s}' is not an EPSG code (e.g. EPSG:3301)"))
+}
+
+pub async fn run(store: &Store, cmd: ImportCommand) -> anyhow::Result<bool> {
+    let (common, kind) = match cmd {
+        ImportCommand::Parcels { common } => (common, ImportKind::Parcels),
+        ImportCommand::Layer {
+            common,
+            kind,
+            name,
+            municipality,
+            national,
+            title,
+            authority,
+            attribution,
+            map,
+            mapping,
+        } => {
+            if municipality.is_none() && !national {
+                bail!("say whose layer this is: --municipality <EHAK code> or --national");
+            }
+            let municipality = municipality
+                .map(|m| kovgis_core::codes::parse_municipality_code("--municipality", &m))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!(e.reason))?;
+            let mut m = match mapping {
+                Some(path) => AttributeMapping::from_file(&path).map_err(anyhow::Error::msg)?,
+                None => AttributeMapping::default(),
+            };
+            let extra = AttributeMapping::from_pairs(&map).map_err(anyhow::Error::msg)?;
+            m.renames.extend(extra.renames);
+            m.id_field = extra.id_field.or(m.id_field);
+            m.only_mapped |= extra.only_mapped;
+            let spec = LayerSpec {
+                municipality_code: municipality,
+                title: title.unwrap_or_else(|| name.clone()),
+                name,
+                kind: match kind {
+                    Kind::Zoning => LayerKind::Zoning,
+                    Kind::Restriction => LayerKind::Restriction,
+                    Kind::Building => LayerKind::Building,
+                    Kind::DetailedPlan => LayerKind::DetailedPlan,
+                    Kind::Other => LayerKind::Other,
+                },
+                description: String::new(),
+                attribution,
+                authority,
+                keyed: m.id_field.is_some(),
+            };
+            (
+                common,
+                ImportKind::Layer {
+                    spec: Box::new(spec),
+                    mapping: m,
+                },
+            )
+        }
+    };
+    let request = ImportRequest {
+        path: common.file.clone(),
+        layer: common.layer,
+        kind,
+        srs: common.srs.as_deref().map(parse_srs).transpose()?,
+        repair: common.repair,
+        options: ImportOptions {
+            mode: match common.mode {
+                Mode::Replace => ImportMode::Replace,
+                Mode::Upsert => ImportMode::Upsert,
+            },
+            wait_for_lock: common.wait,
+            dry_run: common.dry_run,
+        },
+    };
+    let label = common
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut progress = Progress::new(label, !common.quiet);
+    let report = kovgis_import::run_import(store, request, &mut progress).await?;
+    print_report(&common.file, &report);
+    Ok(true)
+}
+
+fn print_report(file: &std::path::Path, r: &ImportReport) {
+    let s = &r.summary;
+    if s.unchanged_file {
+        println!(
+            "{}: unchanged since dataset version {}; nothing to do",
+            file.display(),
+            s.version.unwrap_or(0)
+        );
+        return;
+    }
+    if let Some(schema) = &r.schema {
+        println!("schema: {schema}");
+    }
+    println!("source CRS: EPSG:{}", r.source_epsg);
+    let skipped = r.skipped.len() + s.dropped.len();
+    println!(
+        "{}read {}, written {}, unchanged {}, repaired {}, skipped {}, closed {}, {:.1} s{}",
+        if s.dry_run {
+            "DRY RUN (nothing written): "
+        } else {
+            ""
+        },
+        r.read,
+        s.written,
+        s.unchanged,
+        s.repaired,
+        skipped,
+        s.closed,
+        s.seconds,
+        s.version
+            .map(|v| format!(", dataset version {v}"))
+            .unwrap_or_default()
+    );
+    let problems = r
+        .skipped
+        .iter()
+        .map(|p| (p.index, p.id.clone(), format!("skipped: {}", p.reason)))
+        .chain(
+            r.sent_for_repair
+                .iter()
+                .map(|p| (p.index, p.id.clone(), format!("repaired: {}", p.reason))),
+        )
+        .chain(
+            s.dropped
+                .iter()
+                .map(|(i, reason)| (*i as u64, None, format!("skipped: {reason}"))),
+        );
+    let mut n = 0;
+    for (index, id, reason) in problems {
+        n += 1;
+        if n <= 50 {
+            let id = id.map(|i| format!(" ({i})")).unwrap_or_default();
+            println!("  {}, feature {index}{id}: {reason}", file.display());
+        }
+    }
+    if n > 50 {
+        println!("  … and {} more", n - 50);
+    }
+}
