@@ -48,7 +48,7 @@ enum Command {
     Migrate,
     /// Bulk-import a file (cadastre or layer) as a new dataset version.
     #[command(subcommand)]
-    Import(import_cmd::ImportCommand),
+    Import(Box<import_cmd::ImportCommand>),
     /// Load (or refresh) the demo data from the fixtures folder; unchanged files are skipped.
     LoadDemo {
         #[arg(long, env = "KOVGIS_FIXTURES", default_value = "fixtures")]
@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(cmd) => {
             let store = connect(2).await?;
             store.migrate().await?;
-            import_cmd::run(&store, cmd).await?;
+            import_cmd::run(&store, *cmd).await?;
         }
         Command::LoadDemo { fixtures } => {
             let store = connect(2).await?;

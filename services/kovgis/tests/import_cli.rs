@@ -140,7 +140,10 @@ fn count(summary: &str, key: &str) -> i64 {
 }
 
 /// The Tartu fixture's 289 parcels, from the fixture file itself: (code, address, uses, pcts, area).
-fn tartu_parcels() -> Vec<(String, String, Vec<String>, Vec<i64>, f64)> {
+/// (code, address, uses, percentages, registered area).
+type RegisteredParcel = (String, String, Vec<String>, Vec<i64>, f64);
+
+fn tartu_parcels() -> Vec<RegisteredParcel> {
     let text =
         std::fs::read_to_string(fixtures().join("parcels/tartu_kvissentali.geojson")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -340,7 +343,8 @@ fn version_of(summary: &str) -> i64 {
 #[tokio::test]
 async fn each_format_and_both_cadastre_schemas() {
     let db = TestDb::new("formats").await;
-    let cases: [(&str, &str, [&str; 10], &[&str], &str); 5] = [
+    type Case<'a> = (&'a str, &'a str, [&'a str; 10], &'a [&'a str], &'a str);
+    let cases: [Case; 5] = [
         (
             "old.shp",
             "ESRI Shapefile",
