@@ -11,6 +11,7 @@ pub mod codes;
 pub mod crs;
 pub mod error;
 pub mod extent;
+pub mod ingest;
 pub mod input;
 pub mod model;
 pub mod output;

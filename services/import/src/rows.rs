@@ -4,13 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use gdal::vector::{Feature, FieldValue};
-use geo::{BoundingRect, Geometry};
 use geozero::ToGeo;
 use kovgis_core::cadastre::{self, CadastreColumns};
-use kovgis_core::crs::{self, EPSG_LEST97};
-use kovgis_core::{extent, validity};
+use kovgis_core::ingest;
 use kovgis_store::import::{FeatureRow, ParcelRow};
-use sha2::{Digest, Sha256};
 
 use crate::{ImportError, ImportKind};
 
@@ -235,62 +232,33 @@ impl Converter {
                 return Ok(());
             }
         };
-        // Ring orientation is a writer's habit (shapefiles store outer rings clockwise), not
-        // content: normalise it (exterior counter-clockwise, holes clockwise) so the same parcel
-        // from two formats is the same row.
-        let mut geometry = orient(flatten_single_collection(geometry));
-        let Some(rect) = geometry.bounding_rect() else {
-            skip(batch, "empty geometry".into());
-            return Ok(());
-        };
-        // Axes and extent in the source CRS, where a swap is recognisable.
-        let swapped = match self.epsg {
-            EPSG_LEST97 => !extent::inside_3301(&rect) && extent::swapped_3301(&rect),
-            e if crs::is_geographic(e) => {
-                !extent::inside_lonlat(&rect) && extent::swapped_lonlat(&rect)
-            }
-            _ => false,
-        };
-        if swapped {
-            return Err(ImportError::Feature {
-                path: self.path.clone(),
-                index,
-                reason: format!(
-                    "axes look swapped for EPSG:{} (x {:.0}…{:.0}, y {:.0}…{:.0}); fix the file or its CRS",
-                    self.epsg,
-                    rect.min().x,
-                    rect.max().x,
-                    rect.min().y,
-                    rect.max().y
-                ),
-            });
-        }
-        if let Err(e) = crs::transform(&mut geometry, self.epsg, EPSG_LEST97) {
-            skip(batch, format!("cannot be transformed to EPSG:3301: {e}"));
-            return Ok(());
-        }
-        match geometry.bounding_rect() {
-            Some(r) if extent::inside_3301(&r) => {}
-            _ => {
-                skip(batch, "outside Estonia's extent".into());
-                return Ok(());
-            }
-        }
-        let mut needs_repair = false;
-        if let Err(problem) = validity::check(&geometry) {
-            let p = Problem {
-                index,
-                id: id.clone(),
-                reason: format!("invalid geometry: {problem}"),
-            };
-            if self.repair {
+        let (geometry, needs_repair) = match ingest::prepare(geometry, self.epsg) {
+            Ok(ingest::Prepared::Valid(g)) => (g, false),
+            Ok(ingest::Prepared::Invalid(g, reason)) => {
+                let p = Problem {
+                    index,
+                    id: id.clone(),
+                    reason,
+                };
+                if !self.repair {
+                    batch.skipped.push(p);
+                    return Ok(());
+                }
                 batch.repair.push(p);
-                needs_repair = true;
-            } else {
-                batch.skipped.push(p);
+                (g, true)
+            }
+            Err(ingest::Rejected::Skip(reason)) => {
+                skip(batch, reason);
                 return Ok(());
             }
-        }
+            Err(ingest::Rejected::Stop(reason)) => {
+                return Err(ImportError::Feature {
+                    path: self.path.clone(),
+                    index,
+                    reason,
+                });
+            }
+        };
 
         match &self.mode {
             Mode::Parcels { columns, attribute } => {
@@ -302,14 +270,10 @@ impl Converter {
                     skip(batch, e.reason);
                     return Ok(());
                 }
-                let geometry = match geometry {
-                    Geometry::Polygon(p) => Geometry::MultiPolygon(geo::MultiPolygon(vec![p])),
-                    g @ Geometry::MultiPolygon(_) => g,
-                    other => {
-                        skip(
-                            batch,
-                            format!("a parcel must be a polygon, not {}", type_name(&other)),
-                        );
+                let geometry = match ingest::as_multipolygon(geometry) {
+                    Ok(g) => g,
+                    Err(reason) => {
+                        skip(batch, reason);
                         return Ok(());
                     }
                 };
@@ -338,7 +302,7 @@ impl Converter {
                     cadastral_code: code,
                 };
                 let mut row = row;
-                row.row_hash = parcel_hash(&row);
+                row.row_hash = row.content_hash();
                 batch.items.push(Item::Parcel(row));
             }
             Mode::Layer { names, .. } => {
@@ -350,7 +314,7 @@ impl Converter {
                     needs_repair,
                     row_hash: Vec::new(),
                 };
-                row.row_hash = feature_hash(&row);
+                row.row_hash = row.content_hash();
                 batch.items.push(Item::Feature(row));
             }
         }
@@ -370,34 +334,6 @@ fn is_set(feature: &Feature, idx: usize) -> bool {
     // SAFETY: `c_feature` is the live handle owned by `feature`, borrowed for this call only;
     // OGR_F_IsFieldSet reads it and returns 0 for an out-of-range index.
     unsafe { gdal_sys::OGR_F_IsFieldSet(feature.c_feature(), idx) != 0 }
-}
-
-fn orient(g: Geometry<f64>) -> Geometry<f64> {
-    use geo::orient::{Direction, Orient};
-    match g {
-        Geometry::Polygon(p) => Geometry::Polygon(p.orient(Direction::Default)),
-        Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(mp.orient(Direction::Default)),
-        other => other,
-    }
-}
-
-/// A GeometryCollection of one geometry is that geometry (some writers wrap everything).
-fn flatten_single_collection(g: Geometry<f64>) -> Geometry<f64> {
-    match g {
-        Geometry::GeometryCollection(mut gc) if gc.0.len() == 1 => gc.0.pop().expect("one"),
-        other => other,
-    }
-}
-
-fn type_name(g: &Geometry<f64>) -> &'static str {
-    match g {
-        Geometry::Point(_) => "a Point",
-        Geometry::Line(_) | Geometry::LineString(_) => "a LineString",
-        Geometry::MultiPoint(_) => "a MultiPoint",
-        Geometry::MultiLineString(_) => "a MultiLineString",
-        Geometry::GeometryCollection(_) => "a GeometryCollection",
-        _ => "another type",
-    }
 }
 
 /// Text of a field value (numbers as written), trimmed; empty is none.
@@ -469,51 +405,6 @@ fn attributes(
     serde_json::Value::Object(map)
 }
 
-fn hash_parts(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    h.finalize()[..16].to_vec()
-}
-
-fn opt(s: &Option<String>) -> &[u8] {
-    s.as_deref().map(str::as_bytes).unwrap_or(b"\xff")
-}
-
-/// Content hash of a parcel row: everything stored except the feature index.
-pub fn parcel_hash(r: &ParcelRow) -> Vec<u8> {
-    let uses = format!("{:?}", r.uses);
-    let area = r
-        .registered_area_m2
-        .map(f64::to_bits)
-        .unwrap_or(u64::MAX)
-        .to_le_bytes();
-    let attrs = r.attributes.to_string();
-    hash_parts(&[
-        r.cadastral_code.as_bytes(),
-        opt(&r.municipality_name),
-        opt(&r.address),
-        uses.as_bytes(),
-        &area,
-        attrs.as_bytes(),
-        &r.wkb,
-        &[r.needs_repair as u8],
-    ])
-}
-
-/// Content hash of a feature row.
-pub fn feature_hash(r: &FeatureRow) -> Vec<u8> {
-    let attrs = r.attributes.to_string();
-    hash_parts(&[
-        opt(&r.external_id),
-        attrs.as_bytes(),
-        &r.wkb,
-        &[r.needs_repair as u8],
-    ])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,31 +437,5 @@ mod tests {
         let e = AttributeMapping::from_file(&bad).unwrap_err();
         std::fs::remove_file(&bad).unwrap();
         assert!(e.contains("line 2"), "{e}");
-    }
-
-    #[test]
-    fn hashes_see_every_stored_part() {
-        let base = ParcelRow {
-            cadastral_code: "78401:101:0238".into(),
-            address: Some("Purje tn 13".into()),
-            wkb: vec![1, 2, 3],
-            attributes: serde_json::json!({"a": 1}),
-            ..Default::default()
-        };
-        let h = parcel_hash(&base);
-        let mut other = base.clone();
-        other.index = 99;
-        assert_eq!(parcel_hash(&other), h, "the feature index is not content");
-        for change in [
-            |r: &mut ParcelRow| r.address = Some("Purje tn 14".into()),
-            |r: &mut ParcelRow| r.wkb.push(4),
-            |r: &mut ParcelRow| r.attributes = serde_json::json!({"a": 2}),
-            |r: &mut ParcelRow| r.uses[1].1 = Some(10),
-            |r: &mut ParcelRow| r.registered_area_m2 = Some(1.0),
-        ] {
-            let mut r = base.clone();
-            change(&mut r);
-            assert_ne!(parcel_hash(&r), h);
-        }
     }
 }

@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use deadpool_postgres::Object;
 use kovgis_core::model::LayerKind;
+use sha2::{Digest, Sha256};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
@@ -793,11 +794,93 @@ impl Import {
     }
 }
 
+fn hash_parts(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize()[..16].to_vec()
+}
+
+fn opt(s: &Option<String>) -> &[u8] {
+    s.as_deref().map(str::as_bytes).unwrap_or(b"\xff")
+}
+
+impl ParcelRow {
+    /// Content hash: everything stored except the feature index.
+    pub fn content_hash(&self) -> Vec<u8> {
+        let r = self;
+        let uses = format!("{:?}", r.uses);
+        let area = r
+            .registered_area_m2
+            .map(f64::to_bits)
+            .unwrap_or(u64::MAX)
+            .to_le_bytes();
+        let attrs = r.attributes.to_string();
+        hash_parts(&[
+            r.cadastral_code.as_bytes(),
+            opt(&r.municipality_name),
+            opt(&r.address),
+            uses.as_bytes(),
+            &area,
+            attrs.as_bytes(),
+            &r.wkb,
+            &[r.needs_repair as u8],
+        ])
+    }
+}
+
+impl FeatureRow {
+    /// Content hash: everything stored except the feature index.
+    pub fn content_hash(&self) -> Vec<u8> {
+        let r = self;
+        let attrs = r.attributes.to_string();
+        hash_parts(&[
+            opt(&r.external_id),
+            attrs.as_bytes(),
+            &r.wkb,
+            &[r.needs_repair as u8],
+        ])
+    }
+}
+
 impl Drop for Import {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
             // Unfinished: close the connection, the server rolls back.
             drop(Object::take(client));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_see_every_stored_part() {
+        let base = ParcelRow {
+            cadastral_code: "78401:101:0238".into(),
+            address: Some("Purje tn 13".into()),
+            wkb: vec![1, 2, 3],
+            attributes: serde_json::json!({"a": 1}),
+            ..Default::default()
+        };
+        let h = base.content_hash();
+        let mut other = base.clone();
+        other.index = 99;
+        assert_eq!(other.content_hash(), h, "the feature index is not content");
+        for change in [
+            |r: &mut ParcelRow| r.address = Some("Purje tn 14".into()),
+            |r: &mut ParcelRow| r.wkb.push(4),
+            |r: &mut ParcelRow| r.attributes = serde_json::json!({"a": 2}),
+            |r: &mut ParcelRow| r.uses[1].1 = Some(10),
+            |r: &mut ParcelRow| r.registered_area_m2 = Some(1.0),
+        ] {
+            let mut r = base.clone();
+            change(&mut r);
+            assert_ne!(r.content_hash(), h);
         }
     }
 }
