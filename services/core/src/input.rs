@@ -22,6 +22,16 @@ pub enum GeometryEncoding {
 }
 
 impl GeometryEncoding {
+    /// Reads the geometry without any check beyond the encoding itself; also returns an EPSG
+    /// code the value carries (EWKT/EWKB SRID, GeoJSON `crs` member).
+    pub fn decode(&self) -> Result<(Geometry<f64>, Option<u32>), InputError> {
+        match self {
+            GeometryEncoding::GeoJson(s) => parse_geojson(s),
+            GeometryEncoding::Wkt(s) => parse_wkt(s),
+            GeometryEncoding::Wkb(b) => parse_wkb(b),
+        }
+    }
+
     /// Name of the proto field the encoding came in, used in error paths.
     pub fn field(&self) -> &'static str {
         match self {
@@ -94,11 +104,7 @@ impl GeometryInput {
     /// message (`geojson`, `wkt`, `wkb`, `epsg`).
     pub fn parse(&self, limits: &InputLimits) -> Result<ParsedGeometry, InputError> {
         let field = self.encoding.field();
-        let (geometry, embedded_epsg) = match &self.encoding {
-            GeometryEncoding::GeoJson(s) => parse_geojson(s)?,
-            GeometryEncoding::Wkt(s) => parse_wkt(s)?,
-            GeometryEncoding::Wkb(b) => parse_wkb(b)?,
-        };
+        let (geometry, embedded_epsg) = self.encoding.decode()?;
         let default_epsg = match self.encoding {
             GeometryEncoding::GeoJson(_) => EPSG_WGS84,
             _ => EPSG_LEST97,

@@ -103,7 +103,7 @@ pub async fn run_import(
         ..Default::default()
     };
     let mut import = match store
-        .begin_import(target, &source_name, &sha256, request.options)
+        .begin_import(target, &source_name, Some(&sha256), request.options)
         .await?
     {
         ImportStart::Unchanged(summary) => {

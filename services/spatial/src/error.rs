@@ -20,6 +20,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Transform(#[from] TransformError),
+    #[error("the request stream failed: {0}")]
+    Stream(String),
 }
 
 impl From<ServiceError> for Status {
@@ -31,6 +33,9 @@ impl From<ServiceError> for Status {
                 ErrorDetails::with_bad_request_violation(input.field, input.reason),
             ),
             ServiceError::NotFound(what) => Status::not_found(what),
+            ServiceError::Store(StoreError::Busy(why)) => Status::failed_precondition(why),
+            ServiceError::Store(StoreError::Invalid(why)) => Status::invalid_argument(why),
+            ServiceError::Stream(why) => Status::cancelled(why),
             ServiceError::Store(StoreError::Pool(e)) => {
                 tracing::error!(error = %e, "no database connection");
                 Status::unavailable("the database is not reachable; try again")

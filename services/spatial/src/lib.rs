@@ -7,6 +7,7 @@
 //! `kovgis-core`.
 
 mod error;
+mod import;
 mod service;
 
 use std::future::Future;

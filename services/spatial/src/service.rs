@@ -314,6 +314,14 @@ impl SpatialService for SpatialApi {
         Ok(Response::new(run.await?))
     }
 
+    async fn import_features(
+        &self,
+        request: Request<tonic::Streaming<v1::ImportFeaturesRequest>>,
+    ) -> std::result::Result<Response<v1::ImportFeaturesResponse>, Status> {
+        let response = crate::import::run(&self.store, request.into_inner()).await?;
+        Ok(Response::new(response))
+    }
+
     type QueryFeaturesStream =
         Pin<Box<dyn Stream<Item = std::result::Result<v1::Feature, Status>> + Send + 'static>>;
 

@@ -174,6 +174,7 @@ pub struct Import {
     started: Instant,
     staged: u64,
     table_was_empty: bool,
+    copy_ended: bool,
 }
 
 impl std::fmt::Debug for Import {
@@ -223,6 +224,9 @@ const FEATURE_TYPES: [Type; 6] = [
     Type::BYTEA,
 ];
 
+/// Stands in for the content hash of a stream until its end.
+const PENDING_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     StoreError::pg(context)
 }
@@ -230,12 +234,13 @@ fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError
 impl Store {
     /// Opens an import of `target` from a source (`source` names it, `sha256` is its content
     /// hash). Returns [`ImportStart::Unchanged`] when the current version of the target was made
-    /// from the same content.
+    /// from the same content. A stream whose hash is only known at its end passes `None` and
+    /// finishes with [`Import::finish_with_hash`].
     pub async fn begin_import(
         &self,
         target: ImportTarget,
         source: &str,
-        sha256: &str,
+        sha256: Option<&str>,
         options: ImportOptions,
     ) -> Result<ImportStart, StoreError> {
         let client = self.pool.get().await?;
@@ -292,7 +297,7 @@ impl Store {
             .await
             .map_err(pg("reading the current dataset version"))?;
         if let Some(row) = last
-            && row.get::<_, String>(1) == sha256
+            && Some(row.get::<_, &str>(1)) == sha256
         {
             let version: i64 = row.get(0);
             let client = guard.0.take().expect("connection");
@@ -321,7 +326,13 @@ impl Store {
                 "INSERT INTO dataset_version (target, layer_id, municipality_code, source, file_sha256, mode)
                  VALUES ($1, $2, (SELECT municipality_code FROM layer WHERE id = $2), $3, $4, $5)
                  RETURNING id",
-                &[&target_name, &layer_id, &source, &sha256, &options.mode.as_str()],
+                &[
+                    &target_name,
+                    &layer_id,
+                    &source,
+                    &sha256.unwrap_or(PENDING_HASH),
+                    &options.mode.as_str(),
+                ],
             )
             .await
             .map_err(pg("recording the dataset version"))?
@@ -357,6 +368,7 @@ impl Store {
             started: Instant::now(),
             staged: 0,
             table_was_empty,
+            copy_ended: false,
         })))
     }
 }
@@ -481,13 +493,80 @@ impl Import {
         Ok(())
     }
 
+    /// For a source whose hash is known only now: when it equals the hash of the target's
+    /// current version, rolls back and reports the content unchanged; otherwise records the hash
+    /// and finishes.
+    pub async fn finish_with_hash(mut self, sha256: &str) -> Result<ImportSummary, StoreError> {
+        // COPY must end before the connection can run anything else.
+        self.end_copy().await?;
+        let c = self.client();
+        let same: bool = c
+            .query_one(
+                "SELECT coalesce((SELECT file_sha256 = $3 FROM dataset_version
+                                  WHERE target = $1 AND layer_id IS NOT DISTINCT FROM $2 AND id <> $4
+                                  ORDER BY id DESC LIMIT 1), false)",
+                &[
+                    &match self.target {
+                        ImportTarget::Parcels => "parcels",
+                        ImportTarget::Layer(_) => "layer",
+                    },
+                    &self.layer_id,
+                    &sha256,
+                    &self.version,
+                ],
+            )
+            .await
+            .map_err(pg("comparing with the current version"))?
+            .get(0);
+        if same {
+            let version: i64 = c
+                .query_one(
+                    "SELECT max(id) FROM dataset_version WHERE target = $1 AND layer_id IS NOT DISTINCT FROM $2 AND id <> $3",
+                    &[
+                        &match self.target {
+                            ImportTarget::Parcels => "parcels",
+                            ImportTarget::Layer(_) => "layer",
+                        },
+                        &self.layer_id,
+                        &self.version,
+                    ],
+                )
+                .await
+                .map_err(pg("reading the current version"))?
+                .get(0);
+            let dry_run = self.options.dry_run;
+            self.abort().await?;
+            return Ok(ImportSummary {
+                version: Some(version),
+                unchanged_file: true,
+                dry_run,
+                ..Default::default()
+            });
+        }
+        c.execute(
+            "UPDATE dataset_version SET file_sha256 = $2 WHERE id = $1",
+            &[&self.version, &sha256],
+        )
+        .await
+        .map_err(pg("recording the content hash"))?;
+        self.finish().await
+    }
+
+    async fn end_copy(&mut self) -> Result<(), StoreError> {
+        if !self.copy_ended {
+            self.writer
+                .as_mut()
+                .finish()
+                .await
+                .map_err(pg("finishing COPY into the stage"))?;
+            self.copy_ended = true;
+        }
+        Ok(())
+    }
+
     /// Merges the stage into the target and commits (or rolls back for a dry run).
     pub async fn finish(mut self) -> Result<ImportSummary, StoreError> {
-        self.writer
-            .as_mut()
-            .finish()
-            .await
-            .map_err(pg("finishing COPY into the stage"))?;
+        self.end_copy().await?;
         let result = self.merge().await;
         let client = self.client.take().expect("import connection");
         match result {

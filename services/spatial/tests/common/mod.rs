@@ -36,8 +36,13 @@ impl TestServer {
     }
 
     pub async fn start_with(limits: InputLimits) -> Self {
+        Self::start_on(&database_url(), limits).await
+    }
+
+    /// A server over another database (see [`FreshDb`]).
+    pub async fn start_on(url: &str, limits: InputLimits) -> Self {
         let store = Store::connect(&StoreConfig {
-            database_url: database_url(),
+            database_url: url.to_owned(),
             max_connections: 4,
         })
         .await
@@ -79,6 +84,71 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A database of its own for a test that writes, copied from the template `scripts/test.sh`
+/// prepares (migrated, demo data loaded); dropped by [`FreshDb::drop_db`].
+pub struct FreshDb {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl FreshDb {
+    pub async fn new(tag: &str) -> FreshDb {
+        let base = database_url();
+        let (prefix, _) = base
+            .rsplit_once('/')
+            .expect("DATABASE_URL names a database");
+        let name = format!("kovgis_g_{tag}_{}", std::process::id());
+        let admin_url = format!("{prefix}/postgres");
+        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute("SELECT pg_advisory_lock(7301)")
+            .await
+            .unwrap();
+        let created = admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE kovgis_template"))
+            .await;
+        admin
+            .batch_execute("SELECT pg_advisory_unlock(7301)")
+            .await
+            .unwrap();
+        created.expect("cannot copy kovgis_template (scripts/test.sh creates it)");
+        FreshDb {
+            url: format!("{prefix}/{name}"),
+            name,
+            admin_url,
+        }
+    }
+
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let (c, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        c
+    }
+
+    pub async fn drop_db(self) {
+        let (admin, conn) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let _ = admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
     }
 }
 

@@ -1,0 +1,382 @@
+//! `ImportFeatures`: the client-streaming bulk import.
+//!
+//! The stream goes into the same engine as `kovgis import` (kovgis-store's staged COPY and
+//! set-based merge in one transaction), with the same per-feature checks (kovgis-core's
+//! `ingest`). The content hash is taken over the encoded features as they arrive, so an
+//! unchanged re-send is recognised at the end and rolled back. If the client cancels or the
+//! stream breaks, the `Import` is dropped unfinished and nothing of it remains.
+
+use kovgis_api::convert;
+use kovgis_api::v1;
+use kovgis_core::cadastre;
+use kovgis_core::codes::{parse_cadastral_code, parse_municipality_code};
+use kovgis_core::crs::{self, EPSG_LEST97, EPSG_WGS84};
+use kovgis_core::ingest::{self, Prepared, Rejected};
+use kovgis_core::{GeometryEncoding, InputError};
+use kovgis_store::Store;
+use kovgis_store::import::{
+    FeatureRow, Import, ImportMode, ImportOptions, ImportStart, ImportTarget, LayerSpec, ParcelRow,
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::Streaming;
+
+use crate::ServiceError;
+
+/// Problems listed in a response at most.
+const MAX_PROBLEMS: usize = 1000;
+
+/// Longest wait for the next message: a stalled client must not hold the import lock and an
+/// open transaction forever.
+const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+async fn next(
+    stream: &mut Streaming<v1::ImportFeaturesRequest>,
+) -> Result<Option<v1::ImportFeaturesRequest>, ServiceError> {
+    match tokio::time::timeout(IDLE_TIMEOUT, stream.message()).await {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(ServiceError::Stream(e.message().to_owned())),
+        Err(_) => Err(ServiceError::Stream(format!(
+            "no message for {} s; the import was abandoned",
+            IDLE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+struct Header {
+    target: ImportTarget,
+    epsg: Option<u32>,
+    repair: bool,
+    options: ImportOptions,
+    source: String,
+}
+
+fn header(h: &v1::ImportHeader) -> Result<Header, InputError> {
+    let f = |name: &str| format!("header.{name}");
+    let epsg = if h.epsg == 0 { None } else { Some(h.epsg) };
+    if let Some(e) = epsg {
+        crs::transform_xy(0.0, 0.0, e, EPSG_LEST97).map_err(|_| {
+            InputError::new(
+                f("epsg"),
+                format!("EPSG:{e} is not a CRS PROJ can transform to EPSG:3301"),
+            )
+        })?;
+    }
+    let target = match v1::ImportTarget::try_from(h.target) {
+        Ok(v1::ImportTarget::Parcels) => ImportTarget::Parcels,
+        Ok(v1::ImportTarget::Layer) => {
+            let municipality_code = match (h.municipality_code.is_empty(), h.national) {
+                (true, true) => None,
+                (false, false) => Some(parse_municipality_code(
+                    &f("municipality_code"),
+                    &h.municipality_code,
+                )?),
+                (true, false) => {
+                    return Err(InputError::new(
+                        f("municipality_code"),
+                        "say whose layer this is: a municipality code, or national = true",
+                    ));
+                }
+                (false, true) => {
+                    return Err(InputError::new(
+                        f("national"),
+                        "a national layer has no municipality code",
+                    ));
+                }
+            };
+            let kind = convert::layer_kind_filter(&f("kind"), h.kind)?
+                .ok_or_else(|| InputError::new(f("kind"), "a layer kind is required"))?;
+            if h.layer_name.is_empty() {
+                return Err(InputError::new(f("layer_name"), "a layer name is required"));
+            }
+            ImportTarget::Layer(LayerSpec {
+                municipality_code,
+                name: h.layer_name.clone(),
+                title: if h.layer_title.is_empty() {
+                    h.layer_name.clone()
+                } else {
+                    h.layer_title.clone()
+                },
+                kind,
+                description: String::new(),
+                attribution: h.attribution.clone(),
+                authority: (!h.authority.is_empty()).then(|| h.authority.clone()),
+                keyed: h.keyed,
+            })
+        }
+        _ => return Err(InputError::new(f("target"), "PARCELS or LAYER is required")),
+    };
+    let mode = match v1::ImportMode::try_from(h.mode) {
+        Ok(v1::ImportMode::Replace) => ImportMode::Replace,
+        Ok(v1::ImportMode::Upsert) => ImportMode::Upsert,
+        Err(_) => {
+            return Err(InputError::new(
+                f("mode"),
+                format!("unknown import mode {}", h.mode),
+            ));
+        }
+    };
+    Ok(Header {
+        target,
+        epsg,
+        repair: h.repair,
+        options: ImportOptions {
+            mode,
+            wait_for_lock: h.wait,
+            dry_run: h.dry_run,
+        },
+        source: if h.source.is_empty() {
+            "grpc".into()
+        } else {
+            h.source.clone()
+        },
+    })
+}
+
+fn json_value(v: &prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match &v.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(b)) => (*b).into(),
+        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(*n)
+            .map(Into::into)
+            .unwrap_or(serde_json::Value::Null),
+        Some(Kind::StringValue(s)) => s.clone().into(),
+        Some(Kind::ListValue(l)) => l.values.iter().map(json_value).collect(),
+        Some(Kind::StructValue(s)) => json_object(s).into(),
+    }
+}
+
+fn json_object(s: &prost_types::Struct) -> serde_json::Map<String, serde_json::Value> {
+    // BTreeMap order: the same attributes always hash the same.
+    let sorted: std::collections::BTreeMap<_, _> = s.fields.iter().collect();
+    sorted
+        .into_iter()
+        .map(|(k, v)| (k.clone(), json_value(v)))
+        .collect()
+}
+
+fn text(v: Option<&serde_json::Value>) -> Option<String> {
+    match v? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn number(v: Option<&serde_json::Value>) -> Option<f64> {
+    match v? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().replace(',', ".").parse().ok(),
+        _ => None,
+    }
+}
+
+/// Runs one import stream to its end.
+pub async fn run(
+    store: &Store,
+    mut stream: Streaming<v1::ImportFeaturesRequest>,
+) -> Result<v1::ImportFeaturesResponse, ServiceError> {
+    use v1::import_features_request::Message as M;
+    let first = next(&mut stream).await?;
+    let h = match first.and_then(|m| m.message) {
+        Some(M::Header(h)) => header(&h)?,
+        _ => {
+            return Err(
+                InputError::new("header", "the first message must be the ImportHeader").into(),
+            );
+        }
+    };
+    let parcels = matches!(h.target, ImportTarget::Parcels);
+    let mut import = match store
+        .begin_import(h.target.clone(), &h.source, None, h.options)
+        .await?
+    {
+        ImportStart::Ready(i) => i,
+        ImportStart::Unchanged(_) => unreachable!("no hash was given"),
+    };
+    let mut hasher = Sha256::new();
+    let mut index: u64 = 0;
+    let mut problems: Vec<v1::ImportProblem> = Vec::new();
+    let mut skipped: u64 = 0;
+    while let Some(msg) = next(&mut stream).await? {
+        let batch = match msg.message {
+            Some(M::Batch(b)) => b,
+            Some(M::Header(_)) => {
+                return Err(
+                    InputError::new("header", "only the first message may be a header").into(),
+                );
+            }
+            None => continue,
+        };
+        for feature in &batch.features {
+            hasher.update(feature.encode_to_vec());
+            let outcome = stage(&mut import, &h, parcels, index, feature).await?;
+            if let Some((reason, was_skipped)) = outcome {
+                skipped += was_skipped as u64;
+                if problems.len() < MAX_PROBLEMS {
+                    problems.push(v1::ImportProblem {
+                        index,
+                        id: feature.id.clone(),
+                        reason,
+                    });
+                }
+            }
+            index += 1;
+        }
+    }
+    if index == 0 {
+        return Err(InputError::new(
+            "batch",
+            "the stream has no features; refusing to replace the data with nothing",
+        )
+        .into());
+    }
+    let sha: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let summary = import.finish_with_hash(&sha).await?;
+    for (i, reason) in &summary.dropped {
+        if problems.len() < MAX_PROBLEMS {
+            problems.push(v1::ImportProblem {
+                index: *i as u64,
+                id: String::new(),
+                reason: reason.clone(),
+            });
+        }
+    }
+    Ok(v1::ImportFeaturesResponse {
+        dataset_version: summary.version.unwrap_or(0),
+        unchanged: summary.unchanged_file,
+        dry_run: summary.dry_run,
+        received: index,
+        written: summary.written,
+        unchanged_rows: summary.unchanged,
+        repaired: summary.repaired,
+        skipped: if summary.unchanged_file {
+            0
+        } else {
+            skipped + summary.dropped.len() as u64
+        },
+        closed: summary.closed,
+        seconds: summary.seconds,
+        problems: if summary.unchanged_file {
+            Vec::new()
+        } else {
+            problems
+        },
+    })
+}
+
+/// Checks and stages one feature. Returns a problem to report (and whether it was skipped),
+/// or an error that ends the import.
+async fn stage(
+    import: &mut Import,
+    h: &Header,
+    parcels: bool,
+    index: u64,
+    f: &v1::ImportFeature,
+) -> Result<Option<(String, bool)>, ServiceError> {
+    let field = |name: &str| format!("batch.features[{index}].{name}");
+    let (encoding, default_epsg) = match &f.geometry {
+        Some(v1::import_feature::Geometry::Geojson(s)) => {
+            (GeometryEncoding::GeoJson(s.clone()), EPSG_WGS84)
+        }
+        Some(v1::import_feature::Geometry::Wkb(b)) => {
+            (GeometryEncoding::Wkb(b.clone()), EPSG_LEST97)
+        }
+        None => return Ok(Some(("no geometry".into(), true))),
+    };
+    let (geometry, embedded) = match encoding.decode() {
+        Ok(g) => g,
+        Err(e) => {
+            return Ok(Some((
+                format!("geometry cannot be read: {}", e.reason),
+                true,
+            )));
+        }
+    };
+    let epsg = h.epsg.or(embedded).unwrap_or(default_epsg);
+    let (geometry, needs_repair, note) = match ingest::prepare(geometry, epsg) {
+        Ok(Prepared::Valid(g)) => (g, false, None),
+        Ok(Prepared::Invalid(g, reason)) => {
+            if !h.repair {
+                return Ok(Some((reason, true)));
+            }
+            (g, true, Some((format!("repaired: {reason}"), false)))
+        }
+        Err(Rejected::Skip(reason)) => return Ok(Some((reason, true))),
+        Err(Rejected::Stop(reason)) => {
+            return Err(InputError::new(field("geometry"), reason).into());
+        }
+    };
+    let mut attributes = f.attributes.as_ref().map(json_object).unwrap_or_default();
+    if parcels {
+        let keys: Vec<String> = attributes.keys().cloned().collect();
+        let columns = cadastre::detect(&keys).ok();
+        let get = |i: Option<usize>| i.and_then(|i| attributes.get(&keys[i]));
+        let code = if f.id.is_empty() {
+            text(get(columns.as_ref().map(|c| c.cadastral_code)))
+        } else {
+            Some(f.id.clone())
+        };
+        let Some(code) = code else {
+            return Ok(Some(("no cadastral code (id or tunnus)".into(), true)));
+        };
+        if let Err(e) = parse_cadastral_code("id", &code) {
+            return Ok(Some((e.reason, true)));
+        }
+        let geometry = match ingest::as_multipolygon(geometry) {
+            Ok(g) => g,
+            Err(reason) => return Ok(Some((reason, true))),
+        };
+        let mut row = ParcelRow {
+            index: index as i64,
+            municipality_name: columns
+                .as_ref()
+                .and_then(|c| text(get(c.municipality_name))),
+            address: columns.as_ref().and_then(|c| text(get(c.address))),
+            uses: columns
+                .as_ref()
+                .map(|c| {
+                    c.uses.map(|(u, p)| {
+                        (
+                            text(get(u)),
+                            number(get(p)).map(|n| n.round().clamp(0.0, 100.0) as i16),
+                        )
+                    })
+                })
+                .unwrap_or_default(),
+            registered_area_m2: columns
+                .as_ref()
+                .and_then(|c| number(get(c.registered_area))),
+            attributes: serde_json::Value::Null,
+            wkb: kovgis_core::output::to_wkb(&geometry),
+            needs_repair,
+            row_hash: Vec::new(),
+            cadastral_code: code,
+        };
+        if let Some(c) = &columns {
+            for i in c.mapped() {
+                attributes.remove(&keys[i]);
+            }
+        }
+        row.attributes = serde_json::Value::Object(attributes);
+        row.row_hash = row.content_hash();
+        import.push_parcel(&row).await?;
+    } else {
+        let mut row = FeatureRow {
+            index: index as i64,
+            external_id: (!f.id.is_empty()).then(|| f.id.clone()),
+            attributes: serde_json::Value::Object(attributes),
+            wkb: kovgis_core::output::to_wkb(&geometry),
+            needs_repair,
+            row_hash: Vec::new(),
+        };
+        row.row_hash = row.content_hash();
+        import.push_feature(&row).await?;
+    }
+    Ok(note)
+}
