@@ -1,7 +1,8 @@
 //! Generates the kovgis.v1 server and client code and the descriptor set served by reflection.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let proto_root =
+        std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = ["kovgis/v1/geometry.proto", "kovgis/v1/spatial.proto"];
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()

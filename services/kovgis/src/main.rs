@@ -53,6 +53,9 @@ enum Command {
     LoadDemo {
         #[arg(long, env = "KOVGIS_FIXTURES", default_value = "fixtures")]
         fixtures: PathBuf,
+        /// Load only the municipalities (e.g. before importing a national cadastre).
+        #[arg(long)]
+        municipalities_only: bool,
     },
 }
 
@@ -83,13 +86,19 @@ async fn main() -> anyhow::Result<()> {
             store.migrate().await?;
             import_cmd::run(&store, *cmd).await?;
         }
-        Command::LoadDemo { fixtures } => {
+        Command::LoadDemo {
+            fixtures,
+            municipalities_only,
+        } => {
             let store = connect(2).await?;
             store.migrate().await?;
-            let report = store
-                .load_demo(&fixtures)
-                .await
-                .with_context(|| format!("loading demo data from {}", fixtures.display()))?;
+            let report = if municipalities_only {
+                store.load_demo_municipalities(&fixtures).await
+            } else {
+                store.load_demo(&fixtures).await
+            };
+            let report =
+                report.with_context(|| format!("loading demo data from {}", fixtures.display()))?;
             for (file, rows) in &report.loaded {
                 tracing::info!(%file, rows, "loaded");
             }

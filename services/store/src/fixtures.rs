@@ -214,6 +214,13 @@ impl Store {
         Ok(report)
     }
 
+    /// Loads only the 79 municipalities (what a bulk import of the cadastre needs first).
+    pub async fn load_demo_municipalities(&self, dir: &Path) -> Result<LoadReport, StoreError> {
+        let mut report = LoadReport::default();
+        self.load_municipalities(dir, &mut report).await?;
+        Ok(report)
+    }
+
     async fn load_municipalities(
         &self,
         dir: &Path,

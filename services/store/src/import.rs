@@ -173,8 +173,12 @@ pub struct Import {
     options: ImportOptions,
     started: Instant,
     staged: u64,
+    /// Rows staged with `needs_repair`.
+    flagged: u64,
     table_was_empty: bool,
     copy_ended: bool,
+    /// Municipality names (lower case) → EHAK codes, to place parcels without a join.
+    municipalities: std::collections::HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Import {
@@ -190,10 +194,11 @@ impl std::fmt::Debug for Import {
 const PARCEL_STAGE: &str = "CREATE TEMP TABLE import_stage (
     idx bigint, code text, municipality_name text, address text,
     use1_code text, use1_pct smallint, use2_code text, use2_pct smallint, use3_code text, use3_pct smallint,
-    registered_area_m2 float8, attributes jsonb, wkb bytea, needs_repair bool, row_hash bytea
+    registered_area_m2 float8, attributes jsonb, wkb bytea, needs_repair bool, row_hash bytea,
+    municipality_code char(4)
 ) ON COMMIT DROP";
 
-const PARCEL_TYPES: [Type; 15] = [
+const PARCEL_TYPES: [Type; 16] = [
     Type::INT8,
     Type::TEXT,
     Type::TEXT,
@@ -209,6 +214,7 @@ const PARCEL_TYPES: [Type; 15] = [
     Type::BYTEA,
     Type::BOOL,
     Type::BYTEA,
+    Type::BPCHAR,
 ];
 
 const FEATURE_STAGE: &str = "CREATE TEMP TABLE import_stage (
@@ -338,6 +344,16 @@ impl Store {
             .map_err(pg("recording the dataset version"))?
             .get(0);
 
+        let municipalities = c
+            .query(
+                "SELECT lower(name), municipality_code::text FROM municipality",
+                &[],
+            )
+            .await
+            .map_err(pg("reading municipality names"))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         let (ddl, copy, types): (&str, &str, &[Type]) = match target {
             ImportTarget::Parcels => (
                 PARCEL_STAGE,
@@ -367,8 +383,10 @@ impl Store {
             options,
             started: Instant::now(),
             staged: 0,
+            flagged: 0,
             table_was_empty,
             copy_ended: false,
+            municipalities,
         })))
     }
 }
@@ -439,7 +457,11 @@ impl Import {
     pub async fn push_parcel(&mut self, r: &ParcelRow) -> Result<(), StoreError> {
         debug_assert!(matches!(self.target, ImportTarget::Parcels));
         let [(u1, p1), (u2, p2), (u3, p3)] = &r.uses;
-        let row: [&(dyn ToSql + Sync); 15] = [
+        let municipality = r
+            .municipality_name
+            .as_ref()
+            .and_then(|n| self.municipalities.get(&n.to_lowercase()));
+        let row: [&(dyn ToSql + Sync); 16] = [
             &r.index,
             &r.cadastral_code,
             &r.municipality_name,
@@ -455,6 +477,7 @@ impl Import {
             &r.wkb,
             &r.needs_repair,
             &r.row_hash,
+            &municipality,
         ];
         self.writer
             .as_mut()
@@ -462,6 +485,7 @@ impl Import {
             .await
             .map_err(pg("copying parcels into the stage"))?;
         self.staged += 1;
+        self.flagged += r.needs_repair as u64;
         Ok(())
     }
 
@@ -482,6 +506,7 @@ impl Import {
             .await
             .map_err(pg("copying features into the stage"))?;
         self.staged += 1;
+        self.flagged += r.needs_repair as u64;
         Ok(())
     }
 
@@ -594,9 +619,9 @@ impl Import {
 
     async fn merge(&self) -> Result<ImportSummary, StoreError> {
         let c = self.client();
-        c.batch_execute("ANALYZE import_stage")
-            .await
-            .map_err(pg("analysing the stage"))?;
+        tracing::debug!(elapsed = ?self.started.elapsed(), "staged; merging");
+        // The stage is not analysed (that costs as much as the merge on a first load): temporary
+        // tables are sized from their pages, which is enough for the planner to hash-join them.
         let mut summary = ImportSummary {
             staged: self.staged,
             dry_run: self.options.dry_run,
@@ -604,9 +629,13 @@ impl Import {
             ..Default::default()
         };
 
-        // Duplicate keys in one file are a data error, not something to guess about.
-        let dups: Vec<String> = c
-            .query(
+        // Duplicate keys in one file are a data error, not something to guess about. (A first
+        // load of the cadastre learns of them from the unique index it builds.)
+        let first_load = self.table_was_empty && self.staged > 10_000;
+        let dups: Vec<String> = if first_load {
+            Vec::new()
+        } else {
+            c.query(
                 "SELECT code FROM import_stage WHERE code IS NOT NULL
                  GROUP BY code HAVING count(*) > 1 ORDER BY code LIMIT 10",
                 &[],
@@ -615,7 +644,8 @@ impl Import {
             .map_err(pg("checking for duplicate keys"))?
             .iter()
             .map(|r| r.get(0))
-            .collect();
+            .collect()
+        };
         if !dups.is_empty() {
             return Err(StoreError::Invalid(format!(
                 "the source has the same key more than once: {}",
@@ -624,7 +654,10 @@ impl Import {
         }
 
         // Repairs: ST_MakeValid, keeping the parts of the original dimension.
-        let repaired = c
+        let repaired = if self.flagged == 0 {
+            Vec::new()
+        } else {
+            c
             .query(
                 "UPDATE import_stage s SET wkb = ST_AsBinary(r.g)
                  FROM (SELECT idx, ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(wkb, 3301)),
@@ -635,7 +668,8 @@ impl Import {
                 &[],
             )
             .await
-            .map_err(pg("repairing geometries"))?;
+            .map_err(pg("repairing geometries"))?
+        };
         let mut empty = Vec::new();
         for r in &repaired {
             if r.get::<_, bool>(1) {
@@ -655,6 +689,7 @@ impl Import {
             }));
         }
 
+        tracing::debug!(elapsed = ?self.started.elapsed(), "checks and repairs done");
         match &self.target {
             ImportTarget::Parcels => self.merge_parcels(&mut summary).await?,
             ImportTarget::Layer(spec) => self.merge_features(spec, &mut summary).await?,
@@ -698,10 +733,7 @@ impl Import {
         // The register's municipality name decides; only rows without a known name are placed by
         // geometry (the municipality under an interior point, or the nearest within 2 km).
         c.batch_execute(
-            "ALTER TABLE import_stage ADD COLUMN municipality_code char(4);
-             UPDATE import_stage s SET municipality_code = m.municipality_code
-             FROM municipality m WHERE lower(m.name) = lower(s.municipality_name);
-             UPDATE import_stage s SET municipality_code = (
+            "UPDATE import_stage s SET municipality_code = (
                  SELECT m.municipality_code FROM municipality m
                  WHERE ST_DWithin(m.boundary, ST_PointOnSurface(ST_GeomFromWKB(s.wkb, 3301)), 2000)
                  ORDER BY ST_Distance(m.boundary, ST_PointOnSurface(ST_GeomFromWKB(s.wkb, 3301))),
@@ -728,6 +760,12 @@ impl Import {
             )
         }));
 
+        tracing::debug!(elapsed = ?self.started.elapsed(), "municipalities placed");
+        if self.staged == summary.dropped.len() as u64 {
+            return Err(StoreError::Invalid(
+                "no parcel of the source could be imported (see the reasons); refusing to replace the data with nothing".into(),
+            ));
+        }
         // Changed rows: close the current version.
         let changed = c
             .execute(
@@ -751,11 +789,13 @@ impl Import {
                 .await
                 .map_err(pg("closing vanished parcels"))?;
         }
+        tracing::debug!(elapsed = ?self.started.elapsed(), "changed and vanished closed");
         // A first load builds the indexes once at the end instead of row by row.
         let rebuild = self.table_was_empty && self.staged > 10_000;
         if rebuild {
             c.batch_execute(
-                "DROP INDEX parcel_geom_gist; DROP INDEX parcel_code_history; DROP INDEX parcel_municipality;",
+                "DROP INDEX parcel_geom_gist; DROP INDEX parcel_code_history; DROP INDEX parcel_municipality;
+                 DROP INDEX parcel_current_code;",
             )
             .await
             .map_err(pg("dropping indexes for the first load"))?;
@@ -783,15 +823,23 @@ impl Import {
                 )),
                 _ => StoreError::Postgres(e, "inserting parcels"),
             })?;
+        tracing::debug!(elapsed = ?self.started.elapsed(), "inserted");
         if rebuild {
             c.batch_execute(
-                "CREATE INDEX parcel_geom_gist ON parcel USING gist (geom);
+                "CREATE UNIQUE INDEX parcel_current_code ON parcel (cadastral_code) WHERE valid_to IS NULL;
+                 CREATE INDEX parcel_geom_gist ON parcel USING gist (geom);
                  CREATE INDEX parcel_code_history ON parcel (cadastral_code, valid_from);
                  CREATE INDEX parcel_municipality ON parcel (municipality_code) WHERE valid_to IS NULL;
                  ANALYZE parcel;",
             )
             .await
-            .map_err(pg("building the parcel indexes"))?;
+            .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
+                Some("23505") => StoreError::Invalid(format!(
+                    "the source has the same cadastral code more than once: {}",
+                    crate::error::describe(&e)
+                )),
+                _ => StoreError::Postgres(e, "building the parcel indexes"),
+            })?;
         }
         let remaining = self.staged - summary.dropped.len() as u64;
         summary.unchanged = remaining.saturating_sub(summary.written);

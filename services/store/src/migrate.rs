@@ -16,6 +16,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_import_versioning",
         include_str!("../../../migrations/0002_import_versioning.sql"),
     ),
+    (
+        "0003_bulk_tables_without_row_triggers",
+        include_str!("../../../migrations/0003_bulk_tables_without_row_triggers.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.
