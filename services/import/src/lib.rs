@@ -82,7 +82,7 @@ pub async fn run_import(
     };
     // Open once up front so that unreadable files, missing CRS and unknown schemas fail before
     // anything is written or locked.
-    let prepared = {
+    let mut prepared = {
         let request = request.clone();
         tokio::task::spawn_blocking(move || reader::Prepared::open(&request))
             .await
@@ -112,6 +112,7 @@ pub async fn run_import(
         }
         ImportStart::Ready(import) => import,
     };
+    prepared.set_current(std::sync::Arc::new(import.current_source_hashes().await?));
     progress.start(prepared.feature_count);
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<rows::Batch>(8);

@@ -258,6 +258,14 @@ impl Prepared {
         self.converter.schema_name()
     }
 
+    /// Source hashes of the current rows, to skip unchanged records.
+    pub fn set_current(
+        &mut self,
+        current: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>>,
+    ) {
+        self.converter.set_current(current);
+    }
+
     /// Reads every feature, converting and sending batches; stops at the first file-level error.
     pub fn read_all(mut self, tx: &Sender<Batch>) -> Result<(), ImportError> {
         let ds = open(&self.path)?;

@@ -111,6 +111,8 @@ enum Mode {
 /// Converts features of one file.
 #[derive(Debug)]
 pub struct Converter {
+    /// Source hashes of the current parcels: records that hash the same are not converted.
+    current: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>>,
     path: PathBuf,
     mode: Mode,
     fields: Vec<String>,
@@ -170,12 +172,20 @@ impl Converter {
             }
         };
         Ok(Self {
+            current: Default::default(),
             path: path.into(),
             mode,
             fields: fields.to_vec(),
             epsg,
             repair,
         })
+    }
+
+    pub fn set_current(
+        &mut self,
+        current: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>>,
+    ) {
+        self.current = current;
     }
 
     pub fn schema_name(&self) -> Option<String> {
@@ -218,14 +228,37 @@ impl Converter {
             skip(batch, "no geometry".into());
             return Ok(());
         };
-        let geometry = match gdal_geometry
-            .wkb()
-            .map_err(|e| e.to_string())
-            .and_then(|wkb| {
-                geozero::wkb::Wkb(wkb.as_slice())
-                    .to_geo()
-                    .map_err(|e| e.to_string())
-            }) {
+        let raw = match gdal_geometry.wkb() {
+            Ok(raw) => raw,
+            Err(e) => {
+                skip(batch, format!("geometry cannot be read: {e}"));
+                return Ok(());
+            }
+        };
+        // The source record as read, hashed: an unchanged parcel is recognised before any work.
+        let source_hash = {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(self.epsg.to_le_bytes());
+            h.update([self.repair as u8]);
+            h.update(&raw);
+            h.update(format!("{values:?}"));
+            h.finalize()[..16].to_vec()
+        };
+        if let (Mode::Parcels { .. }, Some(code)) = (&self.mode, &id)
+            && self.current.get(code) == Some(&source_hash)
+        {
+            batch.items.push(Item::Parcel(ParcelRow {
+                index: index as i64,
+                cadastral_code: code.clone(),
+                source_hash: Some(source_hash),
+                unchanged_source: true,
+                attributes: serde_json::Value::Null,
+                ..Default::default()
+            }));
+            return Ok(());
+        }
+        let geometry = match geozero::wkb::Wkb(raw.as_slice()).to_geo() {
             Ok(g) => g,
             Err(e) => {
                 skip(batch, format!("geometry cannot be read: {e}"));
@@ -299,6 +332,8 @@ impl Converter {
                     wkb: kovgis_core::output::to_wkb(&geometry),
                     needs_repair,
                     row_hash: Vec::new(),
+                    source_hash: Some(source_hash),
+                    unchanged_source: false,
                     cadastral_code: code,
                 };
                 let mut row = row;

@@ -356,6 +356,8 @@ async fn stage(
             wkb: kovgis_core::output::to_wkb(&geometry),
             needs_repair,
             row_hash: Vec::new(),
+            source_hash: None,
+            unchanged_source: false,
             cadastral_code: code,
         };
         if let Some(c) = &columns {

@@ -120,6 +120,11 @@ pub struct ParcelRow {
     pub needs_repair: bool,
     /// Content hash of everything above but the index.
     pub row_hash: Vec<u8>,
+    /// Hash of the source record as read, when the reader computes one.
+    pub source_hash: Option<Vec<u8>>,
+    /// The reader found the source record identical to the current parcel's (by
+    /// `source_hash`): only the code is staged, so that replace mode knows it is still there.
+    pub unchanged_source: bool,
 }
 
 /// One layer feature to stage. Geometry is EPSG:3301 WKB.
@@ -179,6 +184,8 @@ pub struct Import {
     copy_ended: bool,
     /// Municipality names (lower case) → EHAK codes, to place parcels without a join.
     municipalities: std::collections::HashMap<String, String>,
+    /// A pooled connection for reads beside the COPY.
+    reader: Object,
 }
 
 impl std::fmt::Debug for Import {
@@ -195,10 +202,10 @@ const PARCEL_STAGE: &str = "CREATE TEMP TABLE import_stage (
     idx bigint, code text, municipality_name text, address text,
     use1_code text, use1_pct smallint, use2_code text, use2_pct smallint, use3_code text, use3_pct smallint,
     registered_area_m2 float8, attributes jsonb, wkb bytea, needs_repair bool, row_hash bytea,
-    municipality_code char(4)
+    municipality_code char(4), source_hash bytea, unchanged_source bool
 ) ON COMMIT DROP";
 
-const PARCEL_TYPES: [Type; 16] = [
+const PARCEL_TYPES: [Type; 18] = [
     Type::INT8,
     Type::TEXT,
     Type::TEXT,
@@ -215,6 +222,8 @@ const PARCEL_TYPES: [Type; 16] = [
     Type::BOOL,
     Type::BYTEA,
     Type::BPCHAR,
+    Type::BYTEA,
+    Type::BOOL,
 ];
 
 const FEATURE_STAGE: &str = "CREATE TEMP TABLE import_stage (
@@ -387,6 +396,7 @@ impl Store {
             table_was_empty,
             copy_ended: false,
             municipalities,
+            reader: self.pool.get().await?,
         })))
     }
 }
@@ -448,6 +458,28 @@ impl Import {
         self.version
     }
 
+    /// Source hashes of the current parcels (cadastral code → hash), for a reader to skip
+    /// records that have not changed. Empty for layer imports and an empty cadastre.
+    pub async fn current_source_hashes(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, StoreError> {
+        if !matches!(self.target, ImportTarget::Parcels) || self.table_was_empty {
+            return Ok(Default::default());
+        }
+        // A second connection: this one is busy with COPY. The rows are committed data, and the
+        // import lock keeps other imports from changing them meanwhile.
+        let rows = self
+            .reader
+            .query(
+                "SELECT cadastral_code, source_hash FROM parcel
+                 WHERE valid_to IS NULL AND source_hash IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(pg("reading current source hashes"))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// Rows staged so far.
     pub fn staged(&self) -> u64 {
         self.staged
@@ -461,7 +493,7 @@ impl Import {
             .municipality_name
             .as_ref()
             .and_then(|n| self.municipalities.get(&n.to_lowercase()));
-        let row: [&(dyn ToSql + Sync); 16] = [
+        let row: [&(dyn ToSql + Sync); 18] = [
             &r.index,
             &r.cadastral_code,
             &r.municipality_name,
@@ -478,6 +510,8 @@ impl Import {
             &r.needs_repair,
             &r.row_hash,
             &municipality,
+            &r.source_hash,
+            &r.unchanged_source,
         ];
         self.writer
             .as_mut()
@@ -739,13 +773,14 @@ impl Import {
                  ORDER BY ST_Distance(m.boundary, ST_PointOnSurface(ST_GeomFromWKB(s.wkb, 3301))),
                           m.municipality_code
                  LIMIT 1)
-             WHERE s.municipality_code IS NULL",
+             WHERE s.municipality_code IS NULL AND NOT s.unchanged_source",
         )
         .await
         .map_err(pg("placing parcels in municipalities"))?;
         let homeless = c
             .query(
-                "DELETE FROM import_stage WHERE municipality_code IS NULL RETURNING idx, code",
+                "DELETE FROM import_stage WHERE municipality_code IS NULL AND NOT unchanged_source
+                 RETURNING idx, code",
                 &[],
             )
             .await
@@ -772,7 +807,7 @@ impl Import {
                 "UPDATE parcel p SET valid_to = now()
                  FROM import_stage s
                  WHERE p.cadastral_code = s.code AND p.valid_to IS NULL
-                   AND p.row_hash IS DISTINCT FROM s.row_hash",
+                   AND NOT s.unchanged_source AND p.row_hash IS DISTINCT FROM s.row_hash",
                 &[],
             )
             .await
@@ -805,13 +840,14 @@ impl Import {
                 "INSERT INTO parcel (cadastral_code, municipality_code, address,
                                      use1_code, use1_pct, use2_code, use2_pct, use3_code, use3_pct,
                                      registered_area_m2, attributes, geom, valid_from,
-                                     dataset_version_id, row_hash)
+                                     dataset_version_id, row_hash, source_hash)
                  SELECT s.code, s.municipality_code, s.address,
                         s.use1_code, s.use1_pct, s.use2_code, s.use2_pct, s.use3_code, s.use3_pct,
                         s.registered_area_m2, s.attributes, ST_Multi(ST_GeomFromWKB(s.wkb, 3301)), now(),
-                        $1, s.row_hash
+                        $1, s.row_hash, s.source_hash
                  FROM import_stage s
-                 WHERE NOT EXISTS (SELECT 1 FROM parcel p
+                 WHERE NOT s.unchanged_source
+                   AND NOT EXISTS (SELECT 1 FROM parcel p
                                    WHERE p.cadastral_code = s.code AND p.valid_to IS NULL)",
                 &[&self.version],
             )

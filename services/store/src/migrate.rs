@@ -20,6 +20,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_bulk_tables_without_row_triggers",
         include_str!("../../../migrations/0003_bulk_tables_without_row_triggers.sql"),
     ),
+    (
+        "0004_source_hash",
+        include_str!("../../../migrations/0004_source_hash.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.
