@@ -16,6 +16,9 @@ use crate::{ImportError, ImportRequest};
 /// Features per batch sent from the reader thread.
 const BATCH: usize = 2_000;
 
+/// Files with at least this many features are read by two threads.
+const PARALLEL_FROM: u64 = 50_000;
+
 /// SHA-256 of the source: the file, or for a shapefile its .shp, .shx, .dbf, .prj and .cpg.
 pub fn file_sha256(path: &Path) -> Result<String, ImportError> {
     let mut hasher = Sha256::new();
@@ -267,7 +270,52 @@ impl Prepared {
     }
 
     /// Reads every feature, converting and sending batches; stops at the first file-level error.
-    pub fn read_all(mut self, tx: &Sender<Batch>) -> Result<(), ImportError> {
+    pub fn read_all(self, tx: &Sender<Batch>) -> Result<(), ImportError> {
+        // Large files are read by two threads over two FID ranges: an update import is bound by
+        // reading (PostgreSQL has little to do), and GDAL readers of one file are independent.
+        let parallel = self.feature_count.is_some_and(|n| n >= PARALLEL_FROM);
+        if !parallel {
+            return self.read_range(None, self.converter.clone(), tx);
+        }
+        let first_fid = {
+            let ds = open(&self.path)?;
+            let mut layer = ds
+                .layer_by_name(&self.layer)
+                .map_err(|e| ImportError::Source {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                })?;
+            layer.features().next().and_then(|f| f.fid()).unwrap_or(0)
+        };
+        let mid = first_fid + self.feature_count.unwrap_or(0) / 2;
+        std::thread::scope(|scope| {
+            let upper = scope.spawn(|| {
+                self.read_range(
+                    Some((format!("FID >= {mid}"), first_fid)),
+                    self.converter.clone(),
+                    tx,
+                )
+            });
+            let lower = self.read_range(
+                Some((format!("FID < {mid}"), first_fid)),
+                self.converter.clone(),
+                tx,
+            );
+            let upper = upper
+                .join()
+                .map_err(|_| ImportError::Internal("a reader thread panicked".into()))?;
+            lower.and(upper)
+        })
+    }
+
+    /// Reads the features passing `filter` (an OGR attribute filter and the file's first FID,
+    /// from which feature indexes count), or all features in order.
+    fn read_range(
+        &self,
+        filter: Option<(String, u64)>,
+        mut converter: Converter,
+        tx: &Sender<Batch>,
+    ) -> Result<(), ImportError> {
         let ds = open(&self.path)?;
         let mut layer = ds
             .layer_by_name(&self.layer)
@@ -275,9 +323,25 @@ impl Prepared {
                 path: self.path.clone(),
                 reason: e.to_string(),
             })?;
+        let first_fid = match &filter {
+            Some((f, first)) => {
+                layer
+                    .set_attribute_filter(f)
+                    .map_err(|e| ImportError::Source {
+                        path: self.path.clone(),
+                        reason: format!("cannot split the reading by FID: {e}"),
+                    })?;
+                Some(*first)
+            }
+            None => None,
+        };
         let mut batch = Batch::default();
-        for (index, feature) in layer.features().enumerate() {
-            self.converter.convert(index as u64, &feature, &mut batch)?;
+        for (position, feature) in layer.features().enumerate() {
+            let index = match (first_fid, feature.fid()) {
+                (Some(first), Some(fid)) => fid.saturating_sub(first),
+                _ => position as u64,
+            };
+            converter.convert(index, &feature, &mut batch)?;
             if batch.read as usize >= BATCH && tx.blocking_send(std::mem::take(&mut batch)).is_err()
             {
                 return Ok(()); // the importer stopped listening: it has its own error

@@ -95,7 +95,7 @@ pub enum Item {
     Feature(FeatureRow),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Mode {
     Parcels {
         columns: CadastreColumns,
@@ -109,7 +109,7 @@ enum Mode {
 }
 
 /// Converts features of one file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Converter {
     /// Source hashes of the current parcels: records that hash the same are not converted.
     current: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>>,

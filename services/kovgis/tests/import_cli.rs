@@ -1028,3 +1028,95 @@ async fn layers_import_with_mapping_and_merge_by_id() {
     );
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn large_files_are_read_in_two_halves_without_losing_a_feature() {
+    let db = TestDb::new("halves").await;
+    let big = db.dir.join("big.geojson");
+    many_parcels(&big, 60_000);
+    // Break feature 45 000 (in the second half of the file): it must be reported by its index.
+    let text = std::fs::read_to_string(&big).unwrap();
+    let needle = r#""l_aadress":"Katse 45000""#;
+    let at = text.find(needle).unwrap();
+    let coords_at = at + text[at..].find("[[[").unwrap();
+    let end = coords_at + text[coords_at..].find("]]]").unwrap() + 3;
+    let broken = format!(
+        "{}{}{}",
+        &text[..coords_at],
+        "[[[650000,6470540],[650010,6470550],[650010,6470540],[650000,6470550],[650000,6470540]]]",
+        &text[end..]
+    );
+    std::fs::write(&big, broken).unwrap();
+    let out = ok(&db.kovgis(&[
+        "import",
+        "parcels",
+        big.to_str().unwrap(),
+        "--mode",
+        "upsert",
+        "-q",
+    ]));
+    assert_eq!(
+        (
+            count(&out, "read"),
+            count(&out, "written"),
+            count(&out, "skipped")
+        ),
+        (60_000, 59_999, 1),
+        "{out}"
+    );
+    assert!(
+        out.contains("feature 45000 (88000:004:5000): skipped: invalid geometry"),
+        "{out}"
+    );
+    let c = db.sql().await;
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM parcel WHERE cadastral_code LIKE '88%' AND valid_to IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 59_999);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_code_given_twice_is_refused() {
+    let db = TestDb::new("dups").await;
+    let path = db.dir.join("dups.geojson");
+    std::fs::write(
+        &path,
+        parcel_geojson(&[
+            ("99999:001:0001", "Üks", SQUARE),
+            ("99999:001:0001", "Kaks", SQUARE),
+        ]),
+    )
+    .unwrap();
+    let o = db.kovgis(&[
+        "import",
+        "parcels",
+        path.to_str().unwrap(),
+        "--mode",
+        "upsert",
+        "-q",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("the same key more than once: 99999:001:0001"),
+        "{}",
+        stderr(&o)
+    );
+    let n: i64 = db
+        .sql()
+        .await
+        .query_one(
+            "SELECT count(*) FROM parcel WHERE cadastral_code = '99999:001:0001'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    db.drop_db().await;
+}

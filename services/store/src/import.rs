@@ -186,6 +186,10 @@ pub struct Import {
     municipalities: std::collections::HashMap<String, String>,
     /// A pooled connection for reads beside the COPY.
     reader: Object,
+    /// Keys staged so far, to catch a key given twice while streaming (cheaper than a
+    /// GROUP BY over the stage afterwards).
+    seen: std::collections::HashSet<String>,
+    duplicates: Vec<String>,
 }
 
 impl std::fmt::Debug for Import {
@@ -397,6 +401,8 @@ impl Store {
             copy_ended: false,
             municipalities,
             reader: self.pool.get().await?,
+            seen: Default::default(),
+            duplicates: Vec::new(),
         })))
     }
 }
@@ -520,7 +526,14 @@ impl Import {
             .map_err(pg("copying parcels into the stage"))?;
         self.staged += 1;
         self.flagged += r.needs_repair as u64;
+        self.note_key(&r.cadastral_code);
         Ok(())
+    }
+
+    fn note_key(&mut self, key: &str) {
+        if !self.seen.insert(key.to_owned()) && self.duplicates.len() < 10 {
+            self.duplicates.push(key.to_owned());
+        }
     }
 
     /// Stages a layer feature (layer imports only).
@@ -541,6 +554,9 @@ impl Import {
             .map_err(pg("copying features into the stage"))?;
         self.staged += 1;
         self.flagged += r.needs_repair as u64;
+        if let Some(id) = &r.external_id {
+            self.note_key(id);
+        }
         Ok(())
     }
 
@@ -663,23 +679,8 @@ impl Import {
             ..Default::default()
         };
 
-        // Duplicate keys in one file are a data error, not something to guess about. (A first
-        // load of the cadastre learns of them from the unique index it builds.)
-        let first_load = self.table_was_empty && self.staged > 10_000;
-        let dups: Vec<String> = if first_load {
-            Vec::new()
-        } else {
-            c.query(
-                "SELECT code FROM import_stage WHERE code IS NOT NULL
-                 GROUP BY code HAVING count(*) > 1 ORDER BY code LIMIT 10",
-                &[],
-            )
-            .await
-            .map_err(pg("checking for duplicate keys"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-        };
+        // Duplicate keys in one file are a data error, not something to guess about.
+        let dups = &self.duplicates;
         if !dups.is_empty() {
             return Err(StoreError::Invalid(format!(
                 "the source has the same key more than once: {}",
