@@ -721,7 +721,7 @@ fn many_parcels(path: &Path, n: usize) {
 }
 
 /// Waits until an import's COPY is running in `db`.
-async fn wait_for_copy(c: &tokio_postgres::Client, db: &str) {
+async fn wait_for_copy(c: &tokio_postgres::Client, db: &str, running: bool) {
     for _ in 0..600 {
         let n: i64 = c
             .query_one(
@@ -731,12 +731,15 @@ async fn wait_for_copy(c: &tokio_postgres::Client, db: &str) {
             .await
             .unwrap()
             .get(0);
-        if n > 0 {
+        if (n > 0) == running {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the import never reached COPY");
+    panic!(
+        "the import's COPY never {}",
+        if running { "started" } else { "ended" }
+    );
 }
 
 #[tokio::test]
@@ -763,7 +766,7 @@ async fn killed_import_leaves_the_previous_version_and_a_second_import_is_refuse
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_copy(&c, &db.name).await;
+    wait_for_copy(&c, &db.name, true).await;
 
     // While it runs, a second import of the cadastre is refused at once, with a reason.
     let small = db.dir.join("small.geojson");
@@ -790,17 +793,7 @@ async fn killed_import_leaves_the_previous_version_and_a_second_import_is_refuse
     child.kill().unwrap();
     child.wait().unwrap();
     // The server notices the dead client and rolls back; the lock goes with the session.
-    for _ in 0..500 {
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY import_stage%'", &[&db.name])
-            .await
-            .unwrap()
-            .get(0);
-        if n == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_copy(&c, &db.name, false).await;
     let r = c
         .query_one(
             "SELECT (SELECT count(*) FROM parcel), (SELECT count(*) FROM parcel WHERE valid_to IS NULL),

@@ -118,6 +118,18 @@ async fn copying(c: &tokio_postgres::Client) -> i64 {
     .get(0)
 }
 
+/// Waits up to 5 s until an import's COPY is running (`true`) or gone (`false`) in this
+/// database; says whether it got there.
+async fn wait_for_copy(c: &tokio_postgres::Client, running: bool) -> bool {
+    for _ in 0..500 {
+        if (copying(c).await > 0) == running {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
 async fn versions(c: &tokio_postgres::Client) -> i64 {
     c.query_one("SELECT count(*) FROM dataset_version", &[])
         .await
@@ -415,20 +427,10 @@ async fn a_second_import_of_the_same_layer_is_refused_while_the_first_runs() {
     let mut client = s.client.clone();
     let first = tokio::spawn(async move { client.import_features(ReceiverStream::new(rx)).await });
     // Wait until it holds the lock (its COPY is running).
-    let mut running = false;
-    for _ in 0..500 {
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY import_stage%'", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if n > 0 {
-            running = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(running, "the first import never reached COPY");
+    assert!(
+        wait_for_copy(&c, true).await,
+        "the first import never reached COPY"
+    );
     let e = send(
         &mut s,
         vec![
@@ -532,28 +534,15 @@ async fn a_cancelled_stream_leaves_nothing_and_frees_the_lock() {
             .await
             .unwrap();
     let call = tokio::spawn(async move { client.import_features(ReceiverStream::new(rx)).await });
-    let mut started = false;
-    for _ in 0..500 {
-        if copying(&c).await > 0 {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(started, "the import never reached COPY");
+    assert!(
+        wait_for_copy(&c, true).await,
+        "the import never reached COPY"
+    );
     // The client gives up mid-stream.
     call.abort();
     let _ = call.await;
-    let mut ended = false;
-    for _ in 0..500 {
-        if copying(&c).await == 0 {
-            ended = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
     assert!(
-        ended,
+        wait_for_copy(&c, false).await,
         "the server kept the import open after the client went away"
     );
     drop(tx);
