@@ -407,6 +407,16 @@ impl Store {
     }
 }
 
+/// Rolls the import transaction back and returns the connection to the pool; if that is not
+/// possible (COPY still open, or the rollback fails), closes the connection instead, which makes
+/// the server roll back.
+async fn rollback_or_close(client: Object, copy_ended: bool) {
+    if copy_ended && client.batch_execute("ROLLBACK").await.is_ok() {
+        return;
+    }
+    drop(Object::take(client));
+}
+
 /// Closes (not pools) a connection left inside a transaction by an error.
 struct ConnGuard(Option<Object>);
 
@@ -562,9 +572,12 @@ impl Import {
 
     /// Abandons the import: nothing of it stays.
     pub async fn abort(mut self) -> Result<(), StoreError> {
+        // End COPY and roll back on the connection itself, so that the import lock is free when
+        // this returns (closing the connection also rolls back, but the server releases the
+        // lock only when it notices, which a next import could beat).
+        let copy_ended = self.end_copy().await.is_ok();
         let client = self.client.take().expect("import connection");
-        // Ending COPY first is not needed: closing the connection rolls everything back.
-        drop(Object::take(client));
+        rollback_or_close(client, copy_ended).await;
         Ok(())
     }
 
@@ -661,7 +674,7 @@ impl Import {
                 Ok(summary)
             }
             Err(e) => {
-                drop(Object::take(client));
+                rollback_or_close(client, true).await;
                 Err(e)
             }
         }
