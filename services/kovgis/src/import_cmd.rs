@@ -102,7 +102,7 @@ fn parse_srs(s: &str) -> anyhow::Result<u32> {
         .with_context(|| format!("--srs '{s}' is not an EPSG code (e.g. EPSG:3301)"))
 }
 
-pub async fn run(store: &Store, cmd: ImportCommand) -> anyhow::Result<bool> {
+pub async fn run(store: &Store, cmd: ImportCommand) -> anyhow::Result<()> {
     let (common, kind) = match cmd {
         ImportCommand::Parcels { common } => (common, ImportKind::Parcels),
         ImportCommand::Layer {
@@ -180,7 +180,7 @@ pub async fn run(store: &Store, cmd: ImportCommand) -> anyhow::Result<bool> {
     let mut progress = Progress::new(label, !common.quiet);
     let report = kovgis_import::run_import(store, request, &mut progress).await?;
     print_report(&common.file, &report);
-    Ok(true)
+    Ok(())
 }
 
 fn print_report(file: &std::path::Path, r: &ImportReport) {

@@ -943,7 +943,7 @@ async fn bad_files_get_clear_errors() {
 }
 
 #[tokio::test]
-async fn layers_import_with_mapping_and_merge_by_id() {
+async fn layers_import_with_an_id_field_and_renamed_attributes() {
     let db = TestDb::new("layer").await;
     let species = fixtures().join("layers/porijogi_species_cat3.geojson");
     let p = species.to_str().unwrap();
