@@ -12,11 +12,14 @@
 //! binary carry; the gRPC import path does not need it.
 
 mod error;
+mod gpkg;
 mod progress;
 mod reader;
 mod rows;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use error::ImportError;
 pub use progress::Progress;
@@ -74,12 +77,6 @@ pub async fn run_import(
     request: ImportRequest,
     progress: &mut Progress,
 ) -> Result<ImportReport, ImportError> {
-    let sha256 = {
-        let path = request.path.clone();
-        tokio::task::spawn_blocking(move || file_sha256(&path))
-            .await
-            .map_err(|e| ImportError::Internal(e.to_string()))??
-    };
     // Open once up front so that unreadable files, missing CRS and unknown schemas fail before
     // anything is written or locked.
     let mut prepared = {
@@ -87,6 +84,24 @@ pub async fn run_import(
         tokio::task::spawn_blocking(move || reader::Prepared::open(&request))
             .await
             .map_err(|e| ImportError::Internal(e.to_string()))??
+    };
+    // A GeoPackage cadastre's rows are hashed meanwhile (see `gpkg`); the content hash and the
+    // start of the import (lock, current parcels) run beside it.
+    let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+    let scan = prepared
+        .scan_job(cancel.0.clone())
+        .map(|job| tokio::task::spawn_blocking(move || job.run()));
+    let sha256 = {
+        let path = request.path.clone();
+        let task = tokio::task::spawn_blocking(move || file_sha256(&path));
+        async move {
+            match task.await {
+                Ok(Ok(sha)) => Ok(Some(sha)),
+                // The message names the file; the store passes it on as it is.
+                Ok(Err(e)) => Err(kovgis_store::StoreError::Invalid(e.to_string())),
+                Err(e) => Err(kovgis_store::StoreError::Invalid(e.to_string())),
+            }
+        }
     };
     let target = match &request.kind {
         ImportKind::Parcels => ImportTarget::Parcels,
@@ -102,8 +117,9 @@ pub async fn run_import(
         source_epsg: prepared.epsg,
         ..Default::default()
     };
+    tracing::debug!("source opened");
     let mut import = match store
-        .begin_import(target, &source_name, Some(&sha256), request.options)
+        .begin_import_hashing(target, &source_name, sha256, request.options)
         .await?
     {
         ImportStart::Unchanged(summary) => {
@@ -112,18 +128,34 @@ pub async fn run_import(
         }
         ImportStart::Ready(import) => import,
     };
-    prepared.set_current(std::sync::Arc::new(import.current_source_hashes().await?));
+    tracing::debug!("import begun");
+    prepared.set_current(import.current_source_hashes());
     progress.start(prepared.feature_count);
 
+    let scanned = match scan {
+        Some(scan) => scan
+            .await
+            .map_err(|e| ImportError::Internal(e.to_string()))
+            .and_then(|r| r),
+        None => Ok(None),
+    };
+    let scanned = match scanned {
+        Ok(s) => s,
+        Err(e) => {
+            import.abort().await?;
+            return Err(e);
+        }
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<rows::Batch>(8);
-    let reader = tokio::task::spawn_blocking(move || prepared.read_all(&tx));
+    let reader = tokio::task::spawn_blocking(move || prepared.read_all(scanned, &tx));
     while let Some(batch) = rx.recv().await {
-        for item in &batch.items {
+        for item in batch.items {
             match item {
-                rows::Item::Parcel(p) => import.push_parcel(p).await?,
-                rows::Item::Feature(f) => import.push_feature(f).await?,
+                rows::Item::Parcel(p) => import.push_parcel(&p).await?,
+                rows::Item::Feature(f) => import.push_feature(&f).await?,
             }
         }
+        import.note_unchanged(&batch.unchanged);
         report.read += batch.read;
         report.skipped.extend(batch.skipped);
         report.sent_for_repair.extend(batch.repair);
@@ -151,4 +183,13 @@ pub async fn run_import(
     }
     report.summary = import.finish().await?;
     Ok(report)
+}
+
+/// Stops a background scan whose result is no longer wanted.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

@@ -1,8 +1,10 @@
 //! Reading a source file with GDAL: opening it, choosing the layer, finding its CRS, and walking
 //! its features on a blocking thread.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use gdal::vector::LayerAccess;
@@ -10,7 +12,11 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::Sender;
 
+use crate::gpkg::ScannedRow;
 use crate::rows::{Batch, Converter};
+
+/// Feature ids to convert, with their source hash (GeoPackage change detection).
+type Need = HashMap<u64, [u8; 16]>;
 use crate::{ImportError, ImportRequest};
 
 /// Features per batch sent from the reader thread.
@@ -133,6 +139,8 @@ pub struct Prepared {
     pub epsg: u32,
     pub feature_count: Option<u64>,
     converter: Converter,
+    /// GDAL opened it as a GeoPackage (see [`crate::gpkg`]).
+    is_gpkg: bool,
 }
 
 impl Prepared {
@@ -140,6 +148,7 @@ impl Prepared {
     pub fn open(request: &ImportRequest) -> Result<Self, ImportError> {
         let path = &request.path;
         let ds = open(path)?;
+        let is_gpkg = ds.driver().short_name() == "GPKG";
         let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
         let layer_name = match (&request.layer, names.len()) {
             (Some(wanted), _) => {
@@ -254,6 +263,7 @@ impl Prepared {
             epsg,
             feature_count,
             converter,
+            is_gpkg,
         })
     }
 
@@ -262,29 +272,117 @@ impl Prepared {
     }
 
     /// Source hashes of the current rows, to skip unchanged records.
-    pub fn set_current(
-        &mut self,
-        current: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>>,
-    ) {
+    pub fn set_current(&mut self, current: Arc<kovgis_store::import::CurrentParcels>) {
         self.converter.set_current(current);
     }
 
+    /// The GeoPackage change-detection scan for a cadastre (see [`crate::gpkg`]), to run while
+    /// the import starts; `None` for other sources.
+    pub fn scan_job(&self, cancel: Arc<AtomicBool>) -> Option<crate::gpkg::ScanJob> {
+        let code_column = self.converter.code_field()?;
+        self.is_gpkg.then(|| crate::gpkg::ScanJob {
+            path: self.path.clone(),
+            table: self.layer.clone(),
+            code_column: code_column.to_owned(),
+            salt: self.converter.hash_salt("gpkg"),
+            cancel,
+        })
+    }
+
     /// Reads every feature, converting and sending batches; stops at the first file-level error.
-    pub fn read_all(self, tx: &Sender<Batch>) -> Result<(), ImportError> {
-        // Large files are read by two threads over two FID ranges: an update import is bound by
-        // reading (PostgreSQL has little to do), and GDAL readers of one file are independent.
+    /// With a GeoPackage scan's rows, only rows whose hash differs from the current parcel's are
+    /// read through GDAL.
+    pub fn read_all(
+        self,
+        scanned: Option<Vec<ScannedRow>>,
+        tx: &Sender<Batch>,
+    ) -> Result<(), ImportError> {
+        let Some(scanned) = scanned else {
+            return self.read_ranges(None, tx);
+        };
+        tracing::debug!(rows = scanned.len(), "GeoPackage rows hashed");
+        // GeoPackage cadastre: unchanged rows are known from SQLite; GDAL reads the rest.
+        let first_fid = scanned.iter().map(|r| r.fid).min().unwrap_or(0);
+        let mut need = HashMap::new();
+        let mut batch = Batch::default();
+        for row in scanned {
+            match row.key {
+                Some(key)
+                    if self
+                        .converter
+                        .current()
+                        .get(&key)
+                        .is_some_and(|c| c.source_hash == row.hash) =>
+                {
+                    batch.read += 1;
+                    batch.unchanged.push(key);
+                    if batch.unchanged.len() >= BATCH * 50
+                        && tx.blocking_send(std::mem::take(&mut batch)).is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+                _ => {
+                    need.insert(row.fid, row.hash);
+                }
+            }
+        }
+        if batch.read > 0 && tx.blocking_send(batch).is_err() {
+            return Ok(());
+        }
+        tracing::debug!(changed = need.len(), "unchanged rows passed on");
+        let total = self.feature_count.unwrap_or(0);
+        if (need.len() as u64) * 5 > total {
+            return self.read_ranges(Some(&need), tx);
+        }
+        // Few changed: fetch them by feature id.
+        let mut fids: Vec<u64> = need.keys().copied().collect();
+        fids.sort_unstable();
+        let ds = open(&self.path)?;
+        let layer = self.layer_of(&ds)?;
+        let mut converter = self.converter.clone();
+        let mut batch = Batch::default();
+        for fid in fids {
+            let Some(feature) = layer.feature(fid) else {
+                return Err(ImportError::Source {
+                    path: self.path.clone(),
+                    reason: format!("feature {fid} is in the table but GDAL cannot read it"),
+                });
+            };
+            converter.convert(
+                fid - first_fid,
+                &feature,
+                Some(need[&fid].to_vec()),
+                &mut batch,
+            )?;
+            if batch.read as usize >= BATCH && tx.blocking_send(std::mem::take(&mut batch)).is_err()
+            {
+                return Ok(());
+            }
+        }
+        self.finish_reading(batch, tx)
+    }
+
+    fn layer_of<'d>(&self, ds: &'d Dataset) -> Result<gdal::vector::Layer<'d>, ImportError> {
+        ds.layer_by_name(&self.layer)
+            .map_err(|e| ImportError::Source {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Reads the features (those in `need` only, when given) in one pass, or in two parallel
+    /// passes over two FID ranges for a large file.
+    fn read_ranges(&self, need: Option<&Need>, tx: &Sender<Batch>) -> Result<(), ImportError> {
+        // Large files are read by two threads over two FID ranges: GDAL readers of one file are
+        // independent, and conversion is most of the work.
         let parallel = self.feature_count.is_some_and(|n| n >= PARALLEL_FROM);
         if !parallel {
-            return self.read_range(None, self.converter.clone(), tx);
+            return self.read_range(None, need, self.converter.clone(), tx);
         }
         let first_fid = {
             let ds = open(&self.path)?;
-            let mut layer = ds
-                .layer_by_name(&self.layer)
-                .map_err(|e| ImportError::Source {
-                    path: self.path.clone(),
-                    reason: e.to_string(),
-                })?;
+            let mut layer = self.layer_of(&ds)?;
             layer.features().next().and_then(|f| f.fid()).unwrap_or(0)
         };
         let mid = first_fid + self.feature_count.unwrap_or(0) / 2;
@@ -292,12 +390,14 @@ impl Prepared {
             let upper = scope.spawn(|| {
                 self.read_range(
                     Some((format!("FID >= {mid}"), first_fid)),
+                    need,
                     self.converter.clone(),
                     tx,
                 )
             });
             let lower = self.read_range(
                 Some((format!("FID < {mid}"), first_fid)),
+                need,
                 self.converter.clone(),
                 tx,
             );
@@ -313,16 +413,12 @@ impl Prepared {
     fn read_range(
         &self,
         filter: Option<(String, u64)>,
+        need: Option<&Need>,
         mut converter: Converter,
         tx: &Sender<Batch>,
     ) -> Result<(), ImportError> {
         let ds = open(&self.path)?;
-        let mut layer = ds
-            .layer_by_name(&self.layer)
-            .map_err(|e| ImportError::Source {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            })?;
+        let mut layer = self.layer_of(&ds)?;
         let first_fid = match &filter {
             Some((f, first)) => {
                 layer
@@ -341,12 +437,25 @@ impl Prepared {
                 (Some(first), Some(fid)) => fid.saturating_sub(first),
                 _ => position as u64,
             };
-            converter.convert(index, &feature, &mut batch)?;
+            let known = match (need, feature.fid()) {
+                (None, _) => None,
+                (Some(need), Some(fid)) => match need.get(&fid) {
+                    Some(hash) => Some(hash.to_vec()),
+                    None => continue, // unchanged, already passed on
+                },
+                (Some(_), None) => None,
+            };
+            converter.convert(index, &feature, known, &mut batch)?;
             if batch.read as usize >= BATCH && tx.blocking_send(std::mem::take(&mut batch)).is_err()
             {
                 return Ok(()); // the importer stopped listening: it has its own error
             }
         }
+        self.finish_reading(batch, tx)
+    }
+
+    /// Reports what GDAL said went wrong, or sends the last batch.
+    fn finish_reading(&self, batch: Batch, tx: &Sender<Batch>) -> Result<(), ImportError> {
         let said = take_gdal_errors();
         if !said.is_empty() {
             return Err(ImportError::Source {

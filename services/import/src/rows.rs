@@ -7,7 +7,7 @@ use gdal::vector::{Feature, FieldValue};
 use geozero::ToGeo;
 use kovgis_core::cadastre::{self, CadastreColumns};
 use kovgis_core::ingest;
-use kovgis_store::import::{FeatureRow, ParcelRow};
+use kovgis_store::import::{CurrentParcels, FeatureRow, ParcelRow};
 
 use crate::{ImportError, ImportKind};
 
@@ -84,6 +84,9 @@ impl AttributeMapping {
 #[derive(Debug, Default)]
 pub struct Batch {
     pub items: Vec<Item>,
+    /// Parcels whose source record hashes the same as the current one's, as
+    /// [`kovgis_core::codes::cadastral_key`]s: nothing to convert or write.
+    pub unchanged: Vec<u64>,
     pub read: u64,
     pub skipped: Vec<Problem>,
     pub repair: Vec<Problem>,
@@ -112,12 +115,14 @@ enum Mode {
 #[derive(Debug, Clone)]
 pub struct Converter {
     /// Source hashes of the current parcels: records that hash the same are not converted.
-    current: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>>,
+    current: std::sync::Arc<CurrentParcels>,
     path: PathBuf,
     mode: Mode,
     fields: Vec<String>,
     epsg: u32,
     repair: bool,
+    /// [`Converter::hash_salt`] for records hashed as GDAL reads them.
+    gdal_salt: Vec<u8>,
 }
 
 impl Converter {
@@ -171,21 +176,43 @@ impl Converter {
                 Mode::Layer { id, names }
             }
         };
-        Ok(Self {
+        let mut converter = Self {
             current: Default::default(),
             path: path.into(),
             mode,
             fields: fields.to_vec(),
             epsg,
             repair,
-        })
+            gdal_salt: Vec::new(),
+        };
+        converter.gdal_salt = converter.hash_salt("gdal");
+        Ok(converter)
     }
 
-    pub fn set_current(
-        &mut self,
-        current: std::sync::Arc<std::collections::HashMap<String, Vec<u8>>>,
-    ) {
+    pub fn set_current(&mut self, current: std::sync::Arc<CurrentParcels>) {
         self.current = current;
+    }
+
+    pub fn current(&self) -> &CurrentParcels {
+        &self.current
+    }
+
+    /// The source field holding the cadastral code (parcel imports).
+    pub fn code_field(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Parcels { columns, .. } => Some(&self.fields[columns.cadastral_code]),
+            Mode::Layer { .. } => None,
+        }
+    }
+
+    /// What every source hash of this import starts with: the settings that change the result.
+    pub fn hash_salt(&self, format: &str) -> Vec<u8> {
+        let mut salt = format!("{format}\n{}\n{}\n", self.epsg, self.repair).into_bytes();
+        for f in &self.fields {
+            salt.extend_from_slice(f.as_bytes());
+            salt.push(0);
+        }
+        salt
     }
 
     pub fn schema_name(&self) -> Option<String> {
@@ -195,12 +222,15 @@ impl Converter {
         }
     }
 
-    /// Converts one feature into `batch` (a row, or a problem). Errors only for file-level
-    /// problems that make the whole import wrong (swapped axes).
+    /// Converts one feature into `batch` (a row, or a problem). `source_hash` is the record's
+    /// hash when the caller has compared it already (GeoPackage rows); otherwise it is computed
+    /// here from the feature as GDAL reads it, and an unchanged parcel is passed on by code only.
+    /// Errors only for file-level problems that make the whole import wrong (swapped axes).
     pub fn convert(
         &mut self,
         index: u64,
         feature: &Feature,
+        source_hash: Option<Vec<u8>>,
         batch: &mut Batch,
     ) -> Result<(), ImportError> {
         batch.read += 1;
@@ -235,29 +265,32 @@ impl Converter {
                 return Ok(());
             }
         };
-        // The source record as read, hashed: an unchanged parcel is recognised before any work.
-        let source_hash = {
-            use sha2::{Digest, Sha256};
-            let mut h = Sha256::new();
-            h.update(self.epsg.to_le_bytes());
-            h.update([self.repair as u8]);
-            h.update(&raw);
-            h.update(format!("{values:?}"));
-            h.finalize()[..16].to_vec()
+        let source_hash = match (source_hash, &self.mode) {
+            (Some(known), _) => Some(known),
+            (None, Mode::Layer { .. }) => None,
+            (None, Mode::Parcels { .. }) => {
+                // The source record as read, hashed (XXH3-128, see `gpkg`): an unchanged parcel
+                // is recognised before any work.
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                h.update(&self.gdal_salt);
+                h.update(&(raw.len() as u64).to_le_bytes());
+                h.update(&raw);
+                for v in &values {
+                    hash_field(&mut h, v);
+                }
+                let hash: [u8; 16] = h.digest128().to_le_bytes();
+                if let Some(key) = id.as_deref().and_then(kovgis_core::codes::cadastral_key)
+                    && self
+                        .current
+                        .get(&key)
+                        .is_some_and(|c| c.source_hash == hash)
+                {
+                    batch.unchanged.push(key);
+                    return Ok(());
+                }
+                Some(hash.to_vec())
+            }
         };
-        if let (Mode::Parcels { .. }, Some(code)) = (&self.mode, &id)
-            && self.current.get(code) == Some(&source_hash)
-        {
-            batch.items.push(Item::Parcel(ParcelRow {
-                index: index as i64,
-                cadastral_code: code.clone(),
-                source_hash: Some(source_hash),
-                unchanged_source: true,
-                attributes: serde_json::Value::Null,
-                ..Default::default()
-            }));
-            return Ok(());
-        }
         let geometry = match geozero::wkb::Wkb(raw.as_slice()).to_geo() {
             Ok(g) => g,
             Err(e) => {
@@ -332,8 +365,7 @@ impl Converter {
                     wkb: kovgis_core::output::to_wkb(&geometry),
                     needs_repair,
                     row_hash: Vec::new(),
-                    source_hash: Some(source_hash),
-                    unchanged_source: false,
+                    source_hash,
                     cadastral_code: code,
                 };
                 let mut row = row;
@@ -369,6 +401,25 @@ fn is_set(feature: &Feature, idx: usize) -> bool {
     // SAFETY: `c_feature` is the live handle owned by `feature`, borrowed for this call only;
     // OGR_F_IsFieldSet reads it and returns 0 for an out-of-range index.
     unsafe { gdal_sys::OGR_F_IsFieldSet(feature.c_feature(), idx) != 0 }
+}
+
+/// Hashes one field value with its type, so that unset, empty, 0 and "0" all differ.
+fn hash_field(h: &mut xxhash_rust::xxh3::Xxh3, v: &Option<FieldValue>) {
+    let mut bytes = |tag: u8, b: &[u8]| {
+        h.update(&[tag]);
+        h.update(&(b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    match v {
+        None => bytes(0, b""),
+        Some(FieldValue::StringValue(s)) => bytes(1, s.as_bytes()),
+        Some(FieldValue::IntegerValue(i)) => bytes(2, &i.to_le_bytes()),
+        Some(FieldValue::Integer64Value(i)) => bytes(3, &i.to_le_bytes()),
+        Some(FieldValue::RealValue(r)) => bytes(4, &r.to_bits().to_le_bytes()),
+        Some(FieldValue::DateValue(d)) => bytes(5, d.to_string().as_bytes()),
+        Some(FieldValue::DateTimeValue(d)) => bytes(6, d.to_rfc3339().as_bytes()),
+        Some(other) => bytes(7, format!("{other:?}").as_bytes()),
+    }
 }
 
 /// Text of a field value (numbers as written), trimmed; empty is none.

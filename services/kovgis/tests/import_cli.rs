@@ -340,6 +340,52 @@ fn version_of(summary: &str) -> i64 {
         .unwrap()
 }
 
+/// The parcel digest chain (migration 0005: a full row, then deltas of closed codes and added
+/// entries) applied, as code → (source hash, content hash), checked against the parcel table: the
+/// cache the next import trusts must say what the table says.
+async fn assert_digest_matches_table(db: &TestDb) {
+    let c = db.sql().await;
+    let rows = c
+        .query(
+            "SELECT kind, closed, entries FROM parcel_digest ORDER BY dataset_version_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.first().map(|r| r.get::<_, String>(0)).as_deref(),
+        Some("full")
+    );
+    let mut digest = std::collections::BTreeMap::new();
+    for r in &rows {
+        for k in r.get::<_, &[u8]>(1).chunks(8) {
+            digest.remove(&u64::from_le_bytes(k.try_into().unwrap()));
+        }
+        for e in r.get::<_, &[u8]>(2).chunks(40) {
+            let key = u64::from_le_bytes(e[..8].try_into().unwrap());
+            digest.insert(key, (e[8..24].to_vec(), e[24..40].to_vec()));
+        }
+    }
+    let mut table = std::collections::BTreeMap::new();
+    for r in c
+        .query(
+            "SELECT replace(cadastral_code, ':', '')::bigint, source_hash, row_hash FROM parcel
+             WHERE valid_to IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let or_zeros = |h: Option<Vec<u8>>| h.unwrap_or_else(|| vec![0; 16]);
+        table.insert(
+            r.get::<_, i64>(0) as u64,
+            (or_zeros(r.get(1)), or_zeros(r.get(2))),
+        );
+    }
+    assert_eq!(digest.len(), table.len(), "digest and table differ in size");
+    assert!(digest == table, "the digest differs from the parcel table");
+}
+
 #[tokio::test]
 async fn each_format_and_both_cadastre_schemas() {
     let db = TestDb::new("formats").await;
@@ -619,6 +665,7 @@ async fn update_closes_vanished_parcels_and_keeps_history() {
         "{out}"
     );
     assert_tartu_as_registered(&db, Some(v1)).await;
+    assert_digest_matches_table(&db).await;
     // Unchanged file: nothing at all.
     let out = ok(&db.kovgis(&["import", "parcels", full.to_str().unwrap(), "-q"]));
     assert!(out.contains("unchanged since dataset version"), "{out}");
@@ -688,6 +735,170 @@ async fn update_closes_vanished_parcels_and_keeps_history() {
     let opened_at: std::time::SystemTime = rows[1].get(2);
     assert_eq!(closed_at, opened_at);
     assert!(rows[1].get::<_, Option<std::time::SystemTime>>(3).is_none());
+    // The update wrote a delta on the digest chain, which still says what the table says.
+    let kinds: Vec<String> = c
+        .query(
+            "SELECT kind FROM parcel_digest ORDER BY dataset_version_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kinds, ["full", "delta"]);
+    assert_digest_matches_table(&db).await;
+
+    // The digest is a cache: gone (a crash empties the unlogged table), the next import reads the
+    // table, finds the same changes, and starts a new chain.
+    c.batch_execute("DELETE FROM parcel_digest").await.unwrap();
+    let out = ok(&db.kovgis(&["import", "parcels", full.to_str().unwrap(), "-q"]));
+    assert_eq!(
+        (
+            count(&out, "written"),
+            count(&out, "unchanged"),
+            count(&out, "closed")
+        ),
+        (3, 286, 0),
+        "the two parcels are back and the address is as it was: {out}"
+    );
+    assert_tartu_as_registered(&db, None).await;
+    assert_digest_matches_table(&db).await;
+    // A version written without a digest (another writer) breaks the chain the same way.
+    c.batch_execute(
+        "INSERT INTO dataset_version (target, source, file_sha256, mode)
+         VALUES ('parcels', 'another writer', repeat('ab', 32), 'upsert')",
+    )
+    .await
+    .unwrap();
+    let out = ok(&db.kovgis(&["import", "parcels", next.to_str().unwrap(), "-q"]));
+    assert_eq!(
+        (
+            count(&out, "written"),
+            count(&out, "unchanged"),
+            count(&out, "closed")
+        ),
+        (1, 286, 2),
+        "{out}"
+    );
+    assert_digest_matches_table(&db).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_first_load_writes_straight_into_the_cadastre_and_still_repairs_and_places() {
+    let db = TestDb::new("firstload").await;
+    let c = db.sql().await;
+    c.batch_execute("DELETE FROM parcel").await.unwrap();
+    // One plain parcel, one bow tie to repair, one whose municipality name is unknown (placed by
+    // the geometry: it lies in Tallinn), one with no municipality name at all.
+    let feature = |code: &str, municipality: &str, ring: &str| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"tunnus":"{code}","l_aadress":"Katse {code}","ov_nimi":{municipality},"siht1":"ELAMUMAA","so_prts1":100,"pindala":100}},
+               "geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}"#
+        )
+    };
+    const FAR_SQUARE: &str =
+        "[[546200,6592000],[546210,6592000],[546210,6592010],[546200,6592010],[546200,6592000]]";
+    const NEAR_SQUARE: &str =
+        "[[546300,6592000],[546310,6592000],[546310,6592010],[546300,6592010],[546300,6592000]]";
+    let path = db.dir.join("first.geojson");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::3301"}}}},"features":[{},{},{},{}]}}"#,
+            feature("99999:001:0001", "\"Tallinn\"", SQUARE),
+            feature("99999:001:0002", "\"Tallinn\"", BOW_TIE),
+            feature("99999:001:0003", "\"Atlantis\"", FAR_SQUARE),
+            feature("99999:001:0004", "null", NEAR_SQUARE),
+        ),
+    )
+    .unwrap();
+    let out = ok(&db.kovgis(&[
+        "import",
+        "parcels",
+        path.to_str().unwrap(),
+        "--repair",
+        "-q",
+    ]));
+    assert_eq!(
+        (
+            count(&out, "written"),
+            count(&out, "repaired"),
+            count(&out, "skipped")
+        ),
+        (4, 1, 0),
+        "{out}"
+    );
+    let rows = c
+        .query(
+            "SELECT cadastral_code, municipality_code::text, ST_IsValid(geom), ST_GeometryType(geom),
+                    ST_SRID(geom), address
+             FROM parcel WHERE valid_to IS NULL ORDER BY cadastral_code",
+            &[],
+        )
+        .await
+        .unwrap();
+    let tallinn: String = c
+        .query_one(
+            "SELECT municipality_code::text FROM municipality WHERE name = 'Tallinn'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows.len(), 4);
+    for (i, r) in rows.iter().enumerate() {
+        let code = format!("99999:001:000{}", i + 1);
+        assert_eq!(r.get::<_, String>(0), code);
+        assert_eq!(r.get::<_, String>(1), tallinn, "{code} placed in Tallinn");
+        assert!(r.get::<_, bool>(2), "{code} valid");
+        assert_eq!(r.get::<_, String>(3), "ST_MultiPolygon", "{code}");
+        assert_eq!(r.get::<_, i32>(4), 3301, "{code}");
+        assert_eq!(r.get::<_, String>(5), format!("Katse {code}"));
+    }
+    // The indexes dropped for the load are back, the unique one included.
+    let indexes: Vec<String> = c
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE tablename = 'parcel' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            "parcel_code_history",
+            "parcel_current_code",
+            "parcel_geom_gist",
+            "parcel_municipality",
+            "parcel_pkey"
+        ]
+    );
+    assert_digest_matches_table(&db).await;
+    // A code given twice in a first load is refused, and nothing of it stays.
+    c.batch_execute("DELETE FROM parcel").await.unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::3301"}}}},"features":[{},{}]}}"#,
+            feature("99999:001:0001", "\"Tallinn\"", SQUARE),
+            feature("99999:001:0001", "\"Tallinn\"", FAR_SQUARE),
+        ),
+    )
+    .unwrap();
+    let out = db.kovgis(&["import", "parcels", path.to_str().unwrap(), "-q"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("99999:001:0001"), "{}", stderr(&out));
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM parcel", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
     db.drop_db().await;
 }
 

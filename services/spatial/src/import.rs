@@ -357,7 +357,6 @@ async fn stage(
             needs_repair,
             row_hash: Vec::new(),
             source_hash: None,
-            unchanged_source: false,
             cadastral_code: code,
         };
         if let Some(c) = &columns {

@@ -24,6 +24,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_source_hash",
         include_str!("../../../migrations/0004_source_hash.sql"),
     ),
+    (
+        "0005_parcel_digest",
+        include_str!("../../../migrations/0005_parcel_digest.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.
