@@ -1,16 +1,20 @@
-//! The bulk-import engine: stage with binary COPY, merge set-based, switch in one transaction.
+//! The bulk-import engine: binary COPY, set-based merge, switch in one transaction.
 //!
 //! An [`Import`] holds one connection with an open transaction from [`Store::begin_import`] to
 //! [`Import::finish`]:
 //! 1. an advisory lock on the target (the parcels, or one layer) — a second import of the same
 //!    target waits or is refused ([`StoreError::Busy`]);
-//! 2. the new dataset version row, then rows streamed into a temporary stage table with binary
-//!    `COPY`;
-//! 3. at finish, set-based SQL: invalid geometries the caller flagged are repaired with
-//!    `ST_MakeValid` (or dropped when that leaves nothing), then current rows whose content hash
-//!    differs are closed (`valid_to`), rows with no current version inserted, and — in replace
-//!    mode — current rows missing from the file closed; counts go into the version row;
-//! 4. `COMMIT` (or `ROLLBACK` for a dry run).
+//! 2. for parcels, the current parcels (code, source hash, content hash) from the digest chain
+//!    or the table, so that a reader can skip unchanged records ([`Import::note_unchanged`]) and
+//!    the engine knows which parcels changed or vanished without asking SQL;
+//! 3. the new dataset version row, then rows streamed with binary `COPY`: into a temporary stage,
+//!    or — a first load of an empty cadastre — straight into `parcel` with its indexes dropped;
+//! 4. at finish, set-based SQL: invalid geometries the caller flagged are repaired with
+//!    `ST_MakeValid` (or dropped when that leaves nothing), parcels without a known municipality
+//!    placed by geometry, changed and (in replace mode) vanished current rows closed (`valid_to`),
+//!    rows with no current version inserted, indexes rebuilt after a first load, the parcel
+//!    digest extended; counts go into the version row;
+//! 5. `COMMIT` (or `ROLLBACK` for a dry run).
 //!
 //! Nothing is visible to readers until the commit, and a failure or a killed process anywhere
 //! before it leaves the previous version fully in place: the server rolls the transaction back.
