@@ -1,0 +1,276 @@
+//! The predicate layer against PostGIS on the same geometries: seeded random pairs of proposals
+//! and features at Estonian coordinates (EPSG:3301) — small and huge, convex, concave (stars),
+//! with holes, sharing an edge exactly, one inside the other — compared with `ST_Intersects`,
+//! `ST_CoveredBy`, `ST_Touches`, `ST_Area(ST_Intersection(…))` and `ST_Distance` of the test
+//! PostGIS (scripts/test.sh).
+//!
+//! Tolerances: predicates exactly; distance 1e-6 m (both are exact computations on the same
+//! doubles, the difference is rounding); overlap area 1e-3 m² + 1e-9 × extent × perimeters,
+//! because the overlay under `overlap_area` (i_overlay) snaps vertices to an integer grid laid over
+//! the pair's extent (a step of about 1e-9 of it), and an area moved by half a step along the
+//! boundary changes by about that much (measured here: up to ~4e-3 m² on overlaps of 2–4 km plan
+//! areas, ~1e-5 m² on footprints), far below what any rule reports (areas are shown to 0.1 m²).
+
+use geo::{Coord, Geometry, LineString, MultiPolygon, Polygon};
+use kovgis_engine::predicates as p;
+use tokio_postgres::NoTls;
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next()
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() * n as f64) as usize % n
+    }
+}
+
+fn ring(points: Vec<Coord>) -> LineString {
+    let mut points = points;
+    points.push(points[0]);
+    LineString(points)
+}
+
+/// A star-shaped ring around `c`: `n` ≥ 4 angles, evenly spaced and jittered (so every gap is
+/// below π and the ring is simple), radii in [r·inner, r] (nearly convex when inner is near 1).
+fn star(rng: &mut Rng, c: Coord, r: f64, n: usize, inner: f64) -> LineString {
+    let n = n.max(4);
+    let points = (0..n)
+        .map(|i| {
+            let a = (i as f64 + rng.range(-0.3, 0.3)) / n as f64 * std::f64::consts::TAU;
+            let radius = if i % 2 == 0 {
+                r
+            } else {
+                r * rng.range(inner, 1.0)
+            };
+            Coord {
+                x: c.x + radius * a.cos(),
+                y: c.y + radius * a.sin(),
+            }
+        })
+        .collect();
+    ring(points)
+}
+
+fn boxed(x: f64, y: f64, w: f64, h: f64) -> Polygon {
+    Polygon::new(
+        ring(vec![
+            Coord { x, y },
+            Coord { x: x + w, y },
+            Coord { x: x + w, y: y + h },
+            Coord { x, y: y + h },
+        ]),
+        vec![],
+    )
+}
+
+/// One shape around `c` of size about `r`.
+fn shape(rng: &mut Rng, c: Coord, r: f64) -> Polygon {
+    match rng.below(5) {
+        0 => boxed(c.x - r / 2.0, c.y - r / 3.0, r, r * rng.range(0.3, 1.2)),
+        1 => {
+            let n = 3 + rng.below(10);
+            Polygon::new(star(rng, c, r, n, 1.0), vec![])
+        }
+        2 => {
+            let n = 6 + rng.below(30);
+            Polygon::new(star(rng, c, r, n, 0.3), vec![])
+        }
+        3 => {
+            // A near-convex outline (inner radius above 0.8 r) with a hole well inside it.
+            let (n, m) = (8 + rng.below(8), 4 + rng.below(6));
+            let outer = star(rng, c, r, n, 0.97);
+            let hole = star(rng, c, r * 0.4, m, 0.9);
+            Polygon::new(outer, vec![hole])
+        }
+        _ => {
+            // Many vertices: a near-circle of a few hundred points.
+            let n = 100 + rng.below(300);
+            let points = (0..n)
+                .map(|i| {
+                    let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                    Coord {
+                        x: c.x + r * a.cos(),
+                        y: c.y + r * a.sin(),
+                    }
+                })
+                .collect();
+            Polygon::new(ring(points), vec![])
+        }
+    }
+}
+
+/// Pairs (proposal, feature): overlapping, apart, touching exactly, nested; small and huge.
+fn pairs(n: usize) -> Vec<(MultiPolygon, MultiPolygon)> {
+    let mut rng = Rng(0x6b6f_7667_6973);
+    (0..n)
+        .map(|i| {
+            let c = Coord {
+                x: rng.range(655_000.0, 662_000.0),
+                y: rng.range(6_470_000.0, 6_478_000.0),
+            };
+            let r = if i % 10 == 0 {
+                rng.range(300.0, 2_000.0) // plan areas
+            } else {
+                rng.range(4.0, 40.0) // footprints
+            };
+            let a = shape(&mut rng, c, r);
+            let b = match i % 7 {
+                // Sharing an edge exactly: a box and the box next to it.
+                0 => {
+                    let (w, h) = (r, r * 0.8);
+                    let first = boxed(c.x, c.y, w, h);
+                    let next = boxed(c.x + w, c.y + rng.range(-h, h), w * 0.7, h);
+                    return (MultiPolygon(vec![first]), MultiPolygon(vec![next]));
+                }
+                // Nested: a small shape well inside a larger one.
+                1 => {
+                    let outer = shape(&mut rng, c, r * 4.0);
+                    return (
+                        MultiPolygon(vec![boxed(c.x - r / 4.0, c.y - r / 4.0, r / 2.0, r / 2.0)]),
+                        MultiPolygon(vec![outer]),
+                    );
+                }
+                _ => {
+                    let d = Coord {
+                        x: c.x + rng.range(-4.0, 4.0) * r,
+                        y: c.y + rng.range(-4.0, 4.0) * r,
+                    };
+                    let size = r * rng.range(0.3, 2.0);
+                    shape(&mut rng, d, size)
+                }
+            };
+            (MultiPolygon(vec![a]), MultiPolygon(vec![b]))
+        })
+        .collect()
+}
+
+/// The overlay grid step as a share of the extent (see the module docs).
+const GRID: f64 = 1e-9;
+
+fn rings(g: &MultiPolygon) -> impl Iterator<Item = &LineString> {
+    g.0.iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+}
+
+fn perimeter(g: &MultiPolygon) -> f64 {
+    rings(g)
+        .flat_map(|r| r.lines())
+        .map(|l| (l.end.x - l.start.x).hypot(l.end.y - l.start.y))
+        .sum()
+}
+
+fn extent(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
+    let (mut lo, mut hi) = (
+        Coord {
+            x: f64::MAX,
+            y: f64::MAX,
+        },
+        Coord {
+            x: f64::MIN,
+            y: f64::MIN,
+        },
+    );
+    for c in rings(a).chain(rings(b)).flat_map(|r| r.coords()) {
+        lo = Coord {
+            x: lo.x.min(c.x),
+            y: lo.y.min(c.y),
+        };
+        hi = Coord {
+            x: hi.x.max(c.x),
+            y: hi.y.max(c.y),
+        };
+    }
+    (hi.x - lo.x).max(hi.y - lo.y)
+}
+
+#[tokio::test]
+async fn predicates_overlap_areas_and_distances_equal_postgis() {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run the tests with scripts/test.sh");
+    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+
+    let pairs = pairs(3_000);
+    let wkb = |g: &MultiPolygon| kovgis_core::output::to_wkb(&Geometry::MultiPolygon(g.clone()));
+    let a: Vec<Vec<u8>> = pairs.iter().map(|(a, _)| wkb(a)).collect();
+    let b: Vec<Vec<u8>> = pairs.iter().map(|(_, b)| wkb(b)).collect();
+    let rows = client
+        .query(
+            "SELECT ST_IsValid(a) AND ST_IsValid(b), ST_Intersects(a, b), ST_CoveredBy(a, b),
+                    ST_Touches(a, b), ST_Area(ST_Intersection(a, b)), ST_Distance(a, b)
+             FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS t(wa, wb, i),
+                  LATERAL (SELECT ST_GeomFromWKB(wa, 3301) AS a, ST_GeomFromWKB(wb, 3301) AS b) g
+             ORDER BY i",
+            &[&a, &b],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), pairs.len());
+
+    let (mut hits, mut covered, mut touching) = (0, 0, 0);
+    let (mut max_area_diff, mut max_area_rel, mut max_distance_diff) = (0.0f64, 0.0f64, 0.0f64);
+    for (i, ((a, b), row)) in pairs.iter().zip(&rows).enumerate() {
+        assert!(
+            row.get::<_, bool>(0),
+            "pair {i}: the generator made an invalid polygon"
+        );
+        let (ga, gb) = (
+            Geometry::MultiPolygon(a.clone()),
+            Geometry::MultiPolygon(b.clone()),
+        );
+        let intersects: bool = row.get(1);
+        assert_eq!(p::intersects(&ga, &gb), intersects, "pair {i}: intersects");
+        assert_eq!(
+            p::covered_by(&ga, &gb),
+            row.get::<_, bool>(2),
+            "pair {i}: covered by"
+        );
+        assert_eq!(
+            p::touches(&ga, &gb),
+            row.get::<_, bool>(3),
+            "pair {i}: touches"
+        );
+        let area: f64 = row.get(4);
+        let ours = p::overlap_area(a, b);
+        let tolerance = 1e-3 + GRID * extent(a, b) * (perimeter(a) + perimeter(b));
+        max_area_diff = max_area_diff.max((ours - area).abs());
+        max_area_rel = max_area_rel.max((ours - area).abs() / area.max(1.0));
+        assert!(
+            (ours - area).abs() <= tolerance,
+            "pair {i}: overlap area {ours} vs PostGIS {area}"
+        );
+        let distance: f64 = row.get(5);
+        let ours = p::distance(&ga, &gb);
+        max_distance_diff = max_distance_diff.max((ours - distance).abs());
+        assert!(
+            (ours - distance).abs() <= 1e-6,
+            "pair {i}: distance {ours} vs PostGIS {distance}"
+        );
+        hits += intersects as usize;
+        covered += row.get::<_, bool>(2) as usize;
+        touching += row.get::<_, bool>(3) as usize;
+    }
+    println!(
+        "{} pairs: {hits} intersecting, {covered} covered, {touching} touching only; \
+         max |area − PostGIS| {max_area_diff:.2e} m² ({max_area_rel:.1e} of the area), \
+         max |distance − PostGIS| {max_distance_diff:.2e} m",
+        pairs.len()
+    );
+    // The generator must exercise every outcome, or the comparison proves little.
+    assert!(
+        hits > 500 && hits < pairs.len() - 300,
+        "{hits} of {} intersect",
+        pairs.len()
+    );
+    assert!(covered > 100, "{covered} covered");
+    assert!(touching > 100, "{touching} touching");
+}
