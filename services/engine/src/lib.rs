@@ -1,7 +1,13 @@
 //! kovgis-engine: the spatial validation engine.
 //!
-//! [`predicates`] is the one place where the engine's spatial questions (intersects, covered by,
-//! overlap area, distance) are answered; it is tested against the GEOS XMLTester suites and
-//! against PostGIS on the same geometries.
+//! - [`predicates`]: the one place where the engine's spatial questions (intersects, covered by,
+//!   overlap area, distance) are answered; tested against the GEOS XMLTester suites and against
+//!   PostGIS on the same geometries.
+//! - [`index`]: the current parcels and the layers' features in R-trees, built in bulk, swapped
+//!   whole on refresh.
+//! - [`rules`]: the rules (data, versioned, per municipality with national defaults) and the
+//!   report with every rule evaluated.
 
+pub mod index;
 pub mod predicates;
+pub mod rules;

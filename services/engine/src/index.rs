@@ -1,0 +1,308 @@
+//! The in-memory index the rules run on: the current parcels and every layer's features, each
+//! layer in its own R-tree (rstar 0.14) of bounding boxes, built in bulk.
+//!
+//! An [`Index`] is immutable once built: a refresh builds a new one and swaps it in whole, so a
+//! validation always sees one consistent set of versions.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use geo::{BoundingRect, Geometry, MultiPolygon, Rect};
+use kovgis_core::model::LayerKind;
+use rstar::{AABB, RTree, RTreeObject};
+
+use crate::predicates;
+
+/// A current parcel, as the rules need it.
+#[derive(Debug, Clone)]
+pub struct Parcel {
+    pub code: String,
+    pub municipality_code: String,
+    pub geometry: MultiPolygon,
+    /// `predicates::area` of the geometry, m².
+    pub area: f64,
+}
+
+/// A layer as the rules need it.
+#[derive(Debug, Clone)]
+pub struct LayerInfo {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub kind: LayerKind,
+    /// `None`: a national layer.
+    pub municipality_code: Option<String>,
+    pub authority: Option<String>,
+    /// The dataset version its features came from.
+    pub version: Option<i64>,
+}
+
+/// A layer feature.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub attributes: serde_json::Value,
+    pub geometry: Geometry,
+    /// Its areal part, for overlap areas (`None` for points and lines).
+    pub areal: Option<MultiPolygon>,
+}
+
+/// One bounding box in an R-tree: the index of the thing it bounds.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    envelope: AABB<[f64; 2]>,
+    at: u32,
+}
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+fn aabb(r: Rect) -> AABB<[f64; 2]> {
+    AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y])
+}
+
+/// Items and the R-tree over their boxes.
+#[derive(Debug)]
+struct Indexed<T> {
+    items: Vec<T>,
+    tree: RTree<Entry>,
+}
+
+impl<T> Indexed<T> {
+    fn build(items: Vec<T>, bounds: impl Fn(&T) -> Option<Rect>) -> Self {
+        let entries = items
+            .iter()
+            .enumerate()
+            .filter_map(|(at, item)| {
+                bounds(item).map(|r| Entry {
+                    envelope: aabb(r),
+                    at: at as u32,
+                })
+            })
+            .collect();
+        Indexed {
+            items,
+            tree: RTree::bulk_load(entries),
+        }
+    }
+
+    /// Items whose box meets `r` (a superset of those that meet the geometry).
+    fn near(&self, r: Rect) -> impl Iterator<Item = &T> {
+        self.tree
+            .locate_in_envelope_intersecting(aabb(r))
+            .map(|e| &self.items[e.at as usize])
+    }
+}
+
+/// One layer and its features.
+#[derive(Debug)]
+pub struct Layer {
+    pub info: LayerInfo,
+    features: Indexed<Feature>,
+}
+
+impl Layer {
+    pub fn new(info: LayerInfo, features: Vec<Feature>) -> Self {
+        Layer {
+            info,
+            features: Indexed::build(features, |f| f.geometry.bounding_rect()),
+        }
+    }
+
+    /// Features whose bounding box meets `r`.
+    pub fn near(&self, r: Rect) -> impl Iterator<Item = &Feature> {
+        self.features.near(r)
+    }
+
+    pub fn len(&self) -> usize {
+        self.features.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.features.items.is_empty()
+    }
+
+    /// Rough resident size: coordinates, boxes and attributes.
+    fn bytes(&self) -> usize {
+        self.features
+            .items
+            .iter()
+            .map(|f| {
+                use geo::CoordsIter;
+                f.geometry.coords_count() * 16 * if f.areal.is_some() { 2 } else { 1 }
+                    + f.attributes.to_string().len()
+                    + 96
+            })
+            .sum::<usize>()
+            + self.features.tree.size() * 40
+    }
+}
+
+/// What an index holds and what it cost, per layer (for logs and `GetIndexStats`).
+#[derive(Debug, Clone, Default)]
+pub struct IndexStats {
+    pub parcels: usize,
+    pub parcel_bytes: usize,
+    pub layers: Vec<LayerStats>,
+    pub build: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerStats {
+    pub layer_id: i64,
+    pub name: String,
+    pub municipality_code: Option<String>,
+    pub features: usize,
+    pub bytes: usize,
+    pub version: Option<i64>,
+}
+
+/// The parcels and layers of one moment.
+#[derive(Debug)]
+pub struct Index {
+    parcels: Indexed<Parcel>,
+    by_code: HashMap<String, u32>,
+    layers: Vec<Layer>,
+    /// The dataset version the parcels came from.
+    pub parcel_version: Option<i64>,
+    pub stats: IndexStats,
+}
+
+impl Index {
+    /// Builds the index. `started` is when loading began, for the stats.
+    pub fn build(
+        parcels: Vec<Parcel>,
+        parcel_version: Option<i64>,
+        layers: Vec<Layer>,
+        started: std::time::Instant,
+    ) -> Self {
+        let by_code = parcels
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.code.clone(), i as u32))
+            .collect();
+        let parcel_bytes: usize = parcels
+            .iter()
+            .map(|p| {
+                use geo::CoordsIter;
+                p.geometry.coords_count() * 16 + p.code.len() + 120
+            })
+            .sum();
+        let parcels = Indexed::build(parcels, |p| p.geometry.bounding_rect());
+        let stats = IndexStats {
+            parcels: parcels.items.len(),
+            parcel_bytes: parcel_bytes + parcels.tree.size() * 40,
+            layers: layers
+                .iter()
+                .map(|l| LayerStats {
+                    layer_id: l.info.id,
+                    name: l.info.name.clone(),
+                    municipality_code: l.info.municipality_code.clone(),
+                    features: l.len(),
+                    bytes: l.bytes(),
+                    version: l.info.version,
+                })
+                .collect(),
+            build: started.elapsed(),
+        };
+        Index {
+            parcels,
+            by_code,
+            layers,
+            parcel_version,
+            stats,
+        }
+    }
+
+    /// The current parcel with this code.
+    pub fn parcel(&self, code: &str) -> Option<&Parcel> {
+        self.by_code
+            .get(code)
+            .map(|&i| &self.parcels.items[i as usize])
+    }
+
+    /// Parcels whose bounding box meets `r`.
+    pub fn parcels_near(&self, r: Rect) -> impl Iterator<Item = &Parcel> {
+        self.parcels.near(r)
+    }
+
+    /// The layers of `kind` that apply in a municipality: its own and the national ones.
+    pub fn layers<'a>(
+        &'a self,
+        kind: LayerKind,
+        municipality_code: &'a str,
+    ) -> impl Iterator<Item = &'a Layer> {
+        self.layers.iter().filter(move |l| {
+            l.info.kind == kind
+                && l.info
+                    .municipality_code
+                    .as_deref()
+                    .is_none_or(|m| m == municipality_code)
+        })
+    }
+
+    pub fn all_layers(&self) -> &[Layer] {
+        &self.layers
+    }
+}
+
+/// A feature's areal part, for overlap areas: polygons as they are, nothing for points and lines.
+pub fn areal_part(g: &Geometry) -> Option<MultiPolygon> {
+    match g {
+        Geometry::Polygon(p) => Some(MultiPolygon(vec![p.clone()])),
+        Geometry::MultiPolygon(m) => Some(m.clone()),
+        Geometry::Rect(r) => Some(MultiPolygon(vec![r.to_polygon()])),
+        Geometry::Triangle(t) => Some(MultiPolygon(vec![t.to_polygon()])),
+        Geometry::GeometryCollection(c) => {
+            let polygons: Vec<_> = c.iter().filter_map(areal_part).flat_map(|m| m.0).collect();
+            (!polygons.is_empty()).then_some(MultiPolygon(polygons))
+        }
+        _ => None,
+    }
+}
+
+impl Parcel {
+    pub fn new(code: String, municipality_code: String, geometry: MultiPolygon) -> Self {
+        let area = predicates::area(&geometry);
+        Parcel {
+            code,
+            municipality_code,
+            geometry,
+            area,
+        }
+    }
+}
+
+impl Feature {
+    pub fn new(
+        id: i64,
+        external_id: Option<String>,
+        attributes: serde_json::Value,
+        geometry: Geometry,
+    ) -> Self {
+        let areal = areal_part(&geometry);
+        Feature {
+            id,
+            external_id,
+            attributes,
+            geometry,
+            areal,
+        }
+    }
+
+    /// A display name: the attribute `name_et` / `name` / `plan_name` / `monument`, else the id.
+    pub fn name(&self) -> String {
+        ["name_et", "name", "plan_name", "monument", "designation"]
+            .iter()
+            .find_map(|k| self.attributes.get(k).and_then(|v| v.as_str()))
+            .map(str::to_owned)
+            .or_else(|| self.external_id.clone())
+            .unwrap_or_else(|| self.id.to_string())
+    }
+}

@@ -1,0 +1,865 @@
+//! The rules a proposal is checked against, and the report.
+//!
+//! Rules are data ([`RuleDef`], stored in PostGIS in `validation_rule`): a national default per
+//! rule code, which a municipality may override, each version valid from a date (laws change).
+//! Every rule in force is evaluated and reported, passed ones too: "checked and clear" must never
+//! look like "not checked".
+//!
+//! Hits: a feature counts only when it shares more than a sliver with the proposal — more than
+//! `sliver_area_m2` of area and a mean width (2 × area / perimeter) above `sliver_width_m`
+//! (parameters of `RESTRICTION_OVERLAP`). A neighbour whose boundary the proposal touches, or a
+//! digitising sliver along a shared boundary, is not a hit.
+
+use chrono::NaiveDate;
+use geo::{BooleanOps, BoundingRect, Geometry, LineString, MultiLineString, MultiPolygon};
+use kovgis_core::model::LayerKind;
+use sha2::{Digest, Sha256};
+
+use crate::index::{Feature, Index, Layer, Parcel};
+use crate::predicates as p;
+
+/// Language of the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Locale {
+    #[default]
+    Et,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
+    Blocking,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "blocking" => Some(Severity::Blocking),
+            _ => None,
+        }
+    }
+}
+
+/// One version of one rule, national (`municipality_code` `None`) or a municipality's own.
+#[derive(Debug, Clone)]
+pub struct RuleDef {
+    pub code: String,
+    pub version: i32,
+    pub municipality_code: Option<String>,
+    /// Severity of a failure.
+    pub severity: Severity,
+    /// Procedure types it applies to; empty: all.
+    pub procedures: Vec<String>,
+    pub params: serde_json::Value,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl RuleDef {
+    fn number(&self, key: &str, default: f64) -> f64 {
+        self.params
+            .get(key)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(default)
+    }
+}
+
+/// Every rule version known.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<RuleDef>,
+}
+
+/// The rule codes, in report order.
+pub const RULES: [&str; 7] = [
+    "GEOMETRY_VALID",
+    "WITHIN_PARCEL",
+    "SETBACK",
+    "ZONE_USE",
+    "COVERAGE",
+    "RESTRICTION_OVERLAP",
+    "DP_REQUIRED",
+];
+
+impl RuleSet {
+    /// The version of `code` in force in a municipality on a date: the municipality's own if it
+    /// has one in force, else the national one.
+    pub fn in_force(&self, code: &str, municipality: &str, on: NaiveDate) -> Option<&RuleDef> {
+        let valid = |r: &&RuleDef| {
+            r.code == code && r.valid_from <= on && r.valid_to.is_none_or(|to| on < to)
+        };
+        self.rules
+            .iter()
+            .filter(valid)
+            .filter(|r| r.municipality_code.as_deref() == Some(municipality))
+            .max_by_key(|r| r.valid_from)
+            .or_else(|| {
+                self.rules
+                    .iter()
+                    .filter(valid)
+                    .filter(|r| r.municipality_code.is_none())
+                    .max_by_key(|r| r.valid_from)
+            })
+    }
+}
+
+/// What is proposed, in EPSG:3301, valid (the API checks it first).
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub municipality_code: String,
+    /// `building_permit`, `design_criteria`, `detailed_plan`, `excavation_permit`,
+    /// `tree_felling_permit`, …
+    pub procedure: String,
+    pub geometry: MultiPolygon,
+    /// e.g. `residential_building` (matched against a zone's `allowed_uses`).
+    pub intended_use: String,
+    /// Parcels named by the applicant; empty: found by intersection.
+    pub parcel_codes: Vec<String>,
+    pub on: NaiveDate,
+    pub locale: Locale,
+}
+
+/// One rule's outcome, or one hit of it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub rule_version: i32,
+    /// Stable outcome code, e.g. `OUTSIDE_PARCEL`, `WITHIN_PARCEL`.
+    pub code: &'static str,
+    pub severity: Severity,
+    pub passed: bool,
+    pub message: String,
+    pub layer_id: Option<i64>,
+    pub layer_name: Option<String>,
+    pub feature_id: Option<String>,
+    pub feature_name: Option<String>,
+    pub attributes: serde_json::Value,
+    pub overlap_area_m2: Option<f64>,
+    pub overlap_share_pct: Option<f64>,
+    pub distance_m: Option<f64>,
+    pub geometry: Option<MultiPolygon>,
+    pub authority: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Clear,
+    NeedsCoordination,
+    Blocked,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    /// The parcels the proposal was checked on.
+    pub parcels: Vec<String>,
+    /// (rule code, version) of every rule evaluated.
+    pub rule_versions: Vec<(String, i32)>,
+    /// (what, dataset version) of the data used.
+    pub dataset_versions: Vec<(String, Option<i64>)>,
+    /// SHA-256 of the proposal's normalised geometry (EPSG:3301 WKB).
+    pub input_hash: String,
+}
+
+fn t(locale: Locale, et: String, en: String) -> String {
+    match locale {
+        Locale::Et => et,
+        Locale::En => en,
+    }
+}
+
+struct Ctx<'a> {
+    index: &'a Index,
+    p: &'a Proposal,
+    area: f64,
+    sliver_area: f64,
+    sliver_width: f64,
+    findings: Vec<Finding>,
+    rule_versions: Vec<(String, i32)>,
+    layers_used: Vec<(String, Option<i64>)>,
+}
+
+impl<'a> Ctx<'a> {
+    fn finding(
+        &mut self,
+        rule: &'static str,
+        def: &RuleDef,
+        code: &'static str,
+        passed: bool,
+        message: String,
+    ) -> &mut Finding {
+        self.findings.push(Finding {
+            rule,
+            rule_version: def.version,
+            code,
+            severity: if passed { Severity::Info } else { def.severity },
+            passed,
+            message,
+            layer_id: None,
+            layer_name: None,
+            feature_id: None,
+            feature_name: None,
+            attributes: serde_json::Value::Null,
+            overlap_area_m2: None,
+            overlap_share_pct: None,
+            distance_m: None,
+            geometry: None,
+            authority: None,
+        });
+        self.findings.last_mut().expect("just pushed")
+    }
+
+    /// The overlap of the proposal with `g` when it is more than a sliver.
+    fn hit(&self, g: &MultiPolygon) -> Option<(MultiPolygon, f64)> {
+        let proposal = Geometry::MultiPolygon(self.p.geometry.clone());
+        if !p::intersects(&proposal, &Geometry::MultiPolygon(g.clone())) {
+            return None;
+        }
+        let overlap = p::overlap(&self.p.geometry, g);
+        let area = p::area(&overlap);
+        let width = 2.0 * area / perimeter(&overlap).max(f64::MIN_POSITIVE);
+        (area > self.sliver_area && width > self.sliver_width).then_some((overlap, area))
+    }
+
+    fn share(&self, area: f64) -> f64 {
+        if self.area > 0.0 {
+            100.0 * area / self.area
+        } else {
+            0.0
+        }
+    }
+
+    fn use_layer(&mut self, l: &Layer) {
+        let key = format!("layer {} ({})", l.info.name, l.info.id);
+        if !self.layers_used.iter().any(|(k, _)| *k == key) {
+            self.layers_used.push((key, l.info.version));
+        }
+    }
+
+    /// Features of layers of `kind` that the proposal hits, with their overlap.
+    fn hits(&mut self, kind: LayerKind) -> Vec<(&'a Layer, &'a Feature, MultiPolygon, f64)> {
+        let index: &'a Index = self.index;
+        let Some(bounds) = self.p.geometry.bounding_rect() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for layer in index.layers(kind, &self.p.municipality_code) {
+            self.use_layer(layer);
+            for f in layer.near(bounds) {
+                if let Some(areal) = &f.areal
+                    && let Some((overlap, area)) = self.hit(areal)
+                {
+                    out.push((layer, f, overlap, area));
+                }
+            }
+        }
+        // Reports list hits in a stable order, whatever order the tree returns them in.
+        out.sort_by_key(|(l, f, _, _)| (l.info.id, f.id));
+        out
+    }
+}
+
+fn perimeter(g: &MultiPolygon) -> f64 {
+    g.0.iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .flat_map(|r| r.lines())
+        .map(|l| (l.end.x - l.start.x).hypot(l.end.y - l.start.y))
+        .sum()
+}
+
+fn boundary(g: &MultiPolygon) -> Geometry {
+    let rings: Vec<LineString> = g
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
+        .collect();
+    Geometry::MultiLineString(MultiLineString(rings))
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// Checks a proposal against every rule in force; see the module docs.
+pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
+    let on = proposal.on;
+    let m = proposal.municipality_code.as_str();
+    let default_rule = |code: &str| RuleDef {
+        code: code.into(),
+        version: 0,
+        municipality_code: None,
+        severity: Severity::Blocking,
+        procedures: Vec::new(),
+        params: serde_json::Value::Null,
+        valid_from: NaiveDate::MIN,
+        valid_to: None,
+    };
+    let overlap_rule = rules
+        .in_force("RESTRICTION_OVERLAP", m, on)
+        .cloned()
+        .unwrap_or_else(|| default_rule("RESTRICTION_OVERLAP"));
+    let mut cx = Ctx {
+        index,
+        p: proposal,
+        area: p::area(&proposal.geometry),
+        sliver_area: overlap_rule.number("sliver_area_m2", 0.5),
+        sliver_width: overlap_rule.number("sliver_width_m", 0.1),
+        findings: Vec::new(),
+        rule_versions: Vec::new(),
+        layers_used: vec![("parcels".into(), index.parcel_version)],
+    };
+    let loc = proposal.locale;
+
+    // The parcels: named, or every parcel the proposal covers more than a sliver of.
+    let mut parcels: Vec<&Parcel> = Vec::new();
+    let mut missing: Vec<&str> = Vec::new();
+    if proposal.parcel_codes.is_empty() {
+        if let Some(b) = proposal.geometry.bounding_rect() {
+            for parcel in index.parcels_near(b) {
+                if cx.hit(&parcel.geometry).is_some() {
+                    parcels.push(parcel);
+                }
+            }
+        }
+    } else {
+        for code in &proposal.parcel_codes {
+            match index.parcel(code) {
+                Some(parcel) => parcels.push(parcel),
+                None => missing.push(code),
+            }
+        }
+    }
+    parcels.sort_by(|a, b| a.code.cmp(&b.code));
+
+    for code in RULES {
+        let Some(def) = rules.in_force(code, m, on) else {
+            continue;
+        };
+        cx.rule_versions.push((code.to_owned(), def.version));
+        let def = def.clone();
+        if !def.procedures.is_empty() && !def.procedures.contains(&proposal.procedure) {
+            cx.finding(
+                code_of(code),
+                &def,
+                "NOT_APPLICABLE",
+                true,
+                t(
+                    loc,
+                    format!("ei kohaldata menetlusele {}", proposal.procedure),
+                    format!("does not apply to {}", proposal.procedure),
+                ),
+            );
+            continue;
+        }
+        match code {
+            "GEOMETRY_VALID" => {
+                let area = round(cx.area, 1);
+                cx.finding(
+                    "GEOMETRY_VALID",
+                    &def,
+                    "GEOMETRY_VALID",
+                    true,
+                    t(
+                        loc,
+                        format!("geomeetria on korrektne, pindala {area} m²"),
+                        format!("geometry is valid, area {area} m²"),
+                    ),
+                );
+            }
+            "WITHIN_PARCEL" => within_parcel(&mut cx, &def, &parcels, &missing),
+            "SETBACK" => setback(&mut cx, &def, &parcels),
+            "ZONE_USE" => zone_use(&mut cx, &def),
+            "COVERAGE" => coverage(&mut cx, &def, &parcels),
+            "RESTRICTION_OVERLAP" => restrictions(&mut cx, &def),
+            "DP_REQUIRED" => dp_required(&mut cx, &def),
+            _ => {}
+        }
+    }
+
+    let verdict = if cx
+        .findings
+        .iter()
+        .any(|f| !f.passed && f.severity == Severity::Blocking)
+    {
+        Verdict::Blocked
+    } else if cx
+        .findings
+        .iter()
+        .any(|f| !f.passed && f.severity == Severity::Warning)
+    {
+        Verdict::NeedsCoordination
+    } else {
+        Verdict::Clear
+    };
+    let input_hash = Sha256::digest(kovgis_core::output::to_wkb(&Geometry::MultiPolygon(
+        proposal.geometry.clone(),
+    )))
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    Report {
+        verdict,
+        findings: cx.findings,
+        parcels: parcels.iter().map(|p| p.code.clone()).collect(),
+        rule_versions: cx.rule_versions,
+        dataset_versions: cx.layers_used,
+        input_hash,
+    }
+}
+
+/// The `&'static str` of a rule code.
+fn code_of(code: &str) -> &'static str {
+    RULES.iter().find(|c| **c == code).copied().unwrap_or("")
+}
+
+fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel], missing: &[&str]) {
+    let loc = cx.p.locale;
+    for code in missing {
+        cx.finding(
+            "WITHIN_PARCEL",
+            def,
+            "PARCEL_NOT_FOUND",
+            false,
+            t(
+                loc,
+                format!("katastriüksust {code} ei ole (kehtivana) olemas"),
+                format!("there is no current parcel {code}"),
+            ),
+        )
+        .feature_id = Some((*code).to_owned());
+    }
+    if parcels.is_empty() {
+        cx.finding(
+            "WITHIN_PARCEL",
+            def,
+            "OUTSIDE_PARCEL",
+            false,
+            t(
+                loc,
+                "ala ei asu ühelgi katastriüksusel".into(),
+                "the area lies on no parcel".into(),
+            ),
+        );
+        return;
+    }
+    // Parcels do not overlap each other: what the parcels do not cover is the area minus the
+    // sum of the overlaps.
+    let inside: f64 = parcels
+        .iter()
+        .map(|parcel| p::overlap_area(&cx.p.geometry, &parcel.geometry))
+        .sum();
+    let outside = (cx.area - inside).max(0.0);
+    let codes = parcels
+        .iter()
+        .map(|p| p.code.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if outside <= cx.sliver_area {
+        cx.finding(
+            "WITHIN_PARCEL",
+            def,
+            "WITHIN_PARCEL",
+            true,
+            t(
+                loc,
+                format!("ala asub katastriüksus(t)el {codes}"),
+                format!("the area lies within parcel(s) {codes}"),
+            ),
+        );
+    } else {
+        let a = round(outside, 1);
+        let share = round(cx.share(outside), 1);
+        let share_exact = cx.share(outside);
+        let union = parcels
+            .iter()
+            .skip(1)
+            .fold(parcels[0].geometry.clone(), |u, p| u.union(&p.geometry));
+        let outside_geometry = cx.p.geometry.difference(&union);
+        let f = cx.finding(
+            "WITHIN_PARCEL",
+            def,
+            "OUTSIDE_PARCEL",
+            false,
+            t(
+                loc,
+                format!("{a} m² ({share} %) alast jääb väljapoole katastriüksus(t)i {codes}"),
+                format!("{a} m² ({share} %) of the area lies outside parcel(s) {codes}"),
+            ),
+        );
+        f.overlap_area_m2 = Some(outside);
+        f.overlap_share_pct = Some(share_exact);
+        f.geometry = Some(outside_geometry);
+    }
+}
+
+fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
+    let loc = cx.p.locale;
+    let min = def.number("min_m", 4.0);
+    if parcels.is_empty() {
+        return;
+    }
+    // The boundary of the parcels taken together: a building across the common boundary of two
+    // of them is measured to the outside only.
+    let union = parcels
+        .iter()
+        .skip(1)
+        .fold(parcels[0].geometry.clone(), |u, p| u.union(&p.geometry));
+    let d = p::distance(
+        &Geometry::MultiPolygon(cx.p.geometry.clone()),
+        &boundary(&union),
+    );
+    let shown = round(d, 2);
+    let f = if d + 1e-9 >= min {
+        cx.finding(
+            "SETBACK",
+            def,
+            "SETBACK_OK",
+            true,
+            t(
+                loc,
+                format!("kaugus katastriüksuse piirist {shown} m (nõue vähemalt {min} m)"),
+                format!("{shown} m from the parcel boundary (at least {min} m required)"),
+            ),
+        )
+    } else {
+        cx.finding(
+            "SETBACK",
+            def,
+            "SETBACK_TOO_SMALL",
+            false,
+            t(
+                loc,
+                format!("kaugus katastriüksuse piirist on {shown} m, nõue on vähemalt {min} m"),
+                format!("{shown} m from the parcel boundary, at least {min} m required"),
+            ),
+        )
+    };
+    f.distance_m = Some(d);
+}
+
+fn zone_use(cx: &mut Ctx<'_>, def: &RuleDef) {
+    let loc = cx.p.locale;
+    let hits = cx.hits(LayerKind::Zoning);
+    if hits.is_empty() {
+        cx.finding(
+            "ZONE_USE",
+            def,
+            "NO_ZONE",
+            true,
+            t(
+                loc,
+                "üldplaneeringu maakasutuse juhtotstarve puudub".into(),
+                "no comprehensive-plan zone here".into(),
+            ),
+        );
+        return;
+    }
+    let intended = cx.p.intended_use.clone();
+    let proposal_area = cx.area;
+    for (layer, f, overlap, area) in hits {
+        let allowed: Vec<&str> = f
+            .attributes
+            .get("allowed_uses")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let designation = f
+            .attributes
+            .get("designation")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_owned();
+        let name = f.name();
+        let ok = allowed.contains(&intended.as_str());
+        let finding = if ok {
+            cx.finding(
+                "ZONE_USE",
+                def,
+                "ZONE_USE_ALLOWED",
+                true,
+                t(
+                    loc,
+                    format!("juhtotstarve {designation} ({name}) lubab kasutust {intended}"),
+                    format!("zone {designation} ({name}) allows {intended}"),
+                ),
+            )
+        } else {
+            cx.finding(
+                "ZONE_USE",
+                def,
+                "ZONE_USE_NOT_ALLOWED",
+                false,
+                t(
+                    loc,
+                    format!(
+                        "juhtotstarve {designation} ({name}) ei luba kasutust {intended}; lubatud: {}",
+                        allowed.join(", ")
+                    ),
+                    format!(
+                        "zone {designation} ({name}) does not allow {intended}; allowed: {}",
+                        allowed.join(", ")
+                    ),
+                ),
+            )
+        };
+        describe(finding, layer, f, overlap, area, proposal_area);
+    }
+}
+
+fn describe(
+    finding: &mut Finding,
+    layer: &Layer,
+    f: &Feature,
+    overlap: MultiPolygon,
+    area: f64,
+    proposal_area: f64,
+) {
+    finding.layer_id = Some(layer.info.id);
+    finding.layer_name = Some(layer.info.name.clone());
+    finding.feature_id = f.external_id.clone().or_else(|| Some(f.id.to_string()));
+    finding.feature_name = Some(f.name());
+    finding.attributes = f.attributes.clone();
+    finding.overlap_area_m2 = Some(area);
+    finding.overlap_share_pct = Some(100.0 * area / proposal_area.max(f64::MIN_POSITIVE));
+    finding.geometry = Some(overlap);
+    finding.authority = f
+        .attributes
+        .get("authority")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .or_else(|| layer.info.authority.clone());
+}
+
+/// The maximum coverage in % for a parcel: a detailed plan in force over it decides, else the
+/// zone that covers most of it.
+fn max_coverage(cx: &Ctx<'_>, parcel: &Parcel) -> Option<(f64, String)> {
+    let bounds = parcel.geometry.bounding_rect()?;
+    let m = cx.p.municipality_code.as_str();
+    let best = |kind: LayerKind, in_force_only: bool| {
+        let mut best: Option<(f64, f64, String)> = None;
+        for layer in cx.index.layers(kind, m) {
+            for f in layer.near(bounds) {
+                let (Some(areal), Some(max)) = (
+                    &f.areal,
+                    f.attributes
+                        .get("max_coverage_pct")
+                        .and_then(|v| v.as_f64()),
+                ) else {
+                    continue;
+                };
+                if in_force_only
+                    && f.attributes.get("status").and_then(|v| v.as_str()) != Some("in_force")
+                {
+                    continue;
+                }
+                let a = p::overlap_area(&parcel.geometry, areal);
+                if a > cx.sliver_area && best.as_ref().is_none_or(|b| a > b.0) {
+                    best = Some((a, max, f.name()));
+                }
+            }
+        }
+        best.map(|(_, max, name)| (max, name))
+    };
+    best(LayerKind::DetailedPlan, true).or_else(|| best(LayerKind::Zoning, false))
+}
+
+fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
+    let loc = cx.p.locale;
+    for parcel in parcels {
+        let Some((max, source)) = max_coverage(cx, parcel) else {
+            cx.finding(
+                "COVERAGE",
+                def,
+                "NO_COVERAGE_LIMIT",
+                true,
+                t(
+                    loc,
+                    format!(
+                        "katastriüksusele {} ei ole täisehituse piirangut",
+                        parcel.code
+                    ),
+                    format!("no coverage limit applies to parcel {}", parcel.code),
+                ),
+            );
+            continue;
+        };
+        let Some(bounds) = parcel.geometry.bounding_rect() else {
+            continue;
+        };
+        let mut existing = 0.0;
+        let m = cx.p.municipality_code.clone();
+        for layer in cx.index.layers(LayerKind::Building, &m) {
+            for b in layer.near(bounds) {
+                if let Some(areal) = &b.areal {
+                    existing += p::overlap_area(&parcel.geometry, areal);
+                }
+            }
+        }
+        let new = p::overlap_area(&parcel.geometry, &cx.p.geometry);
+        let pct = 100.0 * (existing + new) / parcel.area.max(f64::MIN_POSITIVE);
+        let shown = round(pct, 1);
+        let (e, n) = (round(existing, 1), round(new, 1));
+        // At the maximum is allowed; areas are compared to 1e-6 of a percent.
+        let f = if pct <= max + 1e-6 {
+            cx.finding(
+                "COVERAGE",
+                def,
+                "COVERAGE_OK",
+                true,
+                t(
+                    loc,
+                    format!(
+                        "täisehitus {} katastriüksusel {shown} % (olemasolev {e} m² + uus {n} m²), lubatud {max} % ({source})",
+                        parcel.code
+                    ),
+                    format!(
+                        "coverage of parcel {} {shown} % (existing {e} m² + new {n} m²), {max} % allowed ({source})",
+                        parcel.code
+                    ),
+                ),
+            )
+        } else {
+            cx.finding(
+                "COVERAGE",
+                def,
+                "COVERAGE_EXCEEDED",
+                false,
+                t(
+                    loc,
+                    format!(
+                        "täisehitus {} katastriüksusel oleks {shown} % (olemasolev {e} m² + uus {n} m²), lubatud {max} % ({source})",
+                        parcel.code
+                    ),
+                    format!(
+                        "coverage of parcel {} would be {shown} % (existing {e} m² + new {n} m²), {max} % allowed ({source})",
+                        parcel.code
+                    ),
+                ),
+            )
+        };
+        f.feature_id = Some(parcel.code.clone());
+        f.overlap_area_m2 = Some(existing + new);
+        f.overlap_share_pct = Some(pct);
+    }
+}
+
+fn restrictions(cx: &mut Ctx<'_>, def: &RuleDef) {
+    let loc = cx.p.locale;
+    let hits = cx.hits(LayerKind::Restriction);
+    if hits.is_empty() {
+        cx.finding(
+            "RESTRICTION_OVERLAP",
+            def,
+            "NO_RESTRICTION",
+            true,
+            t(
+                loc,
+                "ala ei kattu ühegi kitsendusega".into(),
+                "the area overlaps no restriction".into(),
+            ),
+        );
+        return;
+    }
+    for (layer, f, overlap, area) in hits {
+        let name = f.name();
+        let a = round(area, 1);
+        let share = round(cx.share(area), 1);
+        let authority = f
+            .attributes
+            .get("authority")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .or_else(|| layer.info.authority.clone())
+            .unwrap_or_default();
+        let proposal_area = cx.area;
+        let finding = cx.finding(
+            "RESTRICTION_OVERLAP",
+            def,
+            "RESTRICTION_OVERLAP",
+            false,
+            t(
+                loc,
+                format!(
+                    "{a} m² ({share} %) alast jääb kitsendusse {name} ({}); kooskõlastada: {authority}",
+                    layer.info.title
+                ),
+                format!(
+                    "{a} m² ({share} %) of the area lies in {name} ({}); coordinate with {authority}",
+                    layer.info.title
+                ),
+            ),
+        );
+        describe(finding, layer, f, overlap, area, proposal_area);
+    }
+}
+
+fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
+    let loc = cx.p.locale;
+    let zones = cx.hits(LayerKind::Zoning);
+    let requiring: Vec<String> = zones
+        .iter()
+        .filter(|(_, f, _, _)| {
+            f.attributes
+                .get("dp_required")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        })
+        .map(|(_, f, _, _)| f.name())
+        .collect();
+    if requiring.is_empty() {
+        cx.finding(
+            "DP_REQUIRED",
+            def,
+            "DP_NOT_REQUIRED",
+            true,
+            t(
+                loc,
+                "detailplaneeringu kohustust ei ole".into(),
+                "no detailed plan is required here".into(),
+            ),
+        );
+        return;
+    }
+    // A plan in force must cover the whole proposal (up to a sliver).
+    let plans = cx.hits(LayerKind::DetailedPlan);
+    let covering = plans.iter().find(|(_, f, _, area)| {
+        f.attributes.get("status").and_then(|v| v.as_str()) == Some("in_force")
+            && cx.area - area <= cx.sliver_area
+    });
+    let zones = requiring.join(", ");
+    match covering {
+        Some((_, f, _, _)) => {
+            let plan = f.name();
+            cx.finding(
+                "DP_REQUIRED",
+                def,
+                "DP_IN_FORCE",
+                true,
+                t(
+                    loc,
+                    format!("alal ({zones}) on nõutud detailplaneering; kehtib {plan}"),
+                    format!("a detailed plan is required here ({zones}); {plan} is in force"),
+                ),
+            );
+        }
+        None => {
+            cx.finding(
+                "DP_REQUIRED",
+                def,
+                "DP_REQUIRED",
+                false,
+                t(
+                    loc,
+                    format!("alal ({zones}) on nõutud detailplaneering, kehtivat ei ole"),
+                    format!("a detailed plan is required here ({zones}) and none is in force"),
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Each rule passing, failing and on its boundary, on a small hand-made index at Tartu
+//! coordinates: a 40 m × 40 m parcel with a building, a zone, a shore restriction and a detailed
+//! plan next door.
+
+use chrono::NaiveDate;
+use geo::{Coord, Geometry, LineString, MultiPolygon, Polygon};
+use kovgis_core::model::LayerKind;
+use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel};
+use kovgis_engine::rules::{Locale, Proposal, RuleDef, RuleSet, Severity, Verdict, validate};
+use serde_json::json;
+
+const X0: f64 = 659_000.0;
+const Y0: f64 = 6_474_000.0;
+
+/// A rectangle from (x1, y1) to (x2, y2) in metres from the parcel's corner.
+fn rect(x1: f64, y1: f64, x2: f64, y2: f64) -> MultiPolygon {
+    let c = |x: f64, y: f64| Coord {
+        x: X0 + x,
+        y: Y0 + y,
+    };
+    MultiPolygon(vec![Polygon::new(
+        LineString(vec![c(x1, y1), c(x2, y1), c(x2, y2), c(x1, y2), c(x1, y1)]),
+        vec![],
+    )])
+}
+
+fn layer(
+    id: i64,
+    name: &str,
+    kind: LayerKind,
+    authority: Option<&str>,
+    features: Vec<Feature>,
+) -> Layer {
+    Layer::new(
+        LayerInfo {
+            id,
+            name: name.into(),
+            title: name.into(),
+            kind,
+            municipality_code: Some("0793".into()),
+            authority: authority.map(str::to_owned),
+            version: Some(id),
+        },
+        features,
+    )
+}
+
+fn feature(id: i64, attributes: serde_json::Value, g: MultiPolygon) -> Feature {
+    Feature::new(
+        id,
+        Some(format!("F{id}")),
+        attributes,
+        Geometry::MultiPolygon(g),
+    )
+}
+
+/// The test index, with the shore restriction reaching `shore_to` metres into the parcel's west
+/// strip (x from -100 to `shore_to`).
+fn index(shore_to: f64) -> Index {
+    let parcels = vec![
+        Parcel::new(
+            "79301:001:0001".into(),
+            "0793".into(),
+            rect(0.0, 0.0, 40.0, 40.0),
+        ),
+        Parcel::new(
+            "79301:001:0002".into(),
+            "0793".into(),
+            rect(40.0, 0.0, 80.0, 40.0),
+        ),
+    ];
+    let zoning = layer(
+        1,
+        "zoning",
+        LayerKind::Zoning,
+        None,
+        vec![
+            feature(
+                10,
+                json!({"designation": "EV", "name_et": "väikeelamu maa-ala", "allowed_uses": ["residential_building", "excavation"],
+                       "max_coverage_pct": 30, "dp_required": false}),
+                rect(-50.0, -50.0, 40.0, 90.0),
+            ),
+            feature(
+                11,
+                json!({"designation": "Ä", "name_et": "äri maa-ala", "allowed_uses": ["commercial_building"],
+                       "max_coverage_pct": 50, "dp_required": true}),
+                rect(40.0, -50.0, 120.0, 90.0),
+            ),
+        ],
+    );
+    let buildings = layer(
+        2,
+        "buildings",
+        LayerKind::Building,
+        None,
+        vec![feature(20, json!({}), rect(25.0, 5.0, 35.0, 25.0))], // 200 m²
+    );
+    let shore = layer(
+        3,
+        "shore-zones",
+        LayerKind::Restriction,
+        Some("Keskkonnaamet"),
+        vec![feature(
+            30,
+            json!({"name_et": "ehituskeeluvöönd"}),
+            rect(-100.0, -100.0, shore_to, 140.0),
+        )],
+    );
+    let plans = layer(
+        4,
+        "detailed-plans",
+        LayerKind::DetailedPlan,
+        None,
+        vec![feature(
+            40,
+            json!({"plan_name": "Äri DP", "status": "in_force", "max_coverage_pct": 60}),
+            rect(40.0, 0.0, 60.0, 40.0),
+        )],
+    );
+    Index::build(
+        parcels,
+        Some(1),
+        vec![zoning, buildings, shore, plans],
+        std::time::Instant::now(),
+    )
+}
+
+fn national(
+    code: &str,
+    version: i32,
+    severity: Severity,
+    params: serde_json::Value,
+    procedures: &[&str],
+) -> RuleDef {
+    RuleDef {
+        code: code.into(),
+        version,
+        municipality_code: None,
+        severity,
+        procedures: procedures.iter().map(|s| s.to_string()).collect(),
+        params,
+        valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+        valid_to: None,
+    }
+}
+
+fn rules() -> RuleSet {
+    let building = ["building_permit", "design_criteria"];
+    RuleSet {
+        rules: vec![
+            national("GEOMETRY_VALID", 1, Severity::Blocking, json!({}), &[]),
+            national("WITHIN_PARCEL", 1, Severity::Blocking, json!({}), &building),
+            national(
+                "SETBACK",
+                1,
+                Severity::Warning,
+                json!({"min_m": 4}),
+                &building,
+            ),
+            national("ZONE_USE", 1, Severity::Blocking, json!({}), &[]),
+            national("COVERAGE", 1, Severity::Blocking, json!({}), &building),
+            national(
+                "RESTRICTION_OVERLAP",
+                1,
+                Severity::Warning,
+                json!({"sliver_area_m2": 0.5, "sliver_width_m": 0.1}),
+                &[],
+            ),
+            national("DP_REQUIRED", 1, Severity::Blocking, json!({}), &building),
+        ],
+    }
+}
+
+fn proposal(g: MultiPolygon) -> Proposal {
+    Proposal {
+        municipality_code: "0793".into(),
+        procedure: "building_permit".into(),
+        geometry: g,
+        intended_use: "residential_building".into(),
+        parcel_codes: vec![],
+        on: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+        locale: Locale::En,
+    }
+}
+
+/// The outcome codes of a rule, in report order.
+fn codes(report: &kovgis_engine::rules::Report, rule: &str) -> Vec<&'static str> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| f.code)
+        .collect()
+}
+
+#[test]
+fn a_good_footprint_passes_every_rule_and_says_so() {
+    // 14 m × 20 m = 280 m², 5 m from the boundary: coverage (200 + 280) / 1600 = 30 % exactly.
+    let r = validate(
+        &index(-1.0),
+        &rules(),
+        &proposal(rect(5.0, 5.0, 19.0, 25.0)),
+    );
+    assert_eq!(r.verdict, Verdict::Clear, "{:#?}", r.findings);
+    assert_eq!(r.parcels, ["79301:001:0001"]);
+    for rule in kovgis_engine::rules::RULES {
+        assert!(
+            r.findings.iter().any(|f| f.rule == rule),
+            "{rule} must be reported even when it passes"
+        );
+    }
+    assert!(r.findings.iter().all(|f| f.passed));
+    assert_eq!(
+        codes(&r, "COVERAGE"),
+        ["COVERAGE_OK"],
+        "exactly at the maximum is allowed"
+    );
+    assert_eq!(codes(&r, "SETBACK"), ["SETBACK_OK"]);
+    assert_eq!(codes(&r, "ZONE_USE"), ["ZONE_USE_ALLOWED"]);
+    assert_eq!(r.rule_versions.len(), 7);
+    assert_eq!(r.input_hash.len(), 64);
+}
+
+#[test]
+fn coverage_just_over_the_maximum_is_blocked() {
+    // 281 m²: 30.06 %.
+    let r = validate(
+        &index(-1.0),
+        &rules(),
+        &proposal(rect(5.0, 5.0, 19.05, 25.0)),
+    );
+    assert_eq!(codes(&r, "COVERAGE"), ["COVERAGE_EXCEEDED"]);
+    assert_eq!(r.verdict, Verdict::Blocked);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "COVERAGE_EXCEEDED")
+        .unwrap();
+    assert!((f.overlap_share_pct.unwrap() - 100.0 * 481.0 / 1600.0).abs() < 1e-6);
+}
+
+#[test]
+fn setback_exactly_at_the_minimum_passes_and_just_under_warns() {
+    let at = validate(
+        &index(-1.0),
+        &rules(),
+        &proposal(rect(4.0, 10.0, 10.0, 16.0)),
+    );
+    assert_eq!(codes(&at, "SETBACK"), ["SETBACK_OK"]);
+    let under = validate(
+        &index(-1.0),
+        &rules(),
+        &proposal(rect(3.99, 10.0, 10.0, 16.0)),
+    );
+    assert_eq!(codes(&under, "SETBACK"), ["SETBACK_TOO_SMALL"]);
+    let f = under.findings.iter().find(|f| f.rule == "SETBACK").unwrap();
+    assert_eq!(f.severity, Severity::Warning);
+    assert!((f.distance_m.unwrap() - 3.99).abs() < 1e-9);
+    assert_eq!(under.verdict, Verdict::NeedsCoordination);
+}
+
+#[test]
+fn outside_the_parcel_is_blocked_with_the_area_outside() {
+    // 10 m × 10 m straddling the south boundary by 2 m: 20 m² outside.
+    let r = validate(
+        &index(-1.0),
+        &rules(),
+        &Proposal {
+            parcel_codes: vec!["79301:001:0001".into()],
+            ..proposal(rect(10.0, -2.0, 20.0, 8.0))
+        },
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "OUTSIDE_PARCEL")
+        .unwrap();
+    assert!((f.overlap_area_m2.unwrap() - 20.0).abs() < 1e-6);
+    assert!((f.overlap_share_pct.unwrap() - 20.0).abs() < 1e-6);
+    assert!(f.geometry.is_some());
+    assert_eq!(r.verdict, Verdict::Blocked);
+    let missing = validate(
+        &index(-1.0),
+        &rules(),
+        &Proposal {
+            parcel_codes: vec!["79301:001:9999".into()],
+            ..proposal(rect(10.0, 10.0, 20.0, 20.0))
+        },
+    );
+    assert!(codes(&missing, "WITHIN_PARCEL").contains(&"PARCEL_NOT_FOUND"));
+}
+
+#[test]
+fn restrictions_touching_or_sliver_are_not_hits_but_a_real_overlap_is() {
+    let footprint = || proposal(rect(5.0, 5.0, 15.0, 25.0));
+    // The shore zone ends exactly on the footprint's west edge: a touch.
+    let touch = validate(&index(5.0), &rules(), &footprint());
+    assert_eq!(codes(&touch, "RESTRICTION_OVERLAP"), ["NO_RESTRICTION"]);
+    // 5 cm into it along 20 m: 1 m², wider than nothing but thinner than 0.1 m.
+    let sliver = validate(&index(5.05), &rules(), &footprint());
+    assert_eq!(codes(&sliver, "RESTRICTION_OVERLAP"), ["NO_RESTRICTION"]);
+    // 20 cm into it: 4 m², 0.2 m wide — a hit, with the authority to coordinate with.
+    let hit = validate(&index(5.2), &rules(), &footprint());
+    assert_eq!(codes(&hit, "RESTRICTION_OVERLAP"), ["RESTRICTION_OVERLAP"]);
+    let f = hit
+        .findings
+        .iter()
+        .find(|f| f.code == "RESTRICTION_OVERLAP")
+        .unwrap();
+    assert_eq!(f.authority.as_deref(), Some("Keskkonnaamet"));
+    assert_eq!(f.layer_name.as_deref(), Some("shore-zones"));
+    assert!((f.overlap_area_m2.unwrap() - 4.0).abs() < 1e-6);
+    assert!((f.overlap_share_pct.unwrap() - 2.0).abs() < 1e-6);
+    assert_eq!(hit.verdict, Verdict::NeedsCoordination);
+}
+
+#[test]
+fn the_zone_decides_the_use_and_the_detailed_plan_requirement() {
+    let industrial = validate(
+        &index(-1.0),
+        &rules(),
+        &Proposal {
+            intended_use: "industrial_building".into(),
+            ..proposal(rect(5.0, 5.0, 15.0, 15.0))
+        },
+    );
+    assert_eq!(codes(&industrial, "ZONE_USE"), ["ZONE_USE_NOT_ALLOWED"]);
+    // In the commercial zone, which needs a plan: covered by the plan in force → fine; outside
+    // it → blocked.
+    let commercial = |g| Proposal {
+        intended_use: "commercial_building".into(),
+        ..proposal(g)
+    };
+    let covered = validate(
+        &index(-1.0),
+        &rules(),
+        &commercial(rect(45.0, 5.0, 55.0, 15.0)),
+    );
+    assert_eq!(codes(&covered, "DP_REQUIRED"), ["DP_IN_FORCE"]);
+    assert_eq!(codes(&covered, "ZONE_USE"), ["ZONE_USE_ALLOWED"]);
+    // The plan's 60 % decides the coverage there, not the zone's 50 %.
+    assert!(
+        covered
+            .findings
+            .iter()
+            .any(|f| f.code == "COVERAGE_OK" && f.message.contains("60 %"))
+    );
+    let uncovered = validate(
+        &index(-1.0),
+        &rules(),
+        &commercial(rect(65.0, 5.0, 75.0, 15.0)),
+    );
+    assert_eq!(codes(&uncovered, "DP_REQUIRED"), ["DP_REQUIRED"]);
+    assert_eq!(uncovered.verdict, Verdict::Blocked);
+    // Across the common boundary of two parcels: both are checked, the zone boundary too.
+    let across = validate(
+        &index(-1.0),
+        &rules(),
+        &commercial(rect(35.0, 10.0, 45.0, 20.0)),
+    );
+    assert_eq!(across.parcels, ["79301:001:0001", "79301:001:0002"]);
+    assert_eq!(
+        codes(&across, "ZONE_USE"),
+        ["ZONE_USE_NOT_ALLOWED", "ZONE_USE_ALLOWED"]
+    );
+}
+
+#[test]
+fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
+    let mut rules = rules();
+    rules.rules.push(RuleDef {
+        municipality_code: Some("0793".into()),
+        version: 2,
+        params: json!({"min_m": 6}),
+        valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        ..national(
+            "SETBACK",
+            2,
+            Severity::Warning,
+            json!({}),
+            &["building_permit"],
+        )
+    });
+    let at = |y, m, d| Proposal {
+        on: NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+        ..proposal(rect(5.0, 5.0, 15.0, 15.0))
+    };
+    let before = validate(&index(-1.0), &rules, &at(2025, 12, 31));
+    assert_eq!(codes(&before, "SETBACK"), ["SETBACK_OK"]);
+    assert!(before.rule_versions.contains(&("SETBACK".into(), 1)));
+    let after = validate(&index(-1.0), &rules, &at(2026, 1, 1));
+    assert_eq!(codes(&after, "SETBACK"), ["SETBACK_TOO_SMALL"]);
+    assert!(after.rule_versions.contains(&("SETBACK".into(), 2)));
+    // Another municipality keeps the national rule.
+    let elsewhere = validate(
+        &index(-1.0),
+        &rules,
+        &Proposal {
+            municipality_code: "0784".into(),
+            ..at(2026, 6, 1)
+        },
+    );
+    assert!(elsewhere.rule_versions.contains(&("SETBACK".into(), 1)));
+    // Rules for building do not apply to an excavation permit: reported as not applicable.
+    let dig = validate(
+        &index(-1.0),
+        &rules,
+        &Proposal {
+            procedure: "excavation_permit".into(),
+            intended_use: "excavation".into(),
+            ..at(2026, 6, 1)
+        },
+    );
+    assert_eq!(codes(&dig, "SETBACK"), ["NOT_APPLICABLE"]);
+    assert_eq!(dig.verdict, Verdict::Clear);
+}
+
+#[test]
+fn messages_come_in_estonian_by_default() {
+    let r = validate(
+        &index(5.2),
+        &rules(),
+        &Proposal {
+            locale: Locale::Et,
+            ..proposal(rect(5.0, 5.0, 15.0, 25.0))
+        },
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "RESTRICTION_OVERLAP")
+        .unwrap();
+    assert!(
+        f.message.contains("kooskõlastada: Keskkonnaamet"),
+        "{}",
+        f.message
+    );
+}
