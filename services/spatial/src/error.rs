@@ -22,6 +22,8 @@ pub enum ServiceError {
     Transform(#[from] TransformError),
     #[error("the request stream failed: {0}")]
     Stream(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<ServiceError> for Status {
@@ -36,6 +38,7 @@ impl From<ServiceError> for Status {
             ServiceError::Store(StoreError::Busy(why)) => Status::failed_precondition(why),
             ServiceError::Store(StoreError::Invalid(why)) => Status::invalid_argument(why),
             ServiceError::Stream(why) => Status::cancelled(why),
+            ServiceError::Unavailable(why) => Status::unavailable(why),
             ServiceError::Store(StoreError::Pool(e)) => {
                 tracing::error!(error = %e, "no database connection");
                 Status::unavailable("the database is not reachable; try again")

@@ -9,6 +9,7 @@
 mod error;
 mod import;
 mod service;
+pub mod validation;
 
 use std::future::Future;
 
@@ -46,6 +47,8 @@ pub enum RunError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("building the validation index: {0}")]
+    Index(#[from] kovgis_store::StoreError),
 }
 
 /// Serves SpatialService, health and reflection on `listener` until `shutdown` resolves, then
@@ -70,7 +73,11 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let spatial = SpatialServiceServer::new(SpatialApi::new(store, config.limits))
+    // The validation index: built before serving, then kept current in the background.
+    let index = validation::IndexHandle::default();
+    validation::load(&store, &index).await?;
+    let refresher = tokio::spawn(validation::keep_current(store.clone(), index.clone()));
+    let spatial = SpatialServiceServer::new(SpatialApi::new(store, config.limits, index))
         .max_decoding_message_size(config.max_message_bytes);
 
     if let Ok(addr) = listener.local_addr() {
@@ -85,6 +92,7 @@ pub async fn run(
         .add_service(spatial)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
+    refresher.abort();
     tracing::info!("server stopped");
     Ok(())
 }

@@ -12,6 +12,8 @@ use kovgis_store::{ParcelQuery, Store};
 use tonic::{Request, Response, Status};
 
 use crate::ServiceError;
+use crate::validation::{Built, IndexHandle};
+use kovgis_engine::rules::{self, Locale, Proposal, Severity, Verdict};
 
 /// Largest page of `FindParcels`, and the default.
 const MAX_PAGE: u32 = 1000;
@@ -19,16 +21,114 @@ const DEFAULT_PAGE: u32 = 100;
 /// Most features one `QueryFeatures` call streams.
 const MAX_FEATURES: u32 = 100_000;
 
-/// SpatialService over a [`Store`].
+/// SpatialService over a [`Store`] and the validation index.
 #[derive(Debug, Clone)]
 pub struct SpatialApi {
     store: Store,
     limits: InputLimits,
+    index: IndexHandle,
 }
 
 impl SpatialApi {
-    pub fn new(store: Store, limits: InputLimits) -> Self {
-        Self { store, limits }
+    pub fn new(store: Store, limits: InputLimits, index: IndexHandle) -> Self {
+        Self {
+            store,
+            limits,
+            index,
+        }
+    }
+
+    /// The validation index, or UNAVAILABLE while the first one is being built.
+    fn built(&self) -> Result<std::sync::Arc<Built>> {
+        self.index.current().ok_or_else(|| {
+            ServiceError::Unavailable("the validation index is being built; try again".into())
+        })
+    }
+
+    /// Reads a validation request; field names are prefixed with `at` (for batch elements).
+    fn proposal(
+        &self,
+        at: &str,
+        req: &v1::ValidateGeometryRequest,
+        built: &Built,
+    ) -> std::result::Result<(Proposal, convert::Output), InputError> {
+        let field = |name: &str| {
+            if at.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{at}.{name}")
+            }
+        };
+        let municipality_code =
+            parse_municipality_code(&field("municipality_code"), &req.municipality_code)?;
+        if !built.municipalities.contains(&municipality_code) {
+            return Err(InputError::new(
+                field("municipality_code"),
+                format!("there is no municipality {municipality_code}"),
+            ));
+        }
+        let word = |name: &str, v: &str, example: &str| {
+            let v = v.trim();
+            if v.is_empty()
+                || v.len() > 64
+                || !v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            {
+                return Err(InputError::new(
+                    field(name),
+                    format!("expected a lower-case code such as {example}, got '{v}'"),
+                ));
+            }
+            Ok(v.to_owned())
+        };
+        let procedure = word("procedure_type", &req.procedure_type, "building_permit")?;
+        let intended_use = word("intended_use", &req.intended_use, "residential_building")?;
+        let parsed = self.geometry(&field("geometry"), req.geometry.as_ref())?;
+        let geometry = match parsed.geometry {
+            geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
+            geo::Geometry::MultiPolygon(m) => m,
+            other => {
+                return Err(InputError::new(
+                    field("geometry"),
+                    format!(
+                        "a proposal must be a Polygon or MultiPolygon, not a {}",
+                        geometry_type(&other)
+                    ),
+                ));
+            }
+        };
+        let parcel_codes = req
+            .parcel_codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| parse_cadastral_code(&format!("{}[{i}]", field("parcel_codes")), c))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let on = match &req.as_of {
+            Some(t) => convert::from_timestamp(&field("as_of"), t)?.date_naive(),
+            None => chrono::Utc::now().date_naive(),
+        };
+        let locale = match req.locale.as_str() {
+            "" | "et" => Locale::Et,
+            "en" => Locale::En,
+            other => {
+                return Err(InputError::new(
+                    field("locale"),
+                    format!("'{other}' is not a supported language: et or en"),
+                ));
+            }
+        };
+        let out = convert::output(&field("output"), req.output.as_ref())?;
+        Ok((
+            Proposal {
+                municipality_code,
+                procedure,
+                geometry,
+                intended_use,
+                parcel_codes,
+                on,
+                locale,
+            },
+            out,
+        ))
     }
 
     /// Parses and checks a request geometry; errors are prefixed with `field`.
@@ -44,6 +144,78 @@ impl SpatialApi {
 }
 
 type Result<T> = std::result::Result<T, ServiceError>;
+
+fn geometry_type(g: &geo::Geometry) -> &'static str {
+    match g {
+        geo::Geometry::Point(_) => "Point",
+        geo::Geometry::Line(_) | geo::Geometry::LineString(_) => "LineString",
+        geo::Geometry::MultiPoint(_) => "MultiPoint",
+        geo::Geometry::MultiLineString(_) => "MultiLineString",
+        geo::Geometry::GeometryCollection(_) => "GeometryCollection",
+        _ => "geometry of another type",
+    }
+}
+
+/// A report as the API gives it.
+fn report_message(
+    r: &rules::Report,
+    built: &Built,
+    out: &convert::Output,
+) -> Result<v1::ValidationReport> {
+    let severity = |s: Severity| match s {
+        Severity::Info => v1::Severity::Info,
+        Severity::Warning => v1::Severity::Warning,
+        Severity::Blocking => v1::Severity::Blocking,
+    } as i32;
+    let findings = r
+        .findings
+        .iter()
+        .map(|f| {
+            Ok(v1::Finding {
+                rule: f.rule.into(),
+                rule_version: f.rule_version,
+                code: f.code.into(),
+                severity: severity(f.severity),
+                passed: f.passed,
+                message: f.message.clone(),
+                layer_id: f.layer_id.unwrap_or(0),
+                layer_name: f.layer_name.clone().unwrap_or_default(),
+                feature_id: f.feature_id.clone().unwrap_or_default(),
+                feature_name: f.feature_name.clone().unwrap_or_default(),
+                attributes: (!f.attributes.is_null()).then(|| convert::json_struct(&f.attributes)),
+                overlap_area_m2: f.overlap_area_m2,
+                overlap_share_pct: f.overlap_share_pct,
+                distance_m: f.distance_m,
+                geometry: convert::output_geometry(
+                    f.geometry.clone().map(geo::Geometry::MultiPolygon).as_ref(),
+                    out,
+                )?,
+                authority: f.authority.clone().unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(v1::ValidationReport {
+        verdict: match r.verdict {
+            Verdict::Clear => v1::Verdict::Clear,
+            Verdict::NeedsCoordination => v1::Verdict::NeedsCoordination,
+            Verdict::Blocked => v1::Verdict::Blocked,
+        } as i32,
+        findings,
+        parcel_codes: r.parcels.clone(),
+        dataset_versions: r
+            .dataset_versions
+            .iter()
+            .map(|(name, v)| v1::DatasetVersionUsed {
+                name: name.clone(),
+                version: v.unwrap_or(0),
+            })
+            .collect(),
+        input_hash: r.input_hash.clone(),
+        index_built_at: Some(convert::timestamp(chrono::DateTime::<chrono::Utc>::from(
+            built.built_at,
+        ))),
+    })
+}
 
 /// Page tokens are the hex of `v1:<last cadastral code>`: opaque to clients, checkable here.
 fn encode_page_token(after: &str) -> String {
@@ -312,6 +484,77 @@ impl SpatialService for SpatialApi {
             })
         };
         Ok(Response::new(run.await?))
+    }
+
+    async fn validate_geometry(
+        &self,
+        request: Request<v1::ValidateGeometryRequest>,
+    ) -> std::result::Result<Response<v1::ValidationReport>, Status> {
+        let req = request.into_inner();
+        let run = || {
+            let built = self.built()?;
+            let (proposal, out) = self.proposal("", &req, &built)?;
+            let report = rules::validate(&built.index, &built.rules, &proposal);
+            report_message(&report, &built, &out)
+        };
+        Ok(Response::new(run()?))
+    }
+
+    async fn validate_geometries(
+        &self,
+        request: Request<v1::ValidateGeometriesRequest>,
+    ) -> std::result::Result<Response<v1::ValidateGeometriesResponse>, Status> {
+        let req = request.into_inner();
+        let built = self.built()?;
+        let mut proposals = Vec::with_capacity(req.proposals.len());
+        for (i, p) in req.proposals.iter().enumerate() {
+            proposals.push(
+                self.proposal(&format!("proposals[{i}]"), p, &built)
+                    .map_err(ServiceError::from)?,
+            );
+        }
+        // The checks are CPU work: off the runtime's threads, so that a large batch does not
+        // hold up other calls.
+        let reports = tokio::task::spawn_blocking(move || {
+            proposals
+                .iter()
+                .map(|(p, out)| {
+                    report_message(&rules::validate(&built.index, &built.rules, p), &built, out)
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| Status::internal(format!("validation stopped: {e}")))??;
+        Ok(Response::new(v1::ValidateGeometriesResponse { reports }))
+    }
+
+    async fn get_index_stats(
+        &self,
+        _request: Request<v1::GetIndexStatsRequest>,
+    ) -> std::result::Result<Response<v1::IndexStats>, Status> {
+        let built = self.built()?;
+        let s = &built.index.stats;
+        Ok(Response::new(v1::IndexStats {
+            parcels: s.parcels as u64,
+            parcel_bytes: s.parcel_bytes as u64,
+            layers: s
+                .layers
+                .iter()
+                .map(|l| v1::LayerIndexStats {
+                    layer_id: l.layer_id,
+                    name: l.name.clone(),
+                    municipality_code: l.municipality_code.clone().unwrap_or_default(),
+                    features: l.features as u64,
+                    bytes: l.bytes as u64,
+                    dataset_version: l.version.unwrap_or(0),
+                })
+                .collect(),
+            build_seconds: s.build.as_secs_f64(),
+            built_at: Some(convert::timestamp(chrono::DateTime::<chrono::Utc>::from(
+                built.built_at,
+            ))),
+            resident_bytes: built.resident_bytes,
+        }))
     }
 
     async fn import_features(

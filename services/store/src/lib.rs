@@ -10,6 +10,7 @@ mod error;
 pub mod fixtures;
 mod geometry;
 pub mod import;
+pub mod index_source;
 mod migrate;
 mod pool;
 mod queries;

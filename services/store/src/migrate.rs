@@ -28,6 +28,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_parcel_digest",
         include_str!("../../../migrations/0005_parcel_digest.sql"),
     ),
+    (
+        "0006_validation_rules",
+        include_str!("../../../migrations/0006_validation_rules.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.

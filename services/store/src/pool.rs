@@ -20,6 +20,8 @@ pub struct StoreConfig {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// For connections outside the pool (LISTEN).
+    pg_config: tokio_postgres::Config,
 }
 
 impl std::fmt::Debug for Store {
@@ -41,7 +43,7 @@ impl Store {
             pg.application_name("kovgis");
         }
         let manager = Manager::from_config(
-            pg,
+            pg.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -50,9 +52,55 @@ impl Store {
         let pool = Pool::builder(manager)
             .max_size(config.max_connections.max(1))
             .build()?;
-        let store = Store { pool };
+        let store = Store {
+            pool,
+            pg_config: pg,
+        };
         store.check_server().await?;
         Ok(store)
+    }
+
+    /// Listens on a notification channel on a connection of its own: the payloads arrive on
+    /// the receiver until the connection fails (then it closes; listen again to resume).
+    pub async fn listen(
+        &self,
+        channel: &'static str,
+    ) -> Result<tokio::sync::mpsc::UnboundedReceiver<String>, StoreError> {
+        use futures_util::StreamExt;
+        let (client, mut connection) = self
+            .pg_config
+            .connect(NoTls)
+            .await
+            .map_err(StoreError::pg("connecting to listen"))?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let done = tx.clone();
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let tokio_postgres::AsyncMessage::Notification(n) = message
+                    && tx.send(n.payload().to_owned()).is_err()
+                {
+                    break;
+                }
+            }
+            drop(ended_tx);
+        });
+        client
+            .batch_execute(&format!("LISTEN {channel}"))
+            .await
+            .map_err(StoreError::pg("starting to listen"))?;
+        // The client lives while someone listens and the connection is up; then the channel
+        // closes, so the listener learns that the connection is gone.
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = ended_rx => {}
+                _ = done.closed() => {}
+            }
+            drop(client);
+            drop(done);
+        });
+        Ok(rx)
     }
 
     async fn check_server(&self) -> Result<(), StoreError> {

@@ -1,0 +1,184 @@
+//! The validation index behind `ValidateGeometry`: built from PostGIS at start, rebuilt when an
+//! import announces a new dataset version (`pg_notify('kovgis_dataset_version', …)`, from this
+//! instance or another), and swapped in whole while validations continue on the old one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel, areal_part};
+use kovgis_engine::rules::{RuleDef, RuleSet, Severity};
+use kovgis_store::{Store, StoreError};
+
+/// An index and the rules, as one consistent snapshot.
+#[derive(Debug)]
+pub struct Built {
+    pub index: Index,
+    pub rules: RuleSet,
+    pub municipalities: std::collections::HashSet<String>,
+    pub built_at: SystemTime,
+    /// Process resident memory right after the build, bytes.
+    pub resident_bytes: u64,
+}
+
+/// The current [`Built`], shared by the handlers; replaced whole by a refresh.
+#[derive(Debug, Clone, Default)]
+pub struct IndexHandle(Arc<RwLock<Option<Arc<Built>>>>);
+
+impl IndexHandle {
+    pub fn current(&self) -> Option<Arc<Built>> {
+        self.0.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, built: Built) {
+        if let Ok(mut g) = self.0.write() {
+            *g = Some(Arc::new(built));
+        }
+    }
+}
+
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// Reads everything from PostGIS and builds the index (the CPU part on a blocking thread).
+pub async fn build(store: &Store) -> Result<Built, StoreError> {
+    let started = Instant::now();
+    let source = store.index_source().await?;
+    let read = started.elapsed();
+    let built = tokio::task::spawn_blocking(move || {
+        let parcels = source
+            .parcels
+            .into_iter()
+            .filter_map(|p| {
+                areal_part(&p.geometry).map(|g| Parcel::new(p.code, p.municipality_code, g))
+            })
+            .collect();
+        let mut by_layer: HashMap<i64, Vec<Feature>> = HashMap::new();
+        for f in source.features {
+            by_layer.entry(f.layer_id).or_default().push(Feature::new(
+                f.id,
+                f.external_id,
+                f.attributes,
+                f.geometry,
+            ));
+        }
+        let layers = source
+            .layers
+            .into_iter()
+            .map(|l| {
+                let features = by_layer.remove(&l.id).unwrap_or_default();
+                Layer::new(
+                    LayerInfo {
+                        id: l.id,
+                        name: l.name,
+                        title: l.title,
+                        kind: l.kind,
+                        municipality_code: l.municipality_code,
+                        authority: l.authority,
+                        version: l.version,
+                    },
+                    features,
+                )
+            })
+            .collect();
+        let rules = RuleSet {
+            rules: source
+                .rules
+                .into_iter()
+                .map(|r| RuleDef {
+                    severity: Severity::parse(&r.severity).unwrap_or(Severity::Blocking),
+                    code: r.code,
+                    version: r.version,
+                    municipality_code: r.municipality_code,
+                    procedures: r.procedures,
+                    params: r.params,
+                    valid_from: r.valid_from,
+                    valid_to: r.valid_to,
+                })
+                .collect(),
+        };
+        let index = Index::build(parcels, source.parcel_version, layers, started);
+        Built {
+            index,
+            rules,
+            municipalities: source.municipalities.into_iter().collect(),
+            built_at: SystemTime::now(),
+            resident_bytes: resident_bytes(),
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("building the index: {e}")))?;
+    let s = &built.index.stats;
+    tracing::info!(
+        parcels = s.parcels,
+        parcel_mib = s.parcel_bytes / (1 << 20),
+        layers = s.layers.len(),
+        features = s.layers.iter().map(|l| l.features).sum::<usize>(),
+        read_ms = read.as_millis() as u64,
+        total_ms = s.build.as_millis() as u64,
+        resident_mib = built.resident_bytes / (1 << 20),
+        "validation index built"
+    );
+    for l in &s.layers {
+        tracing::debug!(
+            layer = l.name,
+            municipality = l.municipality_code.as_deref().unwrap_or("national"),
+            features = l.features,
+            kib = l.bytes / 1024,
+            version = l.version,
+            "layer indexed"
+        );
+    }
+    Ok(built)
+}
+
+/// Builds the first index, then keeps it current: every `kovgis_dataset_version` notification
+/// (several in a burst count once) rebuilds it and swaps it in. A lost connection is retried;
+/// after reconnecting the index is rebuilt, as notifications may have been missed.
+pub async fn keep_current(store: Store, handle: IndexHandle) {
+    let mut first = true;
+    loop {
+        match store.listen("kovgis_dataset_version").await {
+            Ok(mut versions) => {
+                if !first {
+                    rebuild(&store, &handle).await;
+                }
+                first = false;
+                while let Some(payload) = versions.recv().await {
+                    // Let a burst of imports settle, then rebuild once.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    while versions.try_recv().is_ok() {}
+                    tracing::info!(
+                        payload,
+                        "new dataset version; rebuilding the validation index"
+                    );
+                    rebuild(&store, &handle).await;
+                }
+                tracing::warn!("lost the notification connection; listening again");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for dataset versions"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Builds and swaps in a new index.
+pub async fn rebuild(store: &Store, handle: &IndexHandle) {
+    match build(store).await {
+        Ok(built) => handle.set(built),
+        Err(e) => {
+            tracing::error!(error = %e, "rebuilding the validation index failed; keeping the old one")
+        }
+    }
+}
+
+/// Builds the index and stores it in the handle.
+pub async fn load(store: &Store, handle: &IndexHandle) -> Result<(), StoreError> {
+    handle.set(build(store).await?);
+    Ok(())
+}

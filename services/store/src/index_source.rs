@@ -1,0 +1,192 @@
+//! What the validation engine's in-memory index is built from: the current parcels, the layers
+//! with their current features, and the validation rules — streamed out of PostGIS in bulk.
+
+use chrono::NaiveDate;
+use futures_util::TryStreamExt;
+use geo::Geometry;
+use kovgis_core::model::LayerKind;
+
+use crate::geometry::from_wkb;
+use crate::{Store, StoreError};
+
+/// A current parcel.
+#[derive(Debug, Clone)]
+pub struct IndexParcel {
+    pub code: String,
+    pub municipality_code: String,
+    pub geometry: Geometry,
+}
+
+/// A layer.
+#[derive(Debug, Clone)]
+pub struct IndexLayer {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub kind: LayerKind,
+    pub municipality_code: Option<String>,
+    pub authority: Option<String>,
+    /// The newest dataset version its features came from.
+    pub version: Option<i64>,
+}
+
+/// A current feature of a layer.
+#[derive(Debug, Clone)]
+pub struct IndexFeature {
+    pub layer_id: i64,
+    pub id: i64,
+    pub external_id: Option<String>,
+    pub attributes: serde_json::Value,
+    pub geometry: Geometry,
+}
+
+/// One version of a validation rule (migration 0006).
+#[derive(Debug, Clone)]
+pub struct RuleRow {
+    pub code: String,
+    pub version: i32,
+    pub municipality_code: Option<String>,
+    pub severity: String,
+    pub procedures: Vec<String>,
+    pub params: serde_json::Value,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// Everything an index is built from, read in one repeatable-read snapshot.
+#[derive(Debug, Default)]
+pub struct IndexSource {
+    pub parcels: Vec<IndexParcel>,
+    /// The newest cadastre dataset version.
+    pub parcel_version: Option<i64>,
+    pub layers: Vec<IndexLayer>,
+    pub features: Vec<IndexFeature>,
+    pub rules: Vec<RuleRow>,
+    /// EHAK codes of the municipalities.
+    pub municipalities: Vec<String>,
+}
+
+fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    StoreError::pg(context)
+}
+
+impl Store {
+    /// Reads the current parcels, layers, features and rules in one snapshot.
+    pub async fn index_source(&self) -> Result<IndexSource, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg("starting the index snapshot"))?;
+        let mut source = IndexSource::default();
+        let no_params = std::iter::empty::<i32>();
+
+        let rows = tx
+            .query_raw(
+                "SELECT cadastral_code, municipality_code::text, ST_AsBinary(geom)
+                 FROM parcel WHERE valid_to IS NULL",
+                no_params,
+            )
+            .await
+            .map_err(pg("reading parcels for the index"))?;
+        let mut rows = std::pin::pin!(rows);
+        while let Some(r) = rows
+            .try_next()
+            .await
+            .map_err(pg("reading parcels for the index"))?
+        {
+            source.parcels.push(IndexParcel {
+                code: r.get(0),
+                municipality_code: r.get(1),
+                geometry: from_wkb(r.get(2))?,
+            });
+        }
+        source.parcel_version = tx
+            .query_one(
+                "SELECT max(id) FROM dataset_version WHERE target = 'parcels'",
+                &[],
+            )
+            .await
+            .map_err(pg("reading the cadastre version"))?
+            .get(0);
+
+        for r in tx
+            .query(
+                "SELECT l.id, l.name, l.title, l.kind::text, l.municipality_code::text, l.authority,
+                        coalesce(l.current_version_id,
+                                 (SELECT max(f.dataset_version_id) FROM feature f WHERE f.layer_id = l.id))
+                 FROM layer l ORDER BY l.id",
+                &[],
+            )
+            .await
+            .map_err(pg("reading layers for the index"))?
+        {
+            source.layers.push(IndexLayer {
+                id: r.get(0),
+                name: r.get(1),
+                title: r.get(2),
+                kind: LayerKind::parse(r.get(3)).unwrap_or(LayerKind::Other),
+                municipality_code: r.get(4),
+                authority: r.get(5),
+                version: r.get(6),
+            });
+        }
+
+        let rows = tx
+            .query_raw(
+                "SELECT layer_id, id, external_id, attributes, ST_AsBinary(geom)
+                 FROM feature WHERE valid_to IS NULL",
+                std::iter::empty::<i32>(),
+            )
+            .await
+            .map_err(pg("reading features for the index"))?;
+        let mut rows = std::pin::pin!(rows);
+        while let Some(r) = rows
+            .try_next()
+            .await
+            .map_err(pg("reading features for the index"))?
+        {
+            source.features.push(IndexFeature {
+                layer_id: r.get(0),
+                id: r.get(1),
+                external_id: r.get(2),
+                attributes: r.get(3),
+                geometry: from_wkb(r.get(4))?,
+            });
+        }
+
+        for r in tx
+            .query(
+                "SELECT code, version, municipality_code::text, severity, procedures, params,
+                        valid_from, valid_to
+                 FROM validation_rule ORDER BY code, valid_from",
+                &[],
+            )
+            .await
+            .map_err(pg("reading validation rules"))?
+        {
+            source.rules.push(RuleRow {
+                code: r.get(0),
+                version: r.get(1),
+                municipality_code: r.get(2),
+                severity: r.get(3),
+                procedures: r.get(4),
+                params: r.get(5),
+                valid_from: r.get(6),
+                valid_to: r.get(7),
+            });
+        }
+        source.municipalities = tx
+            .query("SELECT municipality_code::text FROM municipality", &[])
+            .await
+            .map_err(pg("reading municipality codes"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        tx.commit().await.map_err(pg("ending the index snapshot"))?;
+        Ok(source)
+    }
+}
