@@ -12,8 +12,8 @@
 //! - [`distance`]: Euclidean distance, 0 when the geometries intersect.
 
 use geo::{
-    Area, BooleanOps, BoundingRect, Coord, Distance, Euclidean, Geometry, Intersects, MapCoords,
-    MultiPolygon, Relate,
+    Area, BooleanOps, BoundingRect, Coord, Distance, Euclidean, Geometry, Intersects, LineString,
+    MapCoords, MultiPolygon, Relate,
 };
 
 pub use geo::algorithm::relate::IntersectionMatrix;
@@ -94,14 +94,113 @@ pub fn overlap(a: &MultiPolygon, b: &MultiPolygon) -> MultiPolygon {
 }
 
 /// The area of the intersection of two areal geometries (`ST_Area(ST_Intersection(a, b))`), in
-/// the units of the coordinates (m² in EPSG:3301). Computed in coordinates local to `a`; the
-/// overlay (i_overlay) snaps to a grid of about 1e-7 of the extent, so on slivers it differs from
-/// GEOS by up to about 5e-5 m² — compare with an absolute tolerance, not exactly.
+/// the units of the coordinates (m² in EPSG:3301), computed in coordinates local to `a`.
+///
+/// When either one is a single convex polygon without holes (a rectangular footprint, a
+/// building), the other is clipped by it with Sutherland–Hodgman ring by ring — exact up to
+/// floating-point rounding, and a few microseconds. Otherwise the overlay (i_overlay) computes it;
+/// that snaps to a grid over the pair's extent, so on large plan areas it differs from GEOS by up
+/// to ~1e-2 m² — compare with a tolerance, not exactly.
 pub fn overlap_area(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
     let origin = origin_of(a);
+    if let Some(clip) = convex_ring(b) {
+        return clipped_area(a, clip, origin);
+    }
+    if let Some(clip) = convex_ring(a) {
+        return clipped_area(b, clip, origin);
+    }
     local(a, origin)
         .intersection(&local(b, origin))
         .unsigned_area()
+}
+
+/// The exterior of a single polygon without holes, when it is convex.
+fn convex_ring(m: &MultiPolygon) -> Option<&LineString> {
+    let [p] = m.0.as_slice() else {
+        return None;
+    };
+    if !p.interiors().is_empty() {
+        return None;
+    }
+    let pts = &p.exterior().0;
+    let n = pts.len().saturating_sub(1); // closed ring
+    if n < 3 {
+        return None;
+    }
+    let mut sign = 0.0f64;
+    for i in 0..n {
+        let (a, b, c) = (pts[i], pts[(i + 1) % n], pts[(i + 2) % n]);
+        let cross = (b.x - a.x) * (c.y - b.y) - (b.y - a.y) * (c.x - b.x);
+        if cross != 0.0 {
+            if sign != 0.0 && cross.signum() != sign {
+                return None;
+            }
+            sign = cross.signum();
+        }
+    }
+    (sign != 0.0).then_some(p.exterior())
+}
+
+/// Σ over `subject`'s rings of the area of ring ∩ `clip` (exteriors add, holes subtract).
+fn clipped_area(subject: &MultiPolygon, clip: &LineString, origin: Coord) -> f64 {
+    let mut window: Vec<Coord> = clip.0.iter().map(|c| *c - origin).collect();
+    window.pop(); // closed
+    if shoelace(&window) < 0.0 {
+        window.reverse(); // counter-clockwise: inside is on the left of every edge
+    }
+    let mut total = 0.0;
+    let mut input = Vec::new();
+    let mut output = Vec::new();
+    for polygon in &subject.0 {
+        for (k, ring) in std::iter::once(polygon.exterior())
+            .chain(polygon.interiors())
+            .enumerate()
+        {
+            output.clear();
+            output.extend(ring.0.iter().map(|c| *c - origin));
+            output.pop();
+            for i in 0..window.len() {
+                let (e0, e1) = (window[i], window[(i + 1) % window.len()]);
+                std::mem::swap(&mut input, &mut output);
+                output.clear();
+                let side = |p: Coord| (e1.x - e0.x) * (p.y - e0.y) - (e1.y - e0.y) * (p.x - e0.x);
+                for j in 0..input.len() {
+                    let (cur, next) = (input[j], input[(j + 1) % input.len()]);
+                    let (sc, sn) = (side(cur), side(next));
+                    if sc >= 0.0 {
+                        output.push(cur);
+                    }
+                    if (sc >= 0.0) != (sn >= 0.0) {
+                        let t = sc / (sc - sn);
+                        output.push(Coord {
+                            x: cur.x + t * (next.x - cur.x),
+                            y: cur.y + t * (next.y - cur.y),
+                        });
+                    }
+                }
+                if output.is_empty() {
+                    break;
+                }
+            }
+            let area = shoelace(&output).abs();
+            total += if k == 0 { area } else { -area };
+        }
+    }
+    total.max(0.0)
+}
+
+/// Signed area of an open ring (counter-clockwise positive).
+fn shoelace(ring: &[Coord]) -> f64 {
+    let n = ring.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    for i in 0..n {
+        let (a, b) = (ring[i], ring[(i + 1) % n]);
+        sum += a.x * b.y - b.x * a.y;
+    }
+    sum / 2.0
 }
 
 /// The area of `a` (`ST_Area`), computed in coordinates local to it.

@@ -173,10 +173,16 @@ fn t(locale: Locale, et: String, en: String) -> String {
     }
 }
 
+/// A feature the proposal shares more than a sliver with: layer, feature, overlap, its area.
+type Hit<'a> = (&'a Layer, &'a Feature, MultiPolygon, f64);
+
 struct Ctx<'a> {
     index: &'a Index,
     p: &'a Proposal,
     area: f64,
+    perimeter: f64,
+    /// Zoning hits, used by two rules.
+    zones: Option<Vec<Hit<'a>>>,
     sliver_area: f64,
     sliver_width: f64,
     findings: Vec<Finding>,
@@ -214,16 +220,22 @@ impl<'a> Ctx<'a> {
         self.findings.last_mut().expect("just pushed")
     }
 
-    /// The overlap of the proposal with `g` when it is more than a sliver.
+    /// The overlap of the proposal with `g` and its area, when it is more than a sliver. The
+    /// area comes first (exact and cheap for convex shapes, see `predicates::overlap_area`); the
+    /// overlap's outline is computed only for a partial overlap — when the proposal lies inside
+    /// `g`, the overlap is the proposal itself.
     fn hit(&self, g: &MultiPolygon) -> Option<(MultiPolygon, f64)> {
-        let proposal = Geometry::MultiPolygon(self.p.geometry.clone());
-        if !p::intersects(&proposal, &Geometry::MultiPolygon(g.clone())) {
+        let area = p::overlap_area(&self.p.geometry, g);
+        if area <= self.sliver_area {
             return None;
         }
+        if self.area - area <= 1e-9 * self.area.max(1.0) {
+            let width = 2.0 * area / self.perimeter.max(f64::MIN_POSITIVE);
+            return (width > self.sliver_width).then(|| (self.p.geometry.clone(), area));
+        }
         let overlap = p::overlap(&self.p.geometry, g);
-        let area = p::area(&overlap);
-        let width = 2.0 * area / perimeter(&overlap).max(f64::MIN_POSITIVE);
-        (area > self.sliver_area && width > self.sliver_width).then_some((overlap, area))
+        let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
+        (width > self.sliver_width).then_some((overlap, area))
     }
 
     fn share(&self, area: f64) -> f64 {
@@ -242,7 +254,16 @@ impl<'a> Ctx<'a> {
     }
 
     /// Features of layers of `kind` that the proposal hits, with their overlap.
-    fn hits(&mut self, kind: LayerKind) -> Vec<(&'a Layer, &'a Feature, MultiPolygon, f64)> {
+    /// Zoning hits, computed once per validation.
+    fn zone_hits(&mut self) -> Vec<Hit<'a>> {
+        if self.zones.is_none() {
+            let hits = self.hits(LayerKind::Zoning);
+            self.zones = Some(hits);
+        }
+        self.zones.clone().unwrap_or_default()
+    }
+
+    fn hits(&mut self, kind: LayerKind) -> Vec<Hit<'a>> {
         let index: &'a Index = self.index;
         let Some(bounds) = self.p.geometry.bounding_rect() else {
             return Vec::new();
@@ -308,6 +329,8 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         index,
         p: proposal,
         area: p::area(&proposal.geometry),
+        perimeter: perimeter(&proposal.geometry),
+        zones: None,
         sliver_area: overlap_rule.number("sliver_area_m2", 0.5),
         sliver_width: overlap_rule.number("sliver_width_m", 0.1),
         findings: Vec::new(),
@@ -317,25 +340,31 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     let loc = proposal.locale;
 
     // The parcels: named, or every parcel the proposal covers more than a sliver of.
-    let mut parcels: Vec<&Parcel> = Vec::new();
+    // The parcels (with the proposal's area on each): named, or every parcel the proposal
+    // covers more than a sliver of.
+    let mut on_parcels: Vec<(&Parcel, f64)> = Vec::new();
     let mut missing: Vec<&str> = Vec::new();
     if proposal.parcel_codes.is_empty() {
         if let Some(b) = proposal.geometry.bounding_rect() {
             for parcel in index.parcels_near(b) {
-                if cx.hit(&parcel.geometry).is_some() {
-                    parcels.push(parcel);
+                if let Some((_, area)) = cx.hit(&parcel.geometry) {
+                    on_parcels.push((parcel, area));
                 }
             }
         }
     } else {
         for code in &proposal.parcel_codes {
             match index.parcel(code) {
-                Some(parcel) => parcels.push(parcel),
+                Some(parcel) => on_parcels.push((
+                    parcel,
+                    p::overlap_area(&proposal.geometry, &parcel.geometry),
+                )),
                 None => missing.push(code),
             }
         }
     }
-    parcels.sort_by(|a, b| a.code.cmp(&b.code));
+    on_parcels.sort_by(|a, b| a.0.code.cmp(&b.0.code));
+    let parcels: Vec<&Parcel> = on_parcels.iter().map(|(p, _)| *p).collect();
 
     for code in RULES {
         let Some(def) = rules.in_force(code, m, on) else {
@@ -372,7 +401,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
                     ),
                 );
             }
-            "WITHIN_PARCEL" => within_parcel(&mut cx, &def, &parcels, &missing),
+            "WITHIN_PARCEL" => within_parcel(&mut cx, &def, &on_parcels, &missing),
             "SETBACK" => setback(&mut cx, &def, &parcels),
             "ZONE_USE" => zone_use(&mut cx, &def),
             "COVERAGE" => coverage(&mut cx, &def, &parcels),
@@ -418,7 +447,8 @@ fn code_of(code: &str) -> &'static str {
     RULES.iter().find(|c| **c == code).copied().unwrap_or("")
 }
 
-fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel], missing: &[&str]) {
+fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing: &[&str]) {
+    let parcels: Vec<&Parcel> = on.iter().map(|(p, _)| *p).collect();
     let loc = cx.p.locale;
     for code in missing {
         cx.finding(
@@ -450,10 +480,7 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel], missing: 
     }
     // Parcels do not overlap each other: what the parcels do not cover is the area minus the
     // sum of the overlaps.
-    let inside: f64 = parcels
-        .iter()
-        .map(|parcel| p::overlap_area(&cx.p.geometry, &parcel.geometry))
-        .sum();
+    let inside: f64 = on.iter().map(|(_, area)| area).sum();
     let outside = (cx.area - inside).max(0.0);
     let codes = parcels
         .iter()
@@ -545,7 +572,7 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
 
 fn zone_use(cx: &mut Ctx<'_>, def: &RuleDef) {
     let loc = cx.p.locale;
-    let hits = cx.hits(LayerKind::Zoning);
+    let hits = cx.zone_hits();
     if hits.is_empty() {
         cx.finding(
             "ZONE_USE",
@@ -801,13 +828,13 @@ fn restrictions(cx: &mut Ctx<'_>, def: &RuleDef) {
 
 fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
     let loc = cx.p.locale;
-    let zones = cx.hits(LayerKind::Zoning);
+    let zones = cx.zone_hits();
     let requiring: Vec<String> = zones
         .iter()
         .filter(|(_, f, _, _)| {
             f.attributes
                 .get("dp_required")
-                .and_then(|v| v.as_bool())
+                .and_then(|v| v.as_bool().or_else(|| v.as_i64().map(|i| i != 0)))
                 .unwrap_or(false)
         })
         .map(|(_, f, _, _)| f.name())

@@ -51,6 +51,22 @@ pub enum RunError {
     Index(#[from] kovgis_store::StoreError),
 }
 
+/// Accepted connections with Nagle's algorithm off: small unary responses must not wait for the
+/// client's delayed ACK (measured: 44 ms per call at concurrency 1 without this).
+fn incoming(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|stream| {
+        if let Ok(s) = &stream
+            && let Err(e) = s.set_nodelay(true)
+        {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        stream
+    })
+}
+
 /// Serves SpatialService, health and reflection on `listener` until `shutdown` resolves, then
 /// finishes in-flight calls and returns.
 pub async fn run(
@@ -90,7 +106,7 @@ pub async fn run(
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(spatial)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     refresher.abort();
     tracing::info!("server stopped");

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Validation benchmark on the national-scale synthetic data (fixtures/national): the cadastre,
+# per-municipality zoning and national restrictions imported with `kovgis import`, plus a building
+# layer drawn on a third of the parcels. Prints index build time and memory, the engine's
+# per-check latency against the same checks in PostGIS (same data, same run), and gRPC throughput
+# at concurrency 1/16/64 and through the batch RPC. Not a test: run it by hand.
+#
+#   scripts/bench-validate.sh [PARCELS]      (default 775000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+PARCELS=${1:-775000}
+
+ensure_packages
+if [ -z "${DATABASE_URL:-}" ]; then
+  PGDIR=$PWD/target/kovgis-benchv-pg
+  [ -f "$PGDIR/PG_VERSION" ] && stop_cluster "$PGDIR"
+  rm -rf "$PGDIR"
+  PGPORT=$(free_port 54359)
+  trap 'stop_cluster "$PGDIR"' EXIT
+  start_cluster "$PGDIR" "$PGPORT"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/kovgis"
+fi
+ADMIN_URL="${DATABASE_URL%/*}/postgres"
+BENCH_URL="${DATABASE_URL%/*}/benchv"
+
+cargo build --release --locked -p kovgis -p kovgis-national-gen -p kovgis-spatial
+T=${CARGO_TARGET_DIR:-target}
+OUT=$T/national-$PARCELS-layers
+if [ ! -f "$OUT/restrictions.gpkg" ]; then
+  log "generating $PARCELS synthetic parcels and the layers into $OUT (deterministic, seed 1)"
+  "$T/release/kovgis-national-gen" --parcels "$PARCELS" --out "$OUT" --layers
+fi
+
+log "loading the national data into a fresh database"
+"$PG_BIN/psql" "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS benchv" -c "CREATE DATABASE benchv"
+export DATABASE_URL=$BENCH_URL
+K="$T/release/kovgis"
+"$K" load-demo --municipalities-only >/dev/null 2>&1
+"$K" import parcels "$OUT/cadastre.gpkg" -q
+for code in $(ogrinfo -so "$OUT/zoning.gpkg" | sed -n 's/^[0-9]*: zoning_\([0-9]*\).*/\1/p'); do
+  "$K" import layer "$OUT/zoning.gpkg" --layer "zoning_$code" --kind zoning --municipality "$code" \
+    --name zoning --title "Üldplaneering (synthetic)" --map id=zone_id -q >/dev/null
+done
+"$K" import layer "$OUT/restrictions.gpkg" --kind restriction --national --name restrictions \
+  --title "Kitsendused (synthetic)" --map id=restriction_id -q >/dev/null
+# Buildings: a rectangle of ~12 % of every third parcel (at most 30 m × 30 m) around a point in it.
+"$PG_BIN/psql" "$DATABASE_URL" -q <<'SQL'
+BEGIN;
+INSERT INTO dataset_version (target, source, file_sha256, mode)
+VALUES ('derived', 'bench buildings', repeat('0', 64), 'replace');
+INSERT INTO layer (municipality_code, name, title, kind, description, attribution)
+VALUES (NULL, 'buildings', 'Hooned (synthetic)', 'building', 'benchmark buildings', 'synthetic');
+INSERT INTO feature (layer_id, municipality_code, external_id, attributes, geom, valid_from, dataset_version_id)
+SELECT (SELECT id FROM layer WHERE name = 'buildings' AND municipality_code IS NULL), NULL,
+       'B-' || p.cadastral_code, '{}',
+       ST_Expand(ST_PointOnSurface(p.geom), least(15.0, sqrt(ST_Area(p.geom) * 0.12) / 2)),
+       now(), currval('dataset_version_id_seq')
+FROM parcel p WHERE p.valid_to IS NULL AND p.id % 3 = 0;
+COMMIT;
+ANALYZE;
+SQL
+
+log "in-process engine vs PostGIS"
+"$T/release/kovgis-bench-validate" inprocess
+
+PORT=$(free_port 50071)
+log "gRPC: kovgis serve on 127.0.0.1:$PORT and a load client on the same machine"
+"$K" serve --listen "127.0.0.1:$PORT" >"$OUT/serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; [ -n "${PGDIR:-}" ] && stop_cluster "$PGDIR"' EXIT
+"$T/release/kovgis-bench-validate" grpc "127.0.0.1:$PORT"
+kill $SERVER
+grep -m1 "validation index built" "$OUT/serve.log" || true
