@@ -315,9 +315,9 @@ async fn grpc(addr: &str, url: &str) {
     // Batches of 500, two in flight.
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut tasks = Vec::new();
-    for w in 0..2 {
+    for (w, channel) in channels.iter().take(2).enumerate() {
         let mut client =
-            SpatialServiceClient::new(channels[w].clone()).max_decoding_message_size(256 << 20);
+            SpatialServiceClient::new(channel.clone()).max_decoding_message_size(256 << 20);
         let requests = requests.clone();
         tasks.push(tokio::spawn(async move {
             let mut done = 0usize;
