@@ -15,7 +15,7 @@ use geo::{BooleanOps, BoundingRect, Geometry, LineString, MultiLineString, Multi
 use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 
-use crate::index::{Feature, Index, Layer, Parcel};
+use crate::index::{Feature, Index, Layer, Parcel, Placement};
 use crate::predicates as p;
 
 /// Language of the messages.
@@ -269,12 +269,33 @@ impl<'a> Ctx<'a> {
             return Vec::new();
         };
         let mut out = Vec::new();
+        let Some(vertex) = self
+            .p
+            .geometry
+            .0
+            .first()
+            .and_then(|p| p.exterior().0.first())
+        else {
+            return Vec::new();
+        };
+        let vertex = *vertex;
         for layer in index.layers(kind, &self.p.municipality_code) {
             self.use_layer(layer);
             for f in layer.near(bounds) {
-                if let Some(areal) = &f.areal
-                    && let Some((overlap, area)) = self.hit(areal)
-                {
+                let Some(areal) = &f.areal else {
+                    continue;
+                };
+                let hit = match f.place(bounds, vertex) {
+                    Placement::Outside => None,
+                    // Wholly inside: the overlap is the proposal.
+                    Placement::Inside => {
+                        let width = 2.0 * self.area / self.perimeter.max(f64::MIN_POSITIVE);
+                        (self.area > self.sliver_area && width > self.sliver_width)
+                            .then(|| (self.p.geometry.clone(), self.area))
+                    }
+                    Placement::Unknown => self.hit(areal),
+                };
+                if let Some((overlap, area)) = hit {
                     out.push((layer, f, overlap, area));
                 }
             }

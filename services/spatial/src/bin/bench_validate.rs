@@ -10,6 +10,10 @@
 //! ValidateGeometries in batches; prints throughput and latency percentiles.
 
 use std::sync::Arc;
+
+/// The same allocator as `kovgis serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use kovgis_api::v1;
@@ -192,6 +196,16 @@ async fn inprocess(url: &str) {
             locale: Locale::Et,
         };
         let proposals: Vec<Proposal> = samples.iter().map(proposal).collect();
+        // For profiling: KOVGIS_BENCH_SPIN=n runs the checks n more times first.
+        let spin: usize = std::env::var("KOVGIS_BENCH_SPIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        for _ in 0..spin {
+            for p in &proposals {
+                std::hint::black_box(rules::validate(&built.index, &built.rules, p));
+            }
+        }
         // Warm-up, then timed.
         for p in proposals.iter().take(200) {
             std::hint::black_box(rules::validate(&built.index, &built.rules, p));
