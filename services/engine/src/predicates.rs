@@ -213,6 +213,103 @@ pub fn distance(a: &Geometry, b: &Geometry) -> f64 {
     Euclidean.distance(a, b)
 }
 
+/// The distance from the area `a` to the boundary of `b` (`ST_Distance(a, ST_Boundary(b))`): a
+/// footprint's setback from its parcel's boundary. Small pairs are measured directly, edge by
+/// edge (no index to build); large ones through [`distance`].
+pub fn boundary_distance(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
+    let rings = |m: &MultiPolygon| -> Vec<LineString> {
+        m.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
+            .collect()
+    };
+    let (ra, rb) = (rings(a), rings(b));
+    let count = |rs: &[LineString]| rs.iter().map(|r| r.0.len()).sum::<usize>();
+    if count(&ra) * count(&rb) > 20_000 {
+        return distance(
+            &Geometry::MultiPolygon(a.clone()),
+            &Geometry::MultiLineString(geo::MultiLineString(rb)),
+        );
+    }
+    let origin = origin_of(a);
+    let shift = |rs: &[LineString]| -> Vec<Vec<Coord>> {
+        rs.iter()
+            .map(|r| r.0.iter().map(|c| *c - origin).collect())
+            .collect()
+    };
+    let (sa, sb) = (shift(&ra), shift(&rb));
+    // The boundary inside the area (a proposal around the whole parcel): distance 0.
+    if let Some(v) = sb.first().and_then(|r| r.first())
+        && inside_rings(&sa, *v)
+    {
+        return 0.0;
+    }
+    let mut best = f64::INFINITY;
+    for r in &sa {
+        for s in r.windows(2) {
+            for q in &sb {
+                for t in q.windows(2) {
+                    if segments_meet(s[0], s[1], t[0], t[1]) {
+                        return 0.0;
+                    }
+                    best = best
+                        .min(point_segment(s[0], t[0], t[1]))
+                        .min(point_segment(t[0], s[0], s[1]));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Even-odd point-in-polygon over every ring.
+fn inside_rings(rings: &[Vec<Coord>], p: Coord) -> bool {
+    let mut inside = false;
+    for r in rings {
+        for w in r.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x) {
+                inside = !inside;
+            }
+        }
+    }
+    inside
+}
+
+fn cross(o: Coord, a: Coord, b: Coord) -> f64 {
+    (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x)
+}
+
+/// Whether segments p1p2 and q1q2 share a point (touching included).
+fn segments_meet(p1: Coord, p2: Coord, q1: Coord, q2: Coord) -> bool {
+    let on = |a: Coord, b: Coord, c: Coord| {
+        c.x >= a.x.min(b.x) && c.x <= a.x.max(b.x) && c.y >= a.y.min(b.y) && c.y <= a.y.max(b.y)
+    };
+    let (d1, d2) = (cross(q1, q2, p1), cross(q1, q2, p2));
+    let (d3, d4) = (cross(p1, p2, q1), cross(p1, p2, q2));
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+    {
+        return true;
+    }
+    (d1 == 0.0 && on(q1, q2, p1))
+        || (d2 == 0.0 && on(q1, q2, p2))
+        || (d3 == 0.0 && on(p1, p2, q1))
+        || (d4 == 0.0 && on(p1, p2, q2))
+}
+
+/// Distance from `p` to the segment ab.
+fn point_segment(p: Coord, a: Coord, b: Coord) -> f64 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (cx, cy) = (a.x + t * dx - p.x, a.y + t * dy - p.y);
+    cx.hypot(cy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

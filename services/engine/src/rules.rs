@@ -11,7 +11,7 @@
 //! digitising sliver along a shared boundary, is not a hit.
 
 use chrono::NaiveDate;
-use geo::{BooleanOps, BoundingRect, Geometry, LineString, MultiLineString, MultiPolygon};
+use geo::{BooleanOps, BoundingRect, Geometry, MultiPolygon};
 use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 
@@ -314,15 +314,6 @@ fn perimeter(g: &MultiPolygon) -> f64 {
         .sum()
 }
 
-fn boundary(g: &MultiPolygon) -> Geometry {
-    let rings: Vec<LineString> = g
-        .0
-        .iter()
-        .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
-        .collect();
-    Geometry::MultiLineString(MultiLineString(rings))
-}
-
 fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
@@ -558,10 +549,7 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
         .iter()
         .skip(1)
         .fold(parcels[0].geometry.clone(), |u, p| u.union(&p.geometry));
-    let d = p::distance(
-        &Geometry::MultiPolygon(cx.p.geometry.clone()),
-        &boundary(&union),
-    );
+    let d = p::boundary_distance(&cx.p.geometry, &union);
     let shown = round(d, 2);
     let f = if d + 1e-9 >= min {
         cx.finding(

@@ -1,7 +1,8 @@
 //! The predicate layer against PostGIS on the same geometries: seeded random pairs of proposals
 //! and features at Estonian coordinates (EPSG:3301) — small and huge, convex, concave (stars),
 //! with holes, sharing an edge exactly, one inside the other — compared with `ST_Intersects`,
-//! `ST_CoveredBy`, `ST_Touches`, `ST_Area(ST_Intersection(…))` and `ST_Distance` of the test
+//! `ST_CoveredBy`, `ST_Touches`, `ST_Area(ST_Intersection(…))`, `ST_Distance` and
+//! `ST_Distance(a, ST_Boundary(b))` (a setback) of the test
 //! PostGIS (scripts/test.sh).
 //!
 //! Tolerances: predicates exactly; distance 1e-6 m (both are exact computations on the same
@@ -206,7 +207,8 @@ async fn predicates_overlap_areas_and_distances_equal_postgis() {
     let rows = client
         .query(
             "SELECT ST_IsValid(a) AND ST_IsValid(b), ST_Intersects(a, b), ST_CoveredBy(a, b),
-                    ST_Touches(a, b), ST_Area(ST_Intersection(a, b)), ST_Distance(a, b)
+                    ST_Touches(a, b), ST_Area(ST_Intersection(a, b)), ST_Distance(a, b),
+                    ST_Distance(a, ST_Boundary(b))
              FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS t(wa, wb, i),
                   LATERAL (SELECT ST_GeomFromWKB(wa, 3301) AS a, ST_GeomFromWKB(wb, 3301) AS b) g
              ORDER BY i",
@@ -254,6 +256,12 @@ async fn predicates_overlap_areas_and_distances_equal_postgis() {
         assert!(
             (ours - distance).abs() <= 1e-6,
             "pair {i}: distance {ours} vs PostGIS {distance}"
+        );
+        let setback: f64 = row.get(6);
+        let ours = p::boundary_distance(a, b);
+        assert!(
+            (ours - setback).abs() <= 1e-6,
+            "pair {i}: distance to the boundary {ours} vs PostGIS {setback}"
         );
         hits += intersects as usize;
         covered += row.get::<_, bool>(2) as usize;
