@@ -21,6 +21,8 @@ pub struct Parcel {
     pub geometry: MultiPolygon,
     /// `predicates::area` of the geometry, m².
     pub area: f64,
+    /// One convex polygon without holes (exact clipping applies).
+    pub convex: bool,
 }
 
 /// A layer as the rules need it.
@@ -46,6 +48,8 @@ pub struct Feature {
     pub geometry: Geometry,
     /// Its areal part, for overlap areas (`None` for points and lines).
     pub areal: Option<MultiPolygon>,
+    /// The areal part is one convex polygon without holes (exact clipping applies).
+    pub convex: bool,
     /// For large polygons: the boundary in runs of [`CHUNK`] edges with their bounding boxes, so
     /// that a small proposal far from the boundary is placed inside or outside without touching
     /// most of the vertices (see [`Feature::place`]).
@@ -340,11 +344,13 @@ fn chunks_of(m: &MultiPolygon) -> Vec<Chunk> {
 impl Parcel {
     pub fn new(code: String, municipality_code: String, geometry: MultiPolygon) -> Self {
         let area = predicates::area(&geometry);
+        let convex = predicates::convex_ring(&geometry).is_some();
         Parcel {
             code,
             municipality_code,
             geometry,
             area,
+            convex,
         }
     }
 }
@@ -358,12 +364,16 @@ impl Feature {
     ) -> Self {
         let areal = areal_part(&geometry);
         let chunks = areal.as_ref().map(chunks_of).unwrap_or_default();
+        let convex = areal
+            .as_ref()
+            .is_some_and(|a| predicates::convex_ring(a).is_some());
         Feature {
             id,
             external_id,
             attributes,
             geometry,
             areal,
+            convex,
             chunks,
         }
     }

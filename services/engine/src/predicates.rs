@@ -114,8 +114,33 @@ pub fn overlap_area(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
         .unsigned_area()
 }
 
+/// The area of `subject` ∩ the convex polygon bounded by `clip` (see [`convex_ring`]), exact up
+/// to rounding; computed in coordinates local to the clip.
+pub fn clip_area(subject: &MultiPolygon, clip: &LineString) -> f64 {
+    let origin = clip.0.first().copied().unwrap_or(Coord { x: 0.0, y: 0.0 });
+    clipped_area(subject, clip, origin)
+}
+
+/// The intersection of two convex polygons (each a [`convex_ring`]), exactly: Sutherland–Hodgman
+/// of one by the other is itself convex and needs no overlay. `None` when it is empty.
+pub fn convex_intersection(a: &LineString, b: &LineString) -> Option<MultiPolygon> {
+    let origin = b.0.first().copied()?;
+    let window = window_of(b, origin);
+    let (mut input, mut ring) = (Vec::new(), Vec::new());
+    clip_ring(a, origin, &window, &mut input, &mut ring);
+    ring.dedup();
+    if ring.len() < 3 {
+        return None;
+    }
+    ring.push(ring[0]);
+    Some(MultiPolygon(vec![geo::Polygon::new(
+        LineString(ring.into_iter().map(|c| c + origin).collect()),
+        vec![],
+    )]))
+}
+
 /// The exterior of a single polygon without holes, when it is convex.
-fn convex_ring(m: &MultiPolygon) -> Option<&LineString> {
+pub fn convex_ring(m: &MultiPolygon) -> Option<&LineString> {
     let [p] = m.0.as_slice() else {
         return None;
     };
@@ -141,52 +166,70 @@ fn convex_ring(m: &MultiPolygon) -> Option<&LineString> {
     (sign != 0.0).then_some(p.exterior())
 }
 
-/// Σ over `subject`'s rings of the area of ring ∩ `clip` (exteriors add, holes subtract).
+/// Σ over `subject`'s rings of the area of ring ∩ `clip` (exteriors add, holes subtract),
+/// computed in coordinates shifted by `origin`.
 fn clipped_area(subject: &MultiPolygon, clip: &LineString, origin: Coord) -> f64 {
-    let mut window: Vec<Coord> = clip.0.iter().map(|c| *c - origin).collect();
-    window.pop(); // closed
-    if shoelace(&window) < 0.0 {
-        window.reverse(); // counter-clockwise: inside is on the left of every edge
-    }
+    let window = window_of(clip, origin);
     let mut total = 0.0;
-    let mut input = Vec::new();
-    let mut output = Vec::new();
+    let (mut input, mut output) = (Vec::new(), Vec::new());
     for polygon in &subject.0 {
-        for (k, ring) in std::iter::once(polygon.exterior())
+        for (i, ring) in std::iter::once(polygon.exterior())
             .chain(polygon.interiors())
             .enumerate()
         {
-            output.clear();
-            output.extend(ring.0.iter().map(|c| *c - origin));
-            output.pop();
-            for i in 0..window.len() {
-                let (e0, e1) = (window[i], window[(i + 1) % window.len()]);
-                std::mem::swap(&mut input, &mut output);
-                output.clear();
-                let side = |p: Coord| (e1.x - e0.x) * (p.y - e0.y) - (e1.y - e0.y) * (p.x - e0.x);
-                for j in 0..input.len() {
-                    let (cur, next) = (input[j], input[(j + 1) % input.len()]);
-                    let (sc, sn) = (side(cur), side(next));
-                    if sc >= 0.0 {
-                        output.push(cur);
-                    }
-                    if (sc >= 0.0) != (sn >= 0.0) {
-                        let t = sc / (sc - sn);
-                        output.push(Coord {
-                            x: cur.x + t * (next.x - cur.x),
-                            y: cur.y + t * (next.y - cur.y),
-                        });
-                    }
-                }
-                if output.is_empty() {
-                    break;
-                }
-            }
+            clip_ring(ring, origin, &window, &mut input, &mut output);
             let area = shoelace(&output).abs();
-            total += if k == 0 { area } else { -area };
+            total += if i == 0 { area } else { -area };
         }
     }
     total.max(0.0)
+}
+
+/// The convex clip ring, open, counter-clockwise, shifted by `origin`.
+fn window_of(clip: &LineString, origin: Coord) -> Vec<Coord> {
+    let mut window: Vec<Coord> = clip.0.iter().map(|c| *c - origin).collect();
+    window.pop(); // closed
+    if shoelace(&window) < 0.0 {
+        window.reverse(); // inside is on the left of every edge
+    }
+    window
+}
+
+/// `ring` (shifted by `origin`) clipped by the convex `window` with Sutherland–Hodgman, into
+/// `output` (open); `input` is scratch space.
+fn clip_ring(
+    ring: &LineString,
+    origin: Coord,
+    window: &[Coord],
+    input: &mut Vec<Coord>,
+    output: &mut Vec<Coord>,
+) {
+    output.clear();
+    output.extend(ring.0.iter().map(|c| *c - origin));
+    output.pop();
+    for i in 0..window.len() {
+        let (e0, e1) = (window[i], window[(i + 1) % window.len()]);
+        std::mem::swap(input, output);
+        output.clear();
+        let side = |p: Coord| (e1.x - e0.x) * (p.y - e0.y) - (e1.y - e0.y) * (p.x - e0.x);
+        for j in 0..input.len() {
+            let (cur, next) = (input[j], input[(j + 1) % input.len()]);
+            let (sc, sn) = (side(cur), side(next));
+            if sc >= 0.0 {
+                output.push(cur);
+            }
+            if (sc >= 0.0) != (sn >= 0.0) {
+                let t = sc / (sc - sn);
+                output.push(Coord {
+                    x: cur.x + t * (next.x - cur.x),
+                    y: cur.y + t * (next.y - cur.y),
+                });
+            }
+        }
+        if output.is_empty() {
+            break;
+        }
+    }
 }
 
 /// Signed area of an open ring (counter-clockwise positive).
@@ -219,7 +262,9 @@ pub fn distance(a: &Geometry, b: &Geometry) -> f64 {
 pub fn boundary_distance(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
     let rings = |m: &MultiPolygon| -> Vec<LineString> {
         m.0.iter()
-            .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
+            .flat_map(|p| {
+                std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())
+            })
             .collect()
     };
     let (ra, rb) = (rings(a), rings(b));

@@ -11,7 +11,7 @@
 //! digitising sliver along a shared boundary, is not a hit.
 
 use chrono::NaiveDate;
-use geo::{BooleanOps, BoundingRect, Geometry, MultiPolygon};
+use geo::{BooleanOps, BoundingRect, Geometry, LineString, MultiPolygon};
 use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 
@@ -181,6 +181,8 @@ struct Ctx<'a> {
     p: &'a Proposal,
     area: f64,
     perimeter: f64,
+    /// The proposal's ring when it is one convex polygon (most footprints): exact clipping.
+    convex: Option<LineString>,
     /// Zoning hits, used by two rules.
     zones: Option<Vec<Hit<'a>>>,
     sliver_area: f64,
@@ -224,8 +226,13 @@ impl<'a> Ctx<'a> {
     /// area comes first (exact and cheap for convex shapes, see `predicates::overlap_area`); the
     /// overlap's outline is computed only for a partial overlap — when the proposal lies inside
     /// `g`, the overlap is the proposal itself.
-    fn hit(&self, g: &MultiPolygon) -> Option<(MultiPolygon, f64)> {
-        let area = p::overlap_area(&self.p.geometry, g);
+    fn hit(&self, g: &MultiPolygon, g_convex: bool) -> Option<(MultiPolygon, f64)> {
+        let g_ring = if g_convex { p::convex_ring(g) } else { None };
+        let area = match (&self.convex, g_ring) {
+            (Some(ring), _) => p::clip_area(g, ring),
+            (None, Some(ring)) => p::clip_area(&self.p.geometry, ring),
+            (None, None) => p::overlap_area(&self.p.geometry, g),
+        };
         if area <= self.sliver_area {
             return None;
         }
@@ -233,7 +240,13 @@ impl<'a> Ctx<'a> {
             let width = 2.0 * area / self.perimeter.max(f64::MIN_POSITIVE);
             return (width > self.sliver_width).then(|| (self.p.geometry.clone(), area));
         }
-        let overlap = p::overlap(&self.p.geometry, g);
+        // A partial overlap: its outline, exactly by clipping when both are convex.
+        let overlap = match (&self.convex, g_ring) {
+            (Some(a), Some(b)) => {
+                p::convex_intersection(a, b).unwrap_or_else(|| MultiPolygon(Vec::new()))
+            }
+            _ => p::overlap(&self.p.geometry, g),
+        };
         let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
         (width > self.sliver_width).then_some((overlap, area))
     }
@@ -253,7 +266,6 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Features of layers of `kind` that the proposal hits, with their overlap.
     /// Zoning hits, computed once per validation.
     fn zone_hits(&mut self) -> Vec<Hit<'a>> {
         if self.zones.is_none() {
@@ -293,7 +305,7 @@ impl<'a> Ctx<'a> {
                         (self.area > self.sliver_area && width > self.sliver_width)
                             .then(|| (self.p.geometry.clone(), self.area))
                     }
-                    Placement::Unknown => self.hit(areal),
+                    Placement::Unknown => self.hit(areal, f.convex),
                 };
                 if let Some((overlap, area)) = hit {
                     out.push((layer, f, overlap, area));
@@ -342,6 +354,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         p: proposal,
         area: p::area(&proposal.geometry),
         perimeter: perimeter(&proposal.geometry),
+        convex: p::convex_ring(&proposal.geometry).cloned(),
         zones: None,
         sliver_area: overlap_rule.number("sliver_area_m2", 0.5),
         sliver_width: overlap_rule.number("sliver_width_m", 0.1),
@@ -359,7 +372,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     if proposal.parcel_codes.is_empty() {
         if let Some(b) = proposal.geometry.bounding_rect() {
             for parcel in index.parcels_near(b) {
-                if let Some((_, area)) = cx.hit(&parcel.geometry) {
+                if let Some((_, area)) = cx.hit(&parcel.geometry, parcel.convex) {
                     on_parcels.push((parcel, area));
                 }
             }
