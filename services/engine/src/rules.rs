@@ -183,6 +183,7 @@ struct Ctx<'a> {
     perimeter: f64,
     /// The proposal's ring when it is one convex polygon (most footprints): exact clipping.
     convex: Option<LineString>,
+    bounds: Option<geo::Rect>,
     /// Zoning hits, used by two rules.
     zones: Option<Vec<Hit<'a>>>,
     sliver_area: f64,
@@ -227,6 +228,15 @@ impl<'a> Ctx<'a> {
     /// overlap's outline is computed only for a partial overlap — when the proposal lies inside
     /// `g`, the overlap is the proposal itself.
     fn hit(&self, g: &MultiPolygon, g_convex: bool) -> Option<(MultiPolygon, f64)> {
+        // The overlap is no larger than the overlap of the bounding boxes: a neighbour that only
+        // reaches into a corner of the box is settled without clipping.
+        if let (Some(a), Some(b)) = (self.bounds, g.bounding_rect()) {
+            let w = a.max().x.min(b.max().x) - a.min().x.max(b.min().x);
+            let h = a.max().y.min(b.max().y) - a.min().y.max(b.min().y);
+            if w <= 0.0 || h <= 0.0 || w * h <= self.sliver_area {
+                return None;
+            }
+        }
         let g_ring = if g_convex { p::convex_ring(g) } else { None };
         let area = match (&self.convex, g_ring) {
             (Some(ring), _) => p::clip_area(g, ring),
@@ -355,6 +365,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         area: p::area(&proposal.geometry),
         perimeter: perimeter(&proposal.geometry),
         convex: p::convex_ring(&proposal.geometry).cloned(),
+        bounds: proposal.geometry.bounding_rect(),
         zones: None,
         sliver_area: overlap_rule.number("sliver_area_m2", 0.5),
         sliver_width: overlap_rule.number("sliver_width_m", 0.1),
