@@ -91,8 +91,7 @@ pub async fn run(
 
     // The validation index: built before serving, then kept current in the background.
     let index = validation::IndexHandle::default();
-    validation::load(&store, &index).await?;
-    let refresher = tokio::spawn(validation::keep_current(store.clone(), index.clone()));
+    let refresher = validation::start(&store, &index).await?;
     let spatial = SpatialServiceServer::new(SpatialApi::new(store, config.limits, index))
         .max_decoding_message_size(config.max_message_bytes);
 

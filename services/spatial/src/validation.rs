@@ -138,32 +138,53 @@ pub async fn build(store: &Store) -> Result<Built, StoreError> {
 }
 
 /// Builds the first index, then keeps it current: every `kovgis_dataset_version` notification
-/// (several in a burst count once) rebuilds it and swaps it in. A lost connection is retried;
-/// after reconnecting the index is rebuilt, as notifications may have been missed.
-pub async fn keep_current(store: Store, handle: IndexHandle) {
-    let mut first = true;
+/// (several in a burst count once) rebuilds it and swaps it in. Listening starts before the first
+/// build, so an import committed meanwhile is not missed. A lost connection is retried; after
+/// reconnecting the index is rebuilt, as notifications may have been missed.
+/// Returns the task that keeps it current; abort it to stop.
+pub async fn start(
+    store: &Store,
+    handle: &IndexHandle,
+) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+    let versions = store.listen(CHANNEL).await?;
+    load(store, handle).await?;
+    Ok(tokio::spawn(keep_current(
+        store.clone(),
+        handle.clone(),
+        versions,
+    )))
+}
+
+const CHANNEL: &str = "kovgis_dataset_version";
+
+async fn keep_current(
+    store: Store,
+    handle: IndexHandle,
+    mut versions: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     loop {
-        match store.listen("kovgis_dataset_version").await {
-            Ok(mut versions) => {
-                if !first {
-                    rebuild(&store, &handle).await;
-                }
-                first = false;
-                while let Some(payload) = versions.recv().await {
-                    // Let a burst of imports settle, then rebuild once.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    while versions.try_recv().is_ok() {}
-                    tracing::info!(
-                        payload,
-                        "new dataset version; rebuilding the validation index"
-                    );
-                    rebuild(&store, &handle).await;
-                }
-                tracing::warn!("lost the notification connection; listening again");
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot listen for dataset versions"),
+        while let Some(payload) = versions.recv().await {
+            // Let a burst of imports settle, then rebuild once.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            while versions.try_recv().is_ok() {}
+            tracing::info!(
+                payload,
+                "new dataset version; rebuilding the validation index"
+            );
+            rebuild(&store, &handle).await;
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tracing::warn!("lost the notification connection; listening again");
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            match store.listen(CHANNEL).await {
+                Ok(v) => {
+                    versions = v;
+                    rebuild(&store, &handle).await;
+                    break;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot listen for dataset versions"),
+            }
+        }
     }
 }
 
