@@ -121,6 +121,9 @@ pub struct Proposal {
     pub parcel_codes: Vec<String>,
     pub on: NaiveDate,
     pub locale: Locale,
+    /// Whether findings carry overlap outlines (for display). Without them, a partial overlap is
+    /// settled from its exact area and an upper bound of its perimeter where that suffices.
+    pub outlines: bool,
 }
 
 /// One rule's outcome, or one hit of it.
@@ -248,17 +251,44 @@ impl<'a> Ctx<'a> {
         }
         if self.area - area <= 1e-9 * self.area.max(1.0) {
             let width = 2.0 * area / self.perimeter.max(f64::MIN_POSITIVE);
-            return (width > self.sliver_width).then(|| (self.p.geometry.clone(), area));
+            return (width > self.sliver_width).then(|| (self.outline(), area));
         }
         // A partial overlap: its outline, exactly by clipping when both are convex.
-        let overlap = match (&self.convex, g_ring) {
-            (Some(a), Some(b)) => {
-                p::convex_intersection(a, b).unwrap_or_else(|| MultiPolygon(Vec::new()))
+        if let (Some(a), Some(b)) = (&self.convex, g_ring) {
+            let overlap = p::convex_intersection(a, b).unwrap_or_else(|| MultiPolygon(Vec::new()));
+            let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
+            let overlap = if self.p.outlines {
+                overlap
+            } else {
+                MultiPolygon(Vec::new())
+            };
+            return (width > self.sliver_width).then_some((overlap, area));
+        }
+        // Without outlines, the clipped rings' perimeter (an upper bound: clipping a concave
+        // shape adds edges along the window) settles every overlap that is wide enough.
+        if let (Some(window), false) = (&self.convex, self.p.outlines) {
+            let bound = p::clip_perimeter(g, window);
+            if 2.0 * area / bound.max(f64::MIN_POSITIVE) > self.sliver_width {
+                return Some((MultiPolygon(Vec::new()), area));
             }
-            _ => p::overlap(&self.p.geometry, g),
-        };
+        }
+        let overlap = p::overlap(&self.p.geometry, g);
         let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
+        let overlap = if self.p.outlines {
+            overlap
+        } else {
+            MultiPolygon(Vec::new())
+        };
         (width > self.sliver_width).then_some((overlap, area))
+    }
+
+    /// The proposal as the overlap outline (when it lies wholly inside), if outlines are wanted.
+    fn outline(&self) -> MultiPolygon {
+        if self.p.outlines {
+            self.p.geometry.clone()
+        } else {
+            MultiPolygon(Vec::new())
+        }
     }
 
     fn share(&self, area: f64) -> f64 {
@@ -313,7 +343,7 @@ impl<'a> Ctx<'a> {
                     Placement::Inside => {
                         let width = 2.0 * self.area / self.perimeter.max(f64::MIN_POSITIVE);
                         (self.area > self.sliver_area && width > self.sliver_width)
-                            .then(|| (self.p.geometry.clone(), self.area))
+                            .then(|| (self.outline(), self.area))
                     }
                     Placement::Unknown => self.hit(areal, f.convex),
                 };
@@ -543,7 +573,11 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
             .iter()
             .skip(1)
             .fold(parcels[0].geometry.clone(), |u, p| u.union(&p.geometry));
-        let outside_geometry = cx.p.geometry.difference(&union);
+        let outside_geometry = if cx.p.outlines {
+            cx.p.geometry.difference(&union)
+        } else {
+            MultiPolygon(Vec::new())
+        };
         let f = cx.finding(
             "WITHIN_PARCEL",
             def,
@@ -557,7 +591,7 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
         );
         f.overlap_area_m2 = Some(outside);
         f.overlap_share_pct = Some(share_exact);
-        f.geometry = Some(outside_geometry);
+        f.geometry = (!outside_geometry.0.is_empty()).then_some(outside_geometry);
     }
 }
 
@@ -687,7 +721,7 @@ fn describe(
     finding.attributes = f.attributes.clone();
     finding.overlap_area_m2 = Some(area);
     finding.overlap_share_pct = Some(100.0 * area / proposal_area.max(f64::MIN_POSITIVE));
-    finding.geometry = Some(overlap);
+    finding.geometry = (!overlap.0.is_empty()).then_some(overlap);
     finding.authority = f
         .attributes
         .get("authority")

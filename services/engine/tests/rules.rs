@@ -181,6 +181,7 @@ fn proposal(g: MultiPolygon) -> Proposal {
         parcel_codes: vec![],
         on: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
         locale: Locale::En,
+        outlines: true,
     }
 }
 
@@ -436,4 +437,81 @@ fn messages_come_in_estonian_by_default() {
         "{}",
         f.message
     );
+}
+
+#[test]
+fn without_outlines_the_findings_are_the_same() {
+    // An L-shaped (concave) restriction that footprints cross partially, plus the usual index.
+    let c = |x: f64, y: f64| Coord {
+        x: X0 + x,
+        y: Y0 + y,
+    };
+    let l_shape = MultiPolygon(vec![Polygon::new(
+        LineString(vec![
+            c(10.0, 10.0),
+            c(30.0, 10.0),
+            c(30.0, 12.0),
+            c(12.0, 12.0),
+            c(12.0, 30.0),
+            c(10.0, 30.0),
+            c(10.0, 10.0),
+        ]),
+        vec![],
+    )]);
+    let mut layers = vec![layer(
+        5,
+        "l-zone",
+        LayerKind::Restriction,
+        Some("Päästeamet"),
+        vec![feature(50, json!({}), l_shape)],
+    )];
+    let base = index(-1.0);
+    let parcels = vec![Parcel::new(
+        "79301:001:0001".into(),
+        "0793".into(),
+        rect(0.0, 0.0, 40.0, 40.0),
+    )];
+    layers.push(layer(6, "nothing", LayerKind::Other, None, vec![]));
+    let with_l = Index::build(parcels, Some(1), layers, std::time::Instant::now());
+    for (index, footprint) in [
+        (&with_l, rect(8.0, 8.0, 16.0, 16.0)), // across both arms of the L: concave overlap
+        (&with_l, rect(11.0, 11.0, 11.05, 25.0)), // a thin strip along one arm
+        (&with_l, rect(20.0, 11.9, 26.0, 18.0)), // a 0.1 m sliver of the arm
+        (&base, rect(35.0, 10.0, 45.0, 20.0)), // across two parcels and two zones
+        (&base, rect(10.0, -2.0, 20.0, 8.0)),  // partly outside
+    ] {
+        let outlined = validate(index, &rules(), &proposal(footprint.clone()));
+        let bare = validate(
+            index,
+            &rules(),
+            &Proposal {
+                outlines: false,
+                ..proposal(footprint)
+            },
+        );
+        let key = |r: &kovgis_engine::rules::Report| {
+            r.findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.rule,
+                        f.code,
+                        f.passed,
+                        f.overlap_area_m2.map(|a| (a * 1e6).round()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(&outlined), key(&bare));
+        assert_eq!(outlined.verdict, bare.verdict);
+        assert!(bare.findings.iter().all(|f| f.geometry.is_none()));
+    }
+    let hit = validate(&with_l, &rules(), &proposal(rect(8.0, 8.0, 16.0, 16.0)));
+    let f = hit
+        .findings
+        .iter()
+        .find(|f| f.code == "RESTRICTION_OVERLAP")
+        .unwrap();
+    // The L covers (10..16 × 10..12) + (10..12 × 12..16) = 12 + 8 m².
+    assert!((f.overlap_area_m2.unwrap() - 20.0).abs() < 1e-9);
 }

@@ -126,6 +126,7 @@ impl SpatialApi {
                 parcel_codes,
                 on,
                 locale,
+                outlines: !out.omit_geometry,
             },
             out,
         ))
@@ -514,17 +515,35 @@ impl SpatialService for SpatialApi {
             );
         }
         // The checks are CPU work: off the runtime's threads, so that a large batch does not
-        // hold up other calls.
-        let reports = tokio::task::spawn_blocking(move || {
-            proposals
-                .iter()
-                .map(|(p, out)| {
-                    report_message(&rules::validate(&built.index, &built.rules, p), &built, out)
-                })
-                .collect::<Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| Status::internal(format!("validation stopped: {e}")))??;
+        // hold up other calls, and split over the cores when it is large enough to pay.
+        let parts = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(proposals.len().div_ceil(64))
+            .max(1);
+        let per = proposals.len().div_ceil(parts).max(1);
+        let mut tasks = Vec::with_capacity(parts);
+        let mut rest = proposals;
+        while !rest.is_empty() {
+            let tail = rest.split_off(per.min(rest.len()));
+            let chunk = std::mem::replace(&mut rest, tail);
+            let built = built.clone();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                chunk
+                    .iter()
+                    .map(|(p, out)| {
+                        report_message(&rules::validate(&built.index, &built.rules, p), &built, out)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            }));
+        }
+        let mut reports = Vec::new();
+        for task in tasks {
+            reports.extend(
+                task.await
+                    .map_err(|e| Status::internal(format!("validation stopped: {e}")))??,
+            );
+        }
         Ok(Response::new(v1::ValidateGeometriesResponse { reports }))
     }
 

@@ -2,8 +2,9 @@
 //!
 //! `kovgis-bench-validate inprocess`: builds the index from DATABASE_URL (time, resident memory),
 //! then checks seeded footprints (100–2 000 m², rotated rectangles and many-vertex round shapes on
-//! random parcels) and large plan areas with the engine on one thread, and the same checks with
-//! one prepared PostGIS statement (GiST, JIT off) on one connection; prints p50, p99 and ratios.
+//! random parcels) and large plan areas with the engine on one thread (numbers, no outlines, like
+//! the SQL), and the same checks with one prepared PostGIS statement (GiST, JIT off) on one
+//! connection; prints p50, p99 and ratios.
 //!
 //! `kovgis-bench-validate grpc ADDR`: a bounded load client against a running `kovgis serve`:
 //! unary ValidateGeometry at concurrency 1, 16 and 64 over 4 HTTP/2 connections, then
@@ -194,6 +195,8 @@ async fn inprocess(url: &str) {
             parcel_codes: vec![],
             on: chrono::Utc::now().date_naive(),
             locale: Locale::Et,
+            // The SQL returns numbers, not outlines; so does the engine here.
+            outlines: false,
         };
         let proposals: Vec<Proposal> = samples.iter().map(proposal).collect();
         // For profiling: KOVGIS_BENCH_SPIN=n runs the checks n more times first.
