@@ -45,13 +45,49 @@ impl SpatialApi {
         })
     }
 
+    /// Checks a proposal on the index, or — for a moment before the index's newest data — on a
+    /// small index of what PostGIS held then around the proposal.
+    async fn check(
+        &self,
+        built: &Built,
+        proposal: &Proposal,
+        out: &convert::Output,
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<v1::ValidationReport> {
+        match as_of {
+            Some(at) if past(built, Some(at)) => {
+                let Some(around) = geo::BoundingRect::bounding_rect(&proposal.geometry) else {
+                    return Err(InputError::new("geometry", "geometry is empty").into());
+                };
+                let then = crate::validation::build_past(&self.store, at, around).await?;
+                report_message(
+                    &rules::validate(&then.index, &then.rules, proposal),
+                    &then,
+                    out,
+                )
+            }
+            _ => report_message(
+                &rules::validate(&built.index, &built.rules, proposal),
+                built,
+                out,
+            ),
+        }
+    }
+
     /// Reads a validation request; field names are prefixed with `at` (for batch elements).
     fn proposal(
         &self,
         at: &str,
         req: &v1::ValidateGeometryRequest,
         built: &Built,
-    ) -> std::result::Result<(Proposal, convert::Output), InputError> {
+    ) -> std::result::Result<
+        (
+            Proposal,
+            convert::Output,
+            Option<chrono::DateTime<chrono::Utc>>,
+        ),
+        InputError,
+    > {
         let field = |name: &str| {
             if at.is_empty() {
                 name.to_owned()
@@ -102,10 +138,12 @@ impl SpatialApi {
             .enumerate()
             .map(|(i, c)| parse_cadastral_code(&format!("{}[{i}]", field("parcel_codes")), c))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let on = match &req.as_of {
-            Some(t) => convert::from_timestamp(&field("as_of"), t)?.date_naive(),
-            None => chrono::Utc::now().date_naive(),
-        };
+        let as_of = req
+            .as_of
+            .as_ref()
+            .map(|t| convert::from_timestamp(&field("as_of"), t))
+            .transpose()?;
+        let on = as_of.unwrap_or_else(chrono::Utc::now).date_naive();
         let locale = match req.locale.as_str() {
             "" | "et" => Locale::Et,
             "en" => Locale::En,
@@ -129,6 +167,7 @@ impl SpatialApi {
                 outlines: !out.omit_geometry,
             },
             out,
+            as_of,
         ))
     }
 
@@ -145,6 +184,11 @@ impl SpatialApi {
 }
 
 type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Whether a request's moment is before the index's newest data (answered from PostGIS).
+fn past(built: &Built, as_of: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+    matches!((as_of, built.newest_version_at), (Some(at), Some(newest)) if at < newest)
+}
 
 fn geometry_type(g: &geo::Geometry) -> &'static str {
     match g {
@@ -492,13 +536,12 @@ impl SpatialService for SpatialApi {
         request: Request<v1::ValidateGeometryRequest>,
     ) -> std::result::Result<Response<v1::ValidationReport>, Status> {
         let req = request.into_inner();
-        let run = || {
+        let run = async {
             let built = self.built()?;
-            let (proposal, out) = self.proposal("", &req, &built)?;
-            let report = rules::validate(&built.index, &built.rules, &proposal);
-            report_message(&report, &built, &out)
+            let (proposal, out, as_of) = self.proposal("", &req, &built)?;
+            self.check(&built, &proposal, &out, as_of).await
         };
-        Ok(Response::new(run()?))
+        Ok(Response::new(run.await?))
     }
 
     async fn validate_geometries(
@@ -513,6 +556,14 @@ impl SpatialService for SpatialApi {
                 self.proposal(&format!("proposals[{i}]"), p, &built)
                     .map_err(ServiceError::from)?,
             );
+        }
+        if proposals.iter().any(|(_, _, as_of)| past(&built, *as_of)) {
+            // Past dates read PostGIS per proposal: one at a time.
+            let mut reports = Vec::with_capacity(proposals.len());
+            for (p, out, as_of) in &proposals {
+                reports.push(self.check(&built, p, out, *as_of).await?);
+            }
+            return Ok(Response::new(v1::ValidateGeometriesResponse { reports }));
         }
         // The checks are CPU work: off the runtime's threads, so that a large batch does not
         // hold up other calls, and split over the cores when it is large enough to pay.
@@ -531,7 +582,7 @@ impl SpatialService for SpatialApi {
             tasks.push(tokio::task::spawn_blocking(move || {
                 chunk
                     .iter()
-                    .map(|(p, out)| {
+                    .map(|(p, out, _)| {
                         report_message(&rules::validate(&built.index, &built.rules, p), &built, out)
                     })
                     .collect::<Result<Vec<_>>>()

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel, areal_part};
 use kovgis_engine::rules::{RuleDef, RuleSet, Severity};
+use kovgis_store::index_source::AsOf;
 use kovgis_store::{Store, StoreError};
 
 /// An index and the rules, as one consistent snapshot.
@@ -16,6 +17,9 @@ pub struct Built {
     pub index: Index,
     pub rules: RuleSet,
     pub municipalities: std::collections::HashSet<String>,
+    /// When the newest dataset version in it was imported: earlier dates are answered from
+    /// PostGIS ([`build_past`]).
+    pub newest_version_at: Option<chrono::DateTime<chrono::Utc>>,
     pub built_at: SystemTime,
     /// Process resident memory right after the build, bytes.
     pub resident_bytes: u64,
@@ -50,7 +54,55 @@ pub async fn build(store: &Store) -> Result<Built, StoreError> {
     let started = Instant::now();
     let source = store.index_source().await?;
     let read = started.elapsed();
-    let built = tokio::task::spawn_blocking(move || {
+    let built = tokio::task::spawn_blocking(move || assemble(source, started))
+        .await
+        .map_err(|e| StoreError::Invalid(format!("building the index: {e}")))?;
+    log_built(&built, read);
+    Ok(built)
+}
+
+/// A small index of what was in force at a past moment around a proposal, read from PostGIS:
+/// the parcels under its bounding box, then every feature around those parcels (their buildings
+/// and zones decide coverage), so that the same rules give the answer of that day.
+pub async fn build_past(
+    store: &Store,
+    at: chrono::DateTime<chrono::Utc>,
+    around: geo::Rect,
+) -> Result<Built, StoreError> {
+    let started = Instant::now();
+    let window = |r: geo::Rect| AsOf {
+        at,
+        bbox: [r.min().x, r.min().y, r.max().x, r.max().y],
+    };
+    let parcels = store.index_source_at(Some(window(around))).await?;
+    let mut wide = around;
+    for p in &parcels.parcels {
+        if let Some(b) = geo::BoundingRect::bounding_rect(&p.geometry) {
+            wide = geo::Rect::new(
+                geo::Coord {
+                    x: wide.min().x.min(b.min().x),
+                    y: wide.min().y.min(b.min().y),
+                },
+                geo::Coord {
+                    x: wide.max().x.max(b.max().x),
+                    y: wide.max().y.max(b.max().y),
+                },
+            );
+        }
+    }
+    let source = if wide == around {
+        parcels
+    } else {
+        store.index_source_at(Some(window(wide))).await?
+    };
+    tokio::task::spawn_blocking(move || assemble(source, started))
+        .await
+        .map_err(|e| StoreError::Invalid(format!("building the index: {e}")))
+}
+
+/// The CPU part of a build.
+fn assemble(source: kovgis_store::index_source::IndexSource, started: Instant) -> Built {
+    {
         let parcels = source
             .parcels
             .into_iter()
@@ -107,12 +159,14 @@ pub async fn build(store: &Store) -> Result<Built, StoreError> {
             index,
             rules,
             municipalities: source.municipalities.into_iter().collect(),
+            newest_version_at: source.newest_version_at,
             built_at: SystemTime::now(),
             resident_bytes: resident_bytes(),
         }
-    })
-    .await
-    .map_err(|e| StoreError::Invalid(format!("building the index: {e}")))?;
+    }
+}
+
+fn log_built(built: &Built, read: Duration) {
     let s = &built.index.stats;
     tracing::info!(
         parcels = s.parcels,
@@ -134,7 +188,6 @@ pub async fn build(store: &Store) -> Result<Built, StoreError> {
             "layer indexed"
         );
     }
-    Ok(built)
 }
 
 /// Builds the first index, then keeps it current: every `kovgis_dataset_version` notification

@@ -432,26 +432,14 @@ async fn index_stats_match_the_database() {
     assert!(stats.build_seconds > 0.0 && stats.resident_bytes > 0);
 }
 
-#[tokio::test]
-async fn an_import_is_seen_by_the_next_validation() {
-    let db = FreshDb::new("refresh").await;
-    let mut s = TestServer::start_on(&db.url, InputLimits::default()).await;
-    let (x, y) = (657_480.0, 6_477_160.0);
-    let proposal = || request("0793", &square(x, y, 8.0));
-    let before = validate(&mut s, proposal()).await;
-    assert!(
-        !before
-            .findings
-            .iter()
-            .any(|f| f.layer_name == "noise-zones")
-    );
-    // A new restriction layer covering the footprint, imported over gRPC.
+/// A noise-zone layer import (keyed) with one square feature N1 of side `side` at (x, y).
+async fn import_noise_zone(s: &mut TestServer, x: f64, y: f64, side: f64) {
     let ring: Vec<String> = [
-        (x - 10.0, y - 10.0),
-        (x + 30.0, y - 10.0),
-        (x + 30.0, y + 30.0),
-        (x - 10.0, y + 30.0),
-        (x - 10.0, y - 10.0),
+        (x, y),
+        (x + side, y),
+        (x + side, y + side),
+        (x, y + side),
+        (x, y),
     ]
     .iter()
     .map(|(a, b)| format!("{a} {b}"))
@@ -466,7 +454,7 @@ async fn an_import_is_seen_by_the_next_validation() {
                 layer_title: "Mürakaart (test)".into(),
                 authority: "Terviseamet".into(),
                 keyed: true,
-                source: "test".into(),
+                source: format!("test {x} {y}"),
                 epsg: 3301,
                 ..Default::default()
             },
@@ -493,22 +481,104 @@ async fn an_import_is_seen_by_the_next_validation() {
         .import_features(tokio_stream::iter(vec![header, feature]))
         .await
         .unwrap();
-    // The index is rebuilt in the background after the import's notification.
-    let mut seen = None;
+}
+
+/// Validates until the noise zone is (or is not) among the findings; the index is rebuilt in
+/// the background after an import's notification.
+async fn wait_for_noise(
+    s: &mut TestServer,
+    r: impl Fn() -> v1::ValidateGeometryRequest,
+    present: bool,
+) -> Option<v1::Finding> {
     for _ in 0..100 {
-        let r = validate(&mut s, proposal()).await;
-        if let Some(f) = r.findings.iter().find(|f| f.layer_name == "noise-zones") {
-            seen = Some(f.clone());
-            break;
+        let report = validate(s, r()).await;
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.layer_name == "noise-zones")
+            .cloned();
+        if f.is_some() == present {
+            return f;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let f = seen.expect("the imported layer reached the index within 10 s");
+    panic!("the index did not follow the import within 10 s");
+}
+
+#[tokio::test]
+async fn an_import_is_seen_by_the_next_validation() {
+    let db = FreshDb::new("refresh").await;
+    let mut s = TestServer::start_on(&db.url, InputLimits::default()).await;
+    let (x, y) = (657_480.0, 6_477_160.0);
+    let proposal = || request("0793", &square(x, y, 8.0));
+    let before = validate(&mut s, proposal()).await;
+    assert!(
+        !before
+            .findings
+            .iter()
+            .any(|f| f.layer_name == "noise-zones")
+    );
+    // A new restriction layer covering the footprint, imported over gRPC.
+    import_noise_zone(&mut s, x - 10.0, y - 10.0, 40.0).await;
+    let f = wait_for_noise(&mut s, proposal, true).await.unwrap();
     assert_eq!(
         (f.feature_id.as_str(), f.authority.as_str()),
         ("N1", "Terviseamet")
     );
     assert!((f.overlap_area_m2.unwrap() - 64.0).abs() < 1e-6);
+    drop(s);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_past_date_is_answered_from_the_history_in_postgis() {
+    let db = FreshDb::new("asof").await;
+    let mut s = TestServer::start_on(&db.url, InputLimits::default()).await;
+    let c = db.sql().await;
+    let (x, y) = (657_480.0, 6_477_160.0);
+    let proposal = || request("0793", &square(x, y, 8.0));
+    import_noise_zone(&mut s, x - 10.0, y - 10.0, 40.0).await;
+    wait_for_noise(&mut s, proposal, true).await;
+    let between: std::time::SystemTime = c
+        .query_one("SELECT clock_timestamp()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // The zone moves away: the index follows, and no longer sees it.
+    import_noise_zone(&mut s, x + 500.0, y + 500.0, 40.0).await;
+    wait_for_noise(&mut s, proposal, false).await;
+    // Asked for the moment between the imports, the answer is that day's.
+    let at = between.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let then = validate(
+        &mut s,
+        v1::ValidateGeometryRequest {
+            as_of: Some(prost_types::Timestamp {
+                seconds: at.as_secs() as i64,
+                nanos: at.subsec_nanos() as i32,
+            }),
+            ..proposal()
+        },
+    )
+    .await;
+    let f = then
+        .findings
+        .iter()
+        .find(|f| f.layer_name == "noise-zones")
+        .expect("the zone as it was then");
+    assert!((f.overlap_area_m2.unwrap() - 64.0).abs() < 1e-6);
+    // The rest of that day's report matches today's where nothing changed.
+    let now = validate(&mut s, proposal()).await;
+    assert_eq!(then.parcel_codes, now.parcel_codes);
+    for rule in ["WITHIN_PARCEL", "SETBACK", "ZONE_USE", "COVERAGE"] {
+        let codes = |r: &v1::ValidationReport| {
+            r.findings
+                .iter()
+                .filter(|f| f.rule == rule)
+                .map(|f| f.code.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&then), codes(&now), "{rule}");
+    }
     drop(s);
     db.drop_db().await;
 }

@@ -64,6 +64,17 @@ pub struct IndexSource {
     pub rules: Vec<RuleRow>,
     /// EHAK codes of the municipalities.
     pub municipalities: Vec<String>,
+    /// When the newest dataset version was imported: an index built from this source answers
+    /// for dates from then on.
+    pub newest_version_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A historical window: the rows in force at `at` whose geometry meets `bbox`
+/// ([min x, min y, max x, max y], EPSG:3301).
+#[derive(Debug, Clone, Copy)]
+pub struct AsOf {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub bbox: [f64; 4],
 }
 
 fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
@@ -73,6 +84,13 @@ fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError
 impl Store {
     /// Reads the current parcels, layers, features and rules in one snapshot.
     pub async fn index_source(&self) -> Result<IndexSource, StoreError> {
+        self.index_source_at(None).await
+    }
+
+    /// The same, for the rows in force at a past moment within a window (`None`: current,
+    /// everywhere). Validation falls back to this for dates before the loaded index.
+    pub async fn index_source_at(&self, as_of: Option<AsOf>) -> Result<IndexSource, StoreError> {
+        use tokio_postgres::types::ToSql;
         let mut client = self.pool.get().await?;
         let tx = client
             .build_transaction()
@@ -82,13 +100,23 @@ impl Store {
             .await
             .map_err(pg("starting the index snapshot"))?;
         let mut source = IndexSource::default();
-        let no_params = std::iter::empty::<i32>();
+        // Rows in force (now, or at $1 within the envelope $2..$5).
+        let (in_force, params): (&str, Vec<&(dyn ToSql + Sync)>) = match &as_of {
+            None => ("valid_to IS NULL", Vec::new()),
+            Some(a) => (
+                "valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)
+                 AND geom && ST_MakeEnvelope($2, $3, $4, $5, 3301)",
+                vec![&a.at, &a.bbox[0], &a.bbox[1], &a.bbox[2], &a.bbox[3]],
+            ),
+        };
 
         let rows = tx
             .query_raw(
-                "SELECT cadastral_code, municipality_code::text, ST_AsBinary(geom)
-                 FROM parcel WHERE valid_to IS NULL",
-                no_params,
+                &format!(
+                    "SELECT cadastral_code, municipality_code::text, ST_AsBinary(geom)
+                     FROM parcel WHERE {in_force}"
+                ),
+                params.iter().copied(),
             )
             .await
             .map_err(pg("reading parcels for the index"))?;
@@ -104,22 +132,32 @@ impl Store {
                 geometry: from_wkb(r.get(2))?,
             });
         }
+        let at = as_of.map(|a| a.at);
         source.parcel_version = tx
             .query_one(
-                "SELECT max(id) FROM dataset_version WHERE target = 'parcels'",
-                &[],
+                "SELECT max(id) FROM dataset_version
+                 WHERE target = 'parcels' AND ($1::timestamptz IS NULL OR imported_at <= $1)",
+                &[&at],
             )
             .await
             .map_err(pg("reading the cadastre version"))?
+            .get(0);
+        source.newest_version_at = tx
+            .query_one("SELECT max(imported_at) FROM dataset_version", &[])
+            .await
+            .map_err(pg("reading the newest dataset version"))?
             .get(0);
 
         for r in tx
             .query(
                 "SELECT l.id, l.name, l.title, l.kind::text, l.municipality_code::text, l.authority,
-                        coalesce(l.current_version_id,
-                                 (SELECT max(f.dataset_version_id) FROM feature f WHERE f.layer_id = l.id))
+                        CASE WHEN $1::timestamptz IS NULL THEN
+                            coalesce(l.current_version_id,
+                                     (SELECT max(f.dataset_version_id) FROM feature f WHERE f.layer_id = l.id))
+                        ELSE (SELECT max(f.dataset_version_id) FROM feature f
+                              WHERE f.layer_id = l.id AND f.valid_from <= $1) END
                  FROM layer l ORDER BY l.id",
-                &[],
+                &[&at],
             )
             .await
             .map_err(pg("reading layers for the index"))?
@@ -137,9 +175,11 @@ impl Store {
 
         let rows = tx
             .query_raw(
-                "SELECT layer_id, id, external_id, attributes, ST_AsBinary(geom)
-                 FROM feature WHERE valid_to IS NULL",
-                std::iter::empty::<i32>(),
+                &format!(
+                    "SELECT layer_id, id, external_id, attributes, ST_AsBinary(geom)
+                     FROM feature WHERE {in_force}"
+                ),
+                params.iter().copied(),
             )
             .await
             .map_err(pg("reading features for the index"))?;

@@ -76,7 +76,7 @@ async fn samples(db: &tokio_postgres::Client, n: i64, plans: bool, seed: u64) ->
         .query(
             "SELECT municipality_code::text, ST_X(pt), ST_Y(pt), ST_Area(geom)
              FROM (SELECT municipality_code, geom, ST_PointOnSurface(geom) AS pt,
-                          abs(hashint8(id + $2)) AS k
+                          abs(hashtext(cadastral_code || $2::text)) AS k
                    FROM parcel WHERE valid_to IS NULL) p
              ORDER BY k LIMIT $1",
             &[&n, &(seed as i64)],
@@ -199,6 +199,47 @@ async fn inprocess(url: &str) {
             outlines: false,
         };
         let proposals: Vec<Proposal> = samples.iter().map(proposal).collect();
+        if std::env::var("KOVGIS_BENCH_COMPARE").is_ok() {
+            let mut differ = 0;
+            for p in &proposals {
+                let a = rules::validate(&built.index, &built.rules, p);
+                let b = rules::validate(
+                    &built.index,
+                    &built.rules,
+                    &Proposal {
+                        outlines: true,
+                        ..p.clone()
+                    },
+                );
+                let key = |r: &rules::Report| {
+                    r.findings
+                        .iter()
+                        .map(|f| {
+                            (
+                                f.rule,
+                                f.code,
+                                f.feature_id.clone(),
+                                f.overlap_area_m2.map(|a| (a * 1e3).round() as i64),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                };
+                if key(&a) != key(&b) {
+                    differ += 1;
+                    if differ <= 3 {
+                        eprintln!(
+                            "without outlines: {:?}\nwith outlines:    {:?}",
+                            key(&a),
+                            key(&b)
+                        );
+                    }
+                }
+            }
+            eprintln!(
+                "{label}: {differ} of {} reports differ with outlines",
+                proposals.len()
+            );
+        }
         // For profiling: KOVGIS_BENCH_SPIN=n runs the checks n more times first.
         let spin: usize = std::env::var("KOVGIS_BENCH_SPIN")
             .ok()
