@@ -76,7 +76,7 @@ async fn samples(db: &tokio_postgres::Client, n: i64, plans: bool, seed: u64) ->
         .query(
             "SELECT municipality_code::text, ST_X(pt), ST_Y(pt), ST_Area(geom)
              FROM (SELECT municipality_code, geom, ST_PointOnSurface(geom) AS pt,
-                          abs(hashtext(cadastral_code || $2::text)) AS k
+                          abs(hashtext(cadastral_code || ($2::bigint)::text)) AS k
                    FROM parcel WHERE valid_to IS NULL) p
              ORDER BY k LIMIT $1",
             &[&n, &(seed as i64)],
