@@ -51,3 +51,21 @@ print(f"parcels at {point['coordinates']} (WGS84):")
 for p in found.get("parcels", []):
     uses = ", ".join(f"{u['code']} {u.get('percent', 0)}%" for u in p.get("intendedUses", []))
     print(f"  {p['cadastralCode']}  {p.get('address', '')}  [{uses}]  municipality {p['municipalityCode']}")
+
+# A 10 m × 10 m building in Tartu (across two parcels), checked against every rule in force.
+footprint = "POLYGON((657600 6477150, 657610 6477150, 657610 6477160, 657600 6477160, 657600 6477150))"
+report = call(
+    "ValidateGeometry",
+    {
+        "municipalityCode": "0793",
+        "procedureType": "building_permit",
+        "geometry": {"wkt": footprint, "epsg": 3301},
+        "intendedUse": "residential_building",
+        "locale": "en",
+        "output": {"omitGeometry": True},
+    },
+)
+print(f"validation: {report['verdict']} on {', '.join(report.get('parcelCodes', []))}")
+for f in report["findings"]:
+    mark = "ok " if f.get("passed") else "!! "
+    print(f"  {mark}{f['rule']:<20} {f['code']:<22} {f.get('message', '')}")
