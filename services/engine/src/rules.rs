@@ -242,6 +242,8 @@ impl<'a> Ctx<'a> {
         }
         let g_ring = if g_convex { p::convex_ring(g) } else { None };
         let area = match (&self.convex, g_ring) {
+            // Both convex: the one with fewer edges is the window (fewer passes).
+            (Some(a), Some(b)) if b.0.len() < a.0.len() => p::clip_area(&self.p.geometry, b),
             (Some(ring), _) => p::clip_area(g, ring),
             (None, Some(ring)) => p::clip_area(&self.p.geometry, ring),
             (None, None) => p::overlap_area(&self.p.geometry, g),
