@@ -308,7 +308,7 @@ pub fn boundary_distance(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
     {
         return 0.0;
     }
-    let mut best = f64::INFINITY;
+    let mut best = f64::INFINITY; // squared
     for r in &sa {
         for s in r.windows(2) {
             for q in &sb {
@@ -317,13 +317,13 @@ pub fn boundary_distance(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
                         return 0.0;
                     }
                     best = best
-                        .min(point_segment(s[0], t[0], t[1]))
-                        .min(point_segment(t[0], s[0], s[1]));
+                        .min(point_segment2(s[0], t[0], t[1]))
+                        .min(point_segment2(t[0], s[0], s[1]));
                 }
             }
         }
     }
-    best
+    best.sqrt()
 }
 
 /// Even-odd point-in-polygon over every ring.
@@ -362,8 +362,9 @@ fn segments_meet(p1: Coord, p2: Coord, q1: Coord, q2: Coord) -> bool {
         || (d4 == 0.0 && on(p1, p2, q2))
 }
 
-/// Distance from `p` to the segment ab.
-fn point_segment(p: Coord, a: Coord, b: Coord) -> f64 {
+/// Squared distance from `p` to the segment ab (squared: the square root is taken once, for the
+/// minimum).
+fn point_segment2(p: Coord, a: Coord, b: Coord) -> f64 {
     let (dx, dy) = (b.x - a.x, b.y - a.y);
     let len2 = dx * dx + dy * dy;
     let t = if len2 > 0.0 {
@@ -372,7 +373,7 @@ fn point_segment(p: Coord, a: Coord, b: Coord) -> f64 {
         0.0
     };
     let (cx, cy) = (a.x + t * dx - p.x, a.y + t * dy - p.y);
-    cx.hypot(cy)
+    cx * cx + cy * cy
 }
 
 #[cfg(test)]

@@ -240,7 +240,12 @@ impl<'a> Ctx<'a> {
                 return None;
             }
         }
-        let g_ring = if g_convex { p::convex_ring(g) } else { None };
+        // `g_convex` (cached at build) means one polygon without holes, convex.
+        let g_ring = if g_convex {
+            g.0.first().map(|p| p.exterior())
+        } else {
+            None
+        };
         let area = match (&self.convex, g_ring) {
             // Both convex: the one with fewer edges is the window (fewer passes).
             (Some(a), Some(b)) if b.0.len() < a.0.len() => p::clip_area(&self.p.geometry, b),
