@@ -23,6 +23,7 @@ pub struct Parcel {
     pub area: f64,
     /// One convex polygon without holes (exact clipping applies).
     pub convex: bool,
+    pub bbox: Option<Rect>,
 }
 
 /// A layer as the rules need it.
@@ -50,6 +51,7 @@ pub struct Feature {
     pub areal: Option<MultiPolygon>,
     /// The areal part is one convex polygon without holes (exact clipping applies).
     pub convex: bool,
+    pub bbox: Option<Rect>,
     /// For large polygons: the boundary in runs of [`CHUNK`] edges with their bounding boxes, so
     /// that a small proposal far from the boundary is placed inside or outside without touching
     /// most of the vertices (see [`Feature::place`]).
@@ -143,7 +145,7 @@ impl Layer {
     pub fn new(info: LayerInfo, features: Vec<Feature>) -> Self {
         Layer {
             info,
-            features: Indexed::build(features, |f| f.geometry.bounding_rect()),
+            features: Indexed::build(features, |f| f.bbox),
         }
     }
 
@@ -226,7 +228,7 @@ impl Index {
                 p.geometry.coords_count() * 16 + p.code.len() + 120
             })
             .sum();
-        let parcels = Indexed::build(parcels, |p| p.geometry.bounding_rect());
+        let parcels = Indexed::build(parcels, |p| p.bbox);
         let stats = IndexStats {
             parcels: parcels.items.len(),
             parcel_bytes: parcel_bytes + parcels.tree.size() * 40,
@@ -345,12 +347,14 @@ impl Parcel {
     pub fn new(code: String, municipality_code: String, geometry: MultiPolygon) -> Self {
         let area = predicates::area(&geometry);
         let convex = predicates::convex_ring(&geometry).is_some();
+        let bbox = geometry.bounding_rect();
         Parcel {
             code,
             municipality_code,
             geometry,
             area,
             convex,
+            bbox,
         }
     }
 }
@@ -367,6 +371,7 @@ impl Feature {
         let convex = areal
             .as_ref()
             .is_some_and(|a| predicates::convex_ring(a).is_some());
+        let bbox = geometry.bounding_rect();
         Feature {
             id,
             external_id,
@@ -374,6 +379,7 @@ impl Feature {
             geometry,
             areal,
             convex,
+            bbox,
             chunks,
         }
     }

@@ -230,10 +230,15 @@ impl<'a> Ctx<'a> {
     /// area comes first (exact and cheap for convex shapes, see `predicates::overlap_area`); the
     /// overlap's outline is computed only for a partial overlap — when the proposal lies inside
     /// `g`, the overlap is the proposal itself.
-    fn hit(&self, g: &MultiPolygon, g_convex: bool) -> Option<(MultiPolygon, f64)> {
+    fn hit(
+        &self,
+        g: &MultiPolygon,
+        g_convex: bool,
+        g_bbox: Option<geo::Rect>,
+    ) -> Option<(MultiPolygon, f64)> {
         // The overlap is no larger than the overlap of the bounding boxes: a neighbour that only
         // reaches into a corner of the box is settled without clipping.
-        if let (Some(a), Some(b)) = (self.bounds, g.bounding_rect()) {
+        if let (Some(a), Some(b)) = (self.bounds, g_bbox) {
             let w = a.max().x.min(b.max().x) - a.min().x.max(b.min().x);
             let h = a.max().y.min(b.max().y) - a.min().y.max(b.min().y);
             if w <= 0.0 || h <= 0.0 || w * h <= self.sliver_area {
@@ -352,7 +357,7 @@ impl<'a> Ctx<'a> {
                         (self.area > self.sliver_area && width > self.sliver_width)
                             .then(|| (self.outline(), self.area))
                     }
-                    Placement::Unknown => self.hit(areal, f.convex),
+                    Placement::Unknown => self.hit(areal, f.convex, f.bbox),
                 };
                 if let Some((overlap, area)) = hit {
                     out.push((layer, f, overlap, area));
@@ -420,7 +425,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     if proposal.parcel_codes.is_empty() {
         if let Some(b) = proposal.geometry.bounding_rect() {
             for parcel in index.parcels_near(b) {
-                if let Some((_, area)) = cx.hit(&parcel.geometry, parcel.convex) {
+                if let Some((_, area)) = cx.hit(&parcel.geometry, parcel.convex, parcel.bbox) {
                     on_parcels.push((parcel, area));
                 }
             }
@@ -740,7 +745,7 @@ fn describe(
 /// The maximum coverage in % for a parcel: a detailed plan in force over it decides, else the
 /// zone that covers most of it.
 fn max_coverage(cx: &Ctx<'_>, parcel: &Parcel) -> Option<(f64, String)> {
-    let bounds = parcel.geometry.bounding_rect()?;
+    let bounds = parcel.bbox?;
     let m = cx.p.municipality_code.as_str();
     let best = |kind: LayerKind, in_force_only: bool| {
         let mut best: Option<(f64, f64, String)> = None;
@@ -790,7 +795,7 @@ fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
             );
             continue;
         };
-        let Some(bounds) = parcel.geometry.bounding_rect() else {
+        let Some(bounds) = parcel.bbox else {
             continue;
         };
         let mut existing = 0.0;
