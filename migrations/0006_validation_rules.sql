@@ -36,3 +36,14 @@ INSERT INTO validation_rule (code, version, severity, procedures, params, valid_
      'Overlaps with restriction zones need coordination with their authority. Touches and slivers (≤ 0.5 m², or thinner than 0.1 m on average) are not hits.'),
     ('DP_REQUIRED', 1, 'blocking', '{building_permit,design_criteria}', '{}', '2000-01-01',
      'Where the comprehensive plan requires a detailed plan, one in force must cover the proposal.');
+
+-- A changed rule reaches the validation index like a new dataset version does: running servers
+-- LISTEN on this channel and rebuild.
+CREATE FUNCTION validation_rule_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('kovgis_dataset_version', '{"target": "validation_rule"}');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER validation_rule_notify
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON validation_rule
+    FOR EACH STATEMENT EXECUTE FUNCTION validation_rule_changed();

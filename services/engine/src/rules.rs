@@ -387,20 +387,8 @@ fn round(x: f64, digits: i32) -> f64 {
 pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     let on = proposal.on;
     let m = proposal.municipality_code.as_str();
-    let default_rule = |code: &str| RuleDef {
-        code: code.into(),
-        version: 0,
-        municipality_code: None,
-        severity: Severity::Blocking,
-        procedures: Vec::new(),
-        params: serde_json::Value::Null,
-        valid_from: NaiveDate::MIN,
-        valid_to: None,
-    };
-    let overlap_rule = rules
-        .in_force("RESTRICTION_OVERLAP", m, on)
-        .cloned()
-        .unwrap_or_else(|| default_rule("RESTRICTION_OVERLAP"));
+    // The sliver tolerances are parameters of RESTRICTION_OVERLAP and apply to every hit.
+    let overlap_rule = rules.in_force("RESTRICTION_OVERLAP", m, on);
     let mut cx = Ctx {
         index,
         p: proposal,
@@ -409,8 +397,8 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         convex: p::convex_ring(&proposal.geometry).cloned(),
         bounds: proposal.geometry.bounding_rect(),
         zones: None,
-        sliver_area: overlap_rule.number("sliver_area_m2", 0.5),
-        sliver_width: overlap_rule.number("sliver_width_m", 0.1),
+        sliver_area: overlap_rule.map_or(0.5, |r| r.number("sliver_area_m2", 0.5)),
+        sliver_width: overlap_rule.map_or(0.1, |r| r.number("sliver_width_m", 0.1)),
         findings: Vec::new(),
         rule_versions: Vec::new(),
         layers_used: vec![("parcels".into(), index.parcel_version)],
@@ -449,11 +437,10 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
             continue;
         };
         cx.rule_versions.push((code.to_owned(), def.version));
-        let def = def.clone();
         if !def.procedures.is_empty() && !def.procedures.contains(&proposal.procedure) {
             cx.finding(
                 code_of(code),
-                &def,
+                def,
                 "NOT_APPLICABLE",
                 true,
                 t(
@@ -469,7 +456,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
                 let area = round(cx.area, 1);
                 cx.finding(
                     "GEOMETRY_VALID",
-                    &def,
+                    def,
                     "GEOMETRY_VALID",
                     true,
                     t(
@@ -479,12 +466,12 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
                     ),
                 );
             }
-            "WITHIN_PARCEL" => within_parcel(&mut cx, &def, &on_parcels, &missing),
-            "SETBACK" => setback(&mut cx, &def, &parcels),
-            "ZONE_USE" => zone_use(&mut cx, &def),
-            "COVERAGE" => coverage(&mut cx, &def, &parcels),
-            "RESTRICTION_OVERLAP" => restrictions(&mut cx, &def),
-            "DP_REQUIRED" => dp_required(&mut cx, &def),
+            "WITHIN_PARCEL" => within_parcel(&mut cx, def, &on_parcels, &missing),
+            "SETBACK" => setback(&mut cx, def, &parcels),
+            "ZONE_USE" => zone_use(&mut cx, def),
+            "COVERAGE" => coverage(&mut cx, def, &parcels),
+            "RESTRICTION_OVERLAP" => restrictions(&mut cx, def),
+            "DP_REQUIRED" => dp_required(&mut cx, def),
             _ => {}
         }
     }

@@ -531,6 +531,60 @@ async fn an_import_is_seen_by_the_next_validation() {
 }
 
 #[tokio::test]
+async fn a_rule_version_added_in_the_database_applies_to_the_next_validation() {
+    let db = FreshDb::new("rules").await;
+    let mut s = TestServer::start_on(&db.url, InputLimits::default()).await;
+    let c = db.sql().await;
+    // A footprint 5 m from its parcel boundary: clear of the national 4 m setback.
+    let row = c
+        .query_one(
+            "SELECT ST_X(pt), ST_Y(pt) FROM parcel p,
+                    LATERAL (SELECT ST_PointOnSurface(ST_Buffer(p.geom, -8)) AS pt) x
+             WHERE p.valid_to IS NULL AND p.municipality_code = '0793'
+               AND ST_Area(ST_Buffer(p.geom, -8)) > 400
+             ORDER BY p.cadastral_code LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (x, y): (f64, f64) = (row.get(0), row.get(1));
+    let proposal = || request("0793", &square(x - 1.0, y - 1.0, 2.0));
+    let setback = |r: &v1::ValidationReport| {
+        r.findings
+            .iter()
+            .find(|f| f.rule == "SETBACK")
+            .map(|f| (f.code.clone(), f.rule_version))
+            .unwrap()
+    };
+    assert_eq!(
+        setback(&validate(&mut s, proposal()).await),
+        ("SETBACK_OK".into(), 1)
+    );
+    // Tartu adopts a 100 m setback from today: a new row, no import, no restart.
+    c.batch_execute(
+        "INSERT INTO validation_rule (code, version, municipality_code, severity, procedures, params, valid_from)
+         VALUES ('SETBACK', 2, '0793', 'warning', '{building_permit}', '{\"min_m\": 100}', current_date)",
+    )
+    .await
+    .unwrap();
+    let mut got = None;
+    for _ in 0..100 {
+        let now = setback(&validate(&mut s, proposal()).await);
+        if now.1 == 2 {
+            got = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        got.expect("the new rule version reached the index within 10 s"),
+        ("SETBACK_TOO_SMALL".into(), 2)
+    );
+    drop(s);
+    db.drop_db().await;
+}
+
+#[tokio::test]
 async fn a_past_date_is_answered_from_the_history_in_postgis() {
     let db = FreshDb::new("asof").await;
     let mut s = TestServer::start_on(&db.url, InputLimits::default()).await;
