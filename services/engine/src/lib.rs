@@ -11,3 +11,4 @@
 pub mod index;
 pub mod predicates;
 pub mod rules;
+pub mod shape;

@@ -11,12 +11,13 @@
 //! digitising sliver along a shared boundary, is not a hit.
 
 use chrono::NaiveDate;
-use geo::{BooleanOps, BoundingRect, Geometry, LineString, MultiPolygon};
+use geo::{BooleanOps, Geometry, LineString, MultiPolygon};
 use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 
-use crate::index::{Feature, Index, Layer, Parcel, Placement};
+use crate::index::{Feature, Index, Layer, Parcel};
 use crate::predicates as p;
+use crate::shape::{self, Shape};
 
 /// Language of the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -182,10 +183,10 @@ type Hit<'a> = (&'a Layer, &'a Feature, MultiPolygon, f64);
 struct Ctx<'a> {
     index: &'a Index,
     p: &'a Proposal,
+    /// The proposal's area, prepared once for every overlap question.
+    shape: Shape,
     area: f64,
     perimeter: f64,
-    /// The proposal's ring when it is one convex polygon (most footprints): exact clipping.
-    convex: Option<LineString>,
     bounds: Option<geo::Rect>,
     /// Zoning hits, used by two rules.
     zones: Option<Vec<Hit<'a>>>,
@@ -230,43 +231,31 @@ impl<'a> Ctx<'a> {
     /// area comes first (exact and cheap for convex shapes, see `predicates::overlap_area`); the
     /// overlap's outline is computed only for a partial overlap — when the proposal lies inside
     /// `g`, the overlap is the proposal itself.
-    fn hit(
-        &self,
-        g: &MultiPolygon,
-        g_convex: bool,
-        g_bbox: Option<geo::Rect>,
-    ) -> Option<(MultiPolygon, f64)> {
+    fn hit(&self, g: &Shape) -> Option<(MultiPolygon, f64)> {
         // The overlap is no larger than the overlap of the bounding boxes: a neighbour that only
         // reaches into a corner of the box is settled without clipping.
-        if let (Some(a), Some(b)) = (self.bounds, g_bbox) {
+        if let (Some(a), Some(b)) = (self.bounds, g.bbox) {
             let w = a.max().x.min(b.max().x) - a.min().x.max(b.min().x);
             let h = a.max().y.min(b.max().y) - a.min().y.max(b.min().y);
             if w <= 0.0 || h <= 0.0 || w * h <= self.sliver_area {
                 return None;
             }
         }
-        // `g_convex` (cached at build) means one polygon without holes, convex.
-        let g_ring = if g_convex {
-            g.0.first().map(|p| p.exterior())
-        } else {
-            None
-        };
-        let area = match (&self.convex, g_ring) {
-            // Both convex: the one with fewer edges is the window (fewer passes).
-            (Some(a), Some(b)) if b.0.len() < a.0.len() => p::clip_area(&self.p.geometry, b),
-            (Some(ring), _) => p::clip_area(g, ring),
-            (None, Some(ring)) => p::clip_area(&self.p.geometry, ring),
-            (None, None) => p::overlap_area(&self.p.geometry, g),
-        };
+        let area = shape::overlap_area(&self.shape, g);
         if area <= self.sliver_area {
             return None;
         }
         if self.area - area <= 1e-9 * self.area.max(1.0) {
+            // Wholly inside: the overlap is the proposal.
             let width = 2.0 * area / self.perimeter.max(f64::MIN_POSITIVE);
             return (width > self.sliver_width).then(|| (self.outline(), area));
         }
+        fn ring(s: &Shape) -> Option<&LineString> {
+            s.convex.then(|| s.polygons.0[0].exterior())
+        }
+        let (own, g_ring) = (ring(&self.shape), ring(g));
         // A partial overlap: its outline, exactly by clipping when both are convex.
-        if let (Some(a), Some(b)) = (&self.convex, g_ring) {
+        if let (Some(a), Some(b)) = (own, g_ring) {
             let overlap = p::convex_intersection(a, b).unwrap_or_else(|| MultiPolygon(Vec::new()));
             let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
             let overlap = if self.p.outlines {
@@ -278,13 +267,18 @@ impl<'a> Ctx<'a> {
         }
         // Without outlines, the clipped rings' perimeter (an upper bound: clipping a concave
         // shape adds edges along the window) settles every overlap that is wide enough.
-        if let (Some(window), false) = (&self.convex, self.p.outlines) {
-            let bound = p::clip_perimeter(g, window);
+        if let (Some(window), false) = (own.or(g_ring), self.p.outlines) {
+            let subject = if own.is_some() {
+                &g.polygons
+            } else {
+                &self.p.geometry
+            };
+            let bound = p::clip_perimeter(subject, window);
             if 2.0 * area / bound.max(f64::MIN_POSITIVE) > self.sliver_width {
                 return Some((MultiPolygon(Vec::new()), area));
             }
         }
-        let overlap = p::overlap(&self.p.geometry, g);
+        let overlap = p::overlap(&self.p.geometry, &g.polygons);
         let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
         let overlap = if self.p.outlines {
             overlap
@@ -329,37 +323,17 @@ impl<'a> Ctx<'a> {
 
     fn hits(&mut self, kind: LayerKind) -> Vec<Hit<'a>> {
         let index: &'a Index = self.index;
-        let Some(bounds) = self.p.geometry.bounding_rect() else {
+        let Some(bounds) = self.bounds else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        let Some(vertex) = self
-            .p
-            .geometry
-            .0
-            .first()
-            .and_then(|p| p.exterior().0.first())
-        else {
-            return Vec::new();
-        };
-        let vertex = *vertex;
         for layer in index.layers(kind, &self.p.municipality_code) {
             self.use_layer(layer);
             for f in layer.near(bounds) {
                 let Some(areal) = &f.areal else {
                     continue;
                 };
-                let hit = match f.place(bounds, vertex) {
-                    Placement::Outside => None,
-                    // Wholly inside: the overlap is the proposal.
-                    Placement::Inside => {
-                        let width = 2.0 * self.area / self.perimeter.max(f64::MIN_POSITIVE);
-                        (self.area > self.sliver_area && width > self.sliver_width)
-                            .then(|| (self.outline(), self.area))
-                    }
-                    Placement::Unknown => self.hit(areal, f.convex, f.bbox),
-                };
-                if let Some((overlap, area)) = hit {
+                if let Some((overlap, area)) = self.hit(areal) {
                     out.push((layer, f, overlap, area));
                 }
             }
@@ -389,13 +363,14 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     let m = proposal.municipality_code.as_str();
     // The sliver tolerances are parameters of RESTRICTION_OVERLAP and apply to every hit.
     let overlap_rule = rules.in_force("RESTRICTION_OVERLAP", m, on);
+    let shape = Shape::new(proposal.geometry.clone());
     let mut cx = Ctx {
         index,
         p: proposal,
-        area: p::area(&proposal.geometry),
-        perimeter: perimeter(&proposal.geometry),
-        convex: p::convex_ring(&proposal.geometry).cloned(),
-        bounds: proposal.geometry.bounding_rect(),
+        area: shape.area,
+        perimeter: shape.perimeter(),
+        bounds: shape.bbox,
+        shape,
         zones: None,
         sliver_area: overlap_rule.map_or(0.5, |r| r.number("sliver_area_m2", 0.5)),
         sliver_width: overlap_rule.map_or(0.1, |r| r.number("sliver_width_m", 0.1)),
@@ -411,9 +386,9 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     let mut on_parcels: Vec<(&Parcel, f64)> = Vec::new();
     let mut missing: Vec<&str> = Vec::new();
     if proposal.parcel_codes.is_empty() {
-        if let Some(b) = proposal.geometry.bounding_rect() {
+        if let Some(b) = cx.bounds {
             for parcel in index.parcels_near(b) {
-                if let Some((_, area)) = cx.hit(&parcel.geometry, parcel.convex, parcel.bbox) {
+                if let Some((_, area)) = cx.hit(&parcel.shape) {
                     on_parcels.push((parcel, area));
                 }
             }
@@ -423,7 +398,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
             match index.parcel(code) {
                 Some(parcel) => on_parcels.push((
                     parcel,
-                    p::overlap_area(&proposal.geometry, &parcel.geometry),
+                    shape::overlap_area(&cx.shape, &parcel.shape),
                 )),
                 None => missing.push(code),
             }
@@ -469,7 +444,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
             "WITHIN_PARCEL" => within_parcel(&mut cx, def, &on_parcels, &missing),
             "SETBACK" => setback(&mut cx, def, &parcels),
             "ZONE_USE" => zone_use(&mut cx, def),
-            "COVERAGE" => coverage(&mut cx, def, &parcels),
+            "COVERAGE" => coverage(&mut cx, def, &on_parcels),
             "RESTRICTION_OVERLAP" => restrictions(&mut cx, def),
             "DP_REQUIRED" => dp_required(&mut cx, def),
             _ => {}
@@ -571,7 +546,7 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
         let union = parcels
             .iter()
             .skip(1)
-            .fold(parcels[0].geometry.clone(), |u, p| u.union(&p.geometry));
+            .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
         let outside_geometry = if cx.p.outlines {
             cx.p.geometry.difference(&union)
         } else {
@@ -605,7 +580,7 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
     let union = parcels
         .iter()
         .skip(1)
-        .fold(parcels[0].geometry.clone(), |u, p| u.union(&p.geometry));
+        .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
     let d = p::boundary_distance(&cx.p.geometry, &union);
     let shown = round(d, 2);
     let f = if d + 1e-9 >= min {
@@ -732,7 +707,7 @@ fn describe(
 /// The maximum coverage in % for a parcel: a detailed plan in force over it decides, else the
 /// zone that covers most of it.
 fn max_coverage(cx: &Ctx<'_>, parcel: &Parcel) -> Option<(f64, String)> {
-    let bounds = parcel.bbox?;
+    let bounds = parcel.shape.bbox?;
     let m = cx.p.municipality_code.as_str();
     let best = |kind: LayerKind, in_force_only: bool| {
         let mut best: Option<(f64, f64, String)> = None;
@@ -751,7 +726,7 @@ fn max_coverage(cx: &Ctx<'_>, parcel: &Parcel) -> Option<(f64, String)> {
                 {
                     continue;
                 }
-                let a = p::overlap_area(&parcel.geometry, areal);
+                let a = shape::overlap_area(&parcel.shape, areal);
                 if a > cx.sliver_area && best.as_ref().is_none_or(|b| a > b.0) {
                     best = Some((a, max, f.name()));
                 }
@@ -762,9 +737,10 @@ fn max_coverage(cx: &Ctx<'_>, parcel: &Parcel) -> Option<(f64, String)> {
     best(LayerKind::DetailedPlan, true).or_else(|| best(LayerKind::Zoning, false))
 }
 
-fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
+/// `on`: the parcels with the proposal's area on each.
+fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)]) {
     let loc = cx.p.locale;
-    for parcel in parcels {
+    for &(parcel, new) in on {
         let Some((max, source)) = max_coverage(cx, parcel) else {
             cx.finding(
                 "COVERAGE",
@@ -782,7 +758,7 @@ fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
             );
             continue;
         };
-        let Some(bounds) = parcel.bbox else {
+        let Some(bounds) = parcel.shape.bbox else {
             continue;
         };
         let mut existing = 0.0;
@@ -790,12 +766,11 @@ fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
         for layer in cx.index.layers(LayerKind::Building, &m) {
             for b in layer.near(bounds) {
                 if let Some(areal) = &b.areal {
-                    existing += p::overlap_area(&parcel.geometry, areal);
+                    existing += shape::overlap_area(&parcel.shape, areal);
                 }
             }
         }
-        let new = p::overlap_area(&parcel.geometry, &cx.p.geometry);
-        let pct = 100.0 * (existing + new) / parcel.area.max(f64::MIN_POSITIVE);
+        let pct = 100.0 * (existing + new) / parcel.shape.area.max(f64::MIN_POSITIVE);
         let shown = round(pct, 1);
         let (e, n) = (round(existing, 1), round(new, 1));
         // At the maximum is allowed; areas are compared to 1e-6 of a percent.

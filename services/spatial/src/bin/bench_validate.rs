@@ -186,7 +186,11 @@ async fn inprocess(url: &str) {
         ),
         ("plan areas (1–20 ha)", true, 200),
     ] {
-        let samples = samples(&db, n, plans, 7).await;
+        let mut samples = samples(&db, n, plans, 7).await;
+        // For profiling: KOVGIS_BENCH_ONLY=rect|round keeps one kind of footprint.
+        if let Ok(only) = std::env::var("KOVGIS_BENCH_ONLY") {
+            samples.retain(|s| (s.polygon.exterior().0.len() > 6) == (only == "round"));
+        }
         let proposal = |s: &Sample| Proposal {
             municipality_code: s.municipality.clone(),
             procedure: "building_permit".into(),
@@ -275,6 +279,21 @@ async fn inprocess(url: &str) {
             db.query(&statement, &[w, &s.municipality]).await.unwrap();
             theirs.push(t.elapsed().as_secs_f64() * 1e6);
         }
+        // The many-vertex round outlines (every fifth footprint) apart from the rectangles.
+        let by_shape = |round: bool| {
+            let part: Vec<f64> = ours
+                .iter()
+                .zip(&samples)
+                .filter(|(_, s)| (s.polygon.exterior().0.len() > 6) == round)
+                .map(|(t, _)| *t)
+                .collect();
+            (part.len(), summary(part))
+        };
+        let shapes = if plans {
+            None
+        } else {
+            Some((by_shape(false), by_shape(true)))
+        };
         let (p50, p99, mean) = summary(ours);
         let (q50, q99, qmean) = summary(theirs);
         println!(
@@ -285,6 +304,14 @@ async fn inprocess(url: &str) {
         println!(
             "  kovgis engine, in-process, 1 thread:  p50 {p50:8.1} µs   p99 {p99:8.1} µs   mean {mean:8.1} µs"
         );
+        if let Some(((nr, (r50, r99, rmean)), (no, (o50, o99, omean)))) = shapes {
+            println!(
+                "    {nr} rectangles:              p50 {r50:8.1} µs   p99 {r99:8.1} µs   mean {rmean:8.1} µs"
+            );
+            println!(
+                "    {no} round, 100–300 vertices: p50 {o50:8.1} µs   p99 {o99:8.1} µs   mean {omean:8.1} µs"
+            );
+        }
         println!(
             "  PostGIS, one prepared statement:      p50 {q50:8.1} µs   p99 {q99:8.1} µs   mean {qmean:8.1} µs"
         );

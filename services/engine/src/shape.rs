@@ -1,0 +1,547 @@
+//! Areal geometries prepared once for many overlap questions: a parcel or a feature when the
+//! index is built, a proposal once per validation.
+//!
+//! A [`Shape`] keeps its area, bounding box and convexity, and — when it has many vertices — its
+//! boundary cut into runs of [`CHUNK`] edges, each with its bounding box and the signed area
+//! between the run and its chord. Two things follow:
+//! - [`Shape::place`]: when no boundary edge comes into another shape's bounding box, that shape
+//!   lies wholly inside or wholly outside, and one ray cast tells which — no clipping at all;
+//! - [`overlap_area`]: when clipping is needed, the runs far from the clip window are replaced by
+//!   their chords before Sutherland–Hodgman. That is exact: a run and its chord lie in the run's
+//!   bounding box, a convex set; when that box is outside the window the two are homotopic in the
+//!   plane without the window, so the winding number of every point of the window — and the
+//!   clipped area, its integral — is unchanged; when the box is inside the window, the clipped
+//!   area changes by exactly the area between run and chord, which is kept with the run.
+
+use geo::{BoundingRect, Coord, CoordsIter, LineString, MultiPolygon, Rect};
+
+use crate::predicates;
+
+/// Edges per boundary run, and the vertex count from which a shape has runs.
+pub const CHUNK: usize = 16;
+pub const CHUNKED_FROM: usize = 48;
+
+/// Windows with more edges than this are not tested for holding a run's box (4 corners × edges
+/// per run would cost more than the clipping it saves).
+const INSIDE_TEST_EDGES: usize = 24;
+
+/// A run of boundary edges: vertices `start..=end` of one ring.
+#[derive(Debug, Clone)]
+struct Chunk {
+    bbox: Rect,
+    polygon: u32,
+    ring: u32,
+    start: u32,
+    end: u32,
+    /// Signed shoelace area of the run closed by its chord (the ring's own orientation).
+    loop_area: f64,
+}
+
+/// Where one shape lies against another, when that can be told without clipping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Entirely inside the shape's area.
+    Inside,
+    /// Entirely outside it.
+    Outside,
+    /// The shape's boundary comes within the other's bounding box: compute.
+    Unknown,
+}
+
+/// An areal geometry with what the overlap questions need (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub polygons: MultiPolygon,
+    /// `predicates::area`, m².
+    pub area: f64,
+    pub bbox: Option<Rect>,
+    /// One polygon without holes, convex: it can be the clip window.
+    pub convex: bool,
+    vertices: usize,
+    chunks: Vec<Chunk>,
+}
+
+fn meets(a: &Rect, b: &Rect) -> bool {
+    a.min().x <= b.max().x
+        && b.min().x <= a.max().x
+        && a.min().y <= b.max().y
+        && b.min().y <= a.max().y
+}
+
+fn rings(m: &MultiPolygon) -> impl Iterator<Item = (usize, usize, &LineString)> {
+    m.0.iter().enumerate().flat_map(|(pi, p)| {
+        std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .enumerate()
+            .map(move |(ri, r)| (pi, ri, r))
+    })
+}
+
+impl Shape {
+    pub fn new(polygons: MultiPolygon) -> Self {
+        let area = predicates::area(&polygons);
+        let bbox = polygons.bounding_rect();
+        let convex = predicates::convex_ring(&polygons).is_some();
+        let vertices = polygons.coords_count();
+        let chunks = if vertices >= CHUNKED_FROM {
+            chunks_of(&polygons)
+        } else {
+            Vec::new()
+        };
+        Shape {
+            polygons,
+            area,
+            bbox,
+            convex,
+            vertices,
+            chunks,
+        }
+    }
+
+    /// One of its vertices (for a ray cast).
+    pub fn vertex(&self) -> Option<Coord> {
+        self.polygons
+            .0
+            .first()
+            .and_then(|p| p.exterior().0.first())
+            .copied()
+    }
+
+    fn ring(&self, polygon: u32, ring: u32) -> &LineString {
+        let p = &self.polygons.0[polygon as usize];
+        if ring == 0 {
+            p.exterior()
+        } else {
+            &p.interiors()[ring as usize - 1]
+        }
+    }
+
+    /// Places something with bounding box `bbox` and the point `vertex` on it against this
+    /// shape: when no boundary edge reaches into the box, it is wholly inside or wholly outside,
+    /// and a ray cast from the vertex tells which.
+    pub fn place(&self, bbox: Rect, vertex: Coord) -> Placement {
+        let edge_meets = |a: Coord, b: Coord| {
+            a.x.min(b.x) <= bbox.max().x
+                && bbox.min().x <= a.x.max(b.x)
+                && a.y.min(b.y) <= bbox.max().y
+                && bbox.min().y <= a.y.max(b.y)
+        };
+        let (px, py) = (vertex.x, vertex.y);
+        let mut inside = false;
+        let mut cast = |pts: &[Coord]| {
+            for w in pts.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                if (a.y > py) != (b.y > py) {
+                    let x = a.x + (py - a.y) / (b.y - a.y) * (b.x - a.x);
+                    if px < x {
+                        inside = !inside;
+                    }
+                }
+            }
+        };
+        if self.chunks.is_empty() {
+            for (_, _, r) in rings(&self.polygons) {
+                if r.0.windows(2).any(|w| edge_meets(w[0], w[1])) {
+                    return Placement::Unknown;
+                }
+            }
+            for (_, _, r) in rings(&self.polygons) {
+                cast(&r.0);
+            }
+        } else {
+            for c in &self.chunks {
+                if meets(&c.bbox, &bbox) {
+                    let pts = &self.ring(c.polygon, c.ring).0[c.start as usize..=c.end as usize];
+                    if pts.windows(2).any(|w| edge_meets(w[0], w[1])) {
+                        return Placement::Unknown;
+                    }
+                }
+            }
+            for c in &self.chunks {
+                if c.bbox.max().x < px || c.bbox.min().y > py || c.bbox.max().y < py {
+                    continue;
+                }
+                cast(&self.ring(c.polygon, c.ring).0[c.start as usize..=c.end as usize]);
+            }
+        }
+        if inside {
+            Placement::Inside
+        } else {
+            Placement::Outside
+        }
+    }
+
+    /// Where `other` lies against this shape, when that can be told without clipping.
+    pub fn place_shape(&self, other: &Shape) -> Placement {
+        match (other.bbox, other.vertex()) {
+            (Some(b), Some(v)) => self.place(b, v),
+            _ => Placement::Outside,
+        }
+    }
+
+    /// This shape's rings clipped by the convex `window` (open, counter-clockwise, in
+    /// coordinates shifted by `origin`): Σ signed areas, exteriors positive and holes negative.
+    fn clipped_area(&self, window: &Window, origin: Coord) -> f64 {
+        let (mut input, mut output) = (Vec::new(), Vec::new());
+        let mut total = 0.0;
+        if self.chunks.is_empty() {
+            for (_, ri, ring) in rings(&self.polygons) {
+                input.clear();
+                input.extend(ring.0.iter().map(|c| *c - origin));
+                input.pop();
+                let area = window.clip(&mut input, &mut output).abs();
+                total += if ri == 0 { area } else { -area };
+            }
+            return total.max(0.0);
+        }
+        // Ring by ring (chunks are in ring order): far runs become chords.
+        let mut at = 0;
+        while at < self.chunks.len() {
+            let (pi, ri) = (self.chunks[at].polygon, self.chunks[at].ring);
+            let ring = &self.ring(pi, ri).0;
+            input.clear();
+            let mut loops = 0.0;
+            while at < self.chunks.len()
+                && self.chunks[at].polygon == pi
+                && self.chunks[at].ring == ri
+            {
+                let c = &self.chunks[at];
+                let (s, e) = (c.start as usize, c.end as usize);
+                match window.classify(&c.bbox, origin) {
+                    Side::Outside => input.push(ring[s] - origin),
+                    Side::Inside => {
+                        input.push(ring[s] - origin);
+                        loops += c.loop_area;
+                    }
+                    Side::Across => input.extend(ring[s..e].iter().map(|c| *c - origin)),
+                }
+                at += 1;
+            }
+            let area = (window.clip(&mut input, &mut output) + loops).abs();
+            total += if ri == 0 { area } else { -area };
+        }
+        total.max(0.0)
+    }
+
+    /// The rings' summed perimeter.
+    pub fn perimeter(&self) -> f64 {
+        rings(&self.polygons)
+            .flat_map(|(_, _, r)| r.lines())
+            .map(|l| (l.end.x - l.start.x).hypot(l.end.y - l.start.y))
+            .sum()
+    }
+}
+
+/// Boundary runs of a large polygon.
+fn chunks_of(m: &MultiPolygon) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    for (pi, ri, ring) in rings(m) {
+        let n = ring.0.len();
+        let mut start = 0;
+        while start + 1 < n {
+            let end = (start + CHUNK).min(n - 1);
+            let pts = &ring.0[start..=end];
+            let (mut lo, mut hi) = (pts[0], pts[0]);
+            for c in pts {
+                lo = Coord {
+                    x: lo.x.min(c.x),
+                    y: lo.y.min(c.y),
+                };
+                hi = Coord {
+                    x: hi.x.max(c.x),
+                    y: hi.y.max(c.y),
+                };
+            }
+            // In coordinates local to the run's first vertex (precision at 6.5e6 m northings).
+            let o = pts[0];
+            let mut twice = 0.0;
+            for w in pts.windows(2) {
+                let (a, b) = (w[0] - o, w[1] - o);
+                twice += a.x * b.y - b.x * a.y;
+            }
+            out.push(Chunk {
+                bbox: Rect::new(lo, hi),
+                polygon: pi as u32,
+                ring: ri as u32,
+                start: start as u32,
+                end: end as u32,
+                loop_area: twice / 2.0,
+            });
+            start = end;
+        }
+    }
+    out
+}
+
+/// Where a box lies against a convex window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Inside,
+    Outside,
+    Across,
+}
+
+/// A convex clip window: open, counter-clockwise, in local coordinates, with its box.
+struct Window {
+    pts: Vec<Coord>,
+    bbox: Rect,
+}
+
+impl Window {
+    fn new(ring: &LineString, origin: Coord) -> Self {
+        let mut pts: Vec<Coord> = ring.0.iter().map(|c| *c - origin).collect();
+        pts.pop(); // closed
+        if shoelace(&pts) < 0.0 {
+            pts.reverse(); // inside is on the left of every edge
+        }
+        let bbox = LineString(pts.clone())
+            .bounding_rect()
+            .unwrap_or(Rect::new(Coord::zero(), Coord::zero()));
+        Window { pts, bbox }
+    }
+
+    /// Where the box `b` (in global coordinates) lies against the window.
+    fn classify(&self, b: &Rect, origin: Coord) -> Side {
+        let b = Rect::new(b.min() - origin, b.max() - origin);
+        if !meets(&b, &self.bbox) {
+            return Side::Outside;
+        }
+        if self.pts.len() > INSIDE_TEST_EDGES {
+            return Side::Across;
+        }
+        let corners = [
+            b.min(),
+            Coord {
+                x: b.max().x,
+                y: b.min().y,
+            },
+            b.max(),
+            Coord {
+                x: b.min().x,
+                y: b.max().y,
+            },
+        ];
+        let n = self.pts.len();
+        let mut all_inside = true;
+        for i in 0..n {
+            let (e0, e1) = (self.pts[i], self.pts[(i + 1) % n]);
+            let side = |p: Coord| (e1.x - e0.x) * (p.y - e0.y) - (e1.y - e0.y) * (p.x - e0.x);
+            let inside = corners.iter().filter(|c| side(**c) >= 0.0).count();
+            if inside == 0 {
+                return Side::Outside; // a separating edge
+            }
+            all_inside &= inside == 4;
+        }
+        if all_inside {
+            Side::Inside
+        } else {
+            Side::Across
+        }
+    }
+
+    /// Clips the open ring in `input` (local coordinates) with Sutherland–Hodgman; returns the
+    /// signed area of the result. Both vectors are scratch space afterwards.
+    fn clip(&self, input: &mut Vec<Coord>, output: &mut Vec<Coord>) -> f64 {
+        clip_in_place(&self.pts, input, output);
+        shoelace(input)
+    }
+}
+
+/// Sutherland–Hodgman of the open ring in `ring` by the convex counter-clockwise `window`; the
+/// result is left in `ring`, `scratch` is scratch space. A pass that finds every vertex inside
+/// its edge copies nothing.
+pub(crate) fn clip_in_place(window: &[Coord], ring: &mut Vec<Coord>, scratch: &mut Vec<Coord>) {
+    let m = window.len();
+    for i in 0..m {
+        let n = ring.len();
+        if n == 0 {
+            return;
+        }
+        let (e0, e1) = (window[i], window[(i + 1) % m]);
+        let (dx, dy) = (e1.x - e0.x, e1.y - e0.y);
+        let side = |p: Coord| dx * (p.y - e0.y) - dy * (p.x - e0.x);
+        if ring.iter().all(|p| side(*p) >= 0.0) {
+            continue;
+        }
+        scratch.clear();
+        let mut prev = ring[n - 1];
+        let mut sp = side(prev);
+        for &cur in ring.iter() {
+            let sc = side(cur);
+            if (sp >= 0.0) != (sc >= 0.0) {
+                let t = sp / (sp - sc);
+                scratch.push(Coord {
+                    x: prev.x + t * (cur.x - prev.x),
+                    y: prev.y + t * (cur.y - prev.y),
+                });
+            }
+            if sc >= 0.0 {
+                scratch.push(cur);
+            }
+            prev = cur;
+            sp = sc;
+        }
+        std::mem::swap(ring, scratch);
+    }
+}
+
+/// Signed area of an open ring (counter-clockwise positive).
+fn shoelace(ring: &[Coord]) -> f64 {
+    let n = ring.len();
+    if n < 3 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    let mut prev = ring[n - 1];
+    for &cur in ring {
+        sum += prev.x * cur.y - cur.x * prev.y;
+        prev = cur;
+    }
+    sum / 2.0
+}
+
+/// The area of `a ∩ b` (`ST_Area(ST_Intersection(a, b))`), m²: nothing when the boxes miss,
+/// the smaller area when one lies wholly inside the other (told by [`Shape::place`]), clipping
+/// with far runs as chords when either is convex (see the module docs), and the overlay of
+/// [`predicates::overlap_area`] otherwise.
+pub fn overlap_area(a: &Shape, b: &Shape) -> f64 {
+    let (Some(ba), Some(bb)) = (a.bbox, b.bbox) else {
+        return 0.0;
+    };
+    if !meets(&ba, &bb) {
+        return 0.0;
+    }
+    // The one with the smaller box may lie inside the other.
+    let (small, large) = if ba.width() * ba.height() <= bb.width() * bb.height() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    match large.place_shape(small) {
+        Placement::Inside => return small.area,
+        Placement::Outside => return 0.0,
+        Placement::Unknown => {}
+    }
+    let (window, subject) = match (a.convex, b.convex) {
+        (true, true) if b.vertices < a.vertices => (b, a),
+        (true, _) => (a, b),
+        (false, true) => (b, a),
+        (false, false) => return predicates::overlap_area(&a.polygons, &b.polygons),
+    };
+    let ring = window.polygons.0[0].exterior();
+    let origin = ring.0[0];
+    subject.clipped_area(&Window::new(ring, origin), origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Polygon;
+
+    fn ring(cx: f64, cy: f64, r: f64, n: usize) -> LineString {
+        let mut pts: Vec<Coord> = (0..n)
+            .map(|i| {
+                let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                Coord {
+                    x: cx + r * a.cos(),
+                    y: cy + r * a.sin(),
+                }
+            })
+            .collect();
+        pts.push(pts[0]);
+        LineString(pts)
+    }
+
+    fn rect(x: f64, y: f64, side: f64) -> Rect {
+        Rect::new(
+            Coord { x, y },
+            Coord {
+                x: x + side,
+                y: y + side,
+            },
+        )
+    }
+
+    #[test]
+    fn large_shapes_place_small_proposals_without_clipping() {
+        // A 1 km disc of 200 vertices with a 200 m hole in the middle.
+        let disc = Shape::new(MultiPolygon(vec![Polygon::new(
+            ring(0.0, 0.0, 1000.0, 200),
+            vec![ring(0.0, 0.0, 200.0, 100)],
+        )]));
+        let place = |x: f64, y: f64| disc.place(rect(x, y, 10.0), Coord { x, y });
+        assert_eq!(place(500.0, 0.0), Placement::Inside);
+        assert_eq!(place(0.0, 500.0), Placement::Inside);
+        assert_eq!(place(0.0, 0.0), Placement::Outside, "in the hole");
+        assert_eq!(place(2000.0, 0.0), Placement::Outside);
+        assert_eq!(place(-1500.0, -1500.0), Placement::Outside);
+        assert_eq!(place(995.0, 0.0), Placement::Unknown, "across the boundary");
+        assert_eq!(
+            place(195.0, 0.0),
+            Placement::Unknown,
+            "across the hole's boundary"
+        );
+        // Small shapes are placed edge by edge.
+        let small = Shape::new(MultiPolygon(vec![Polygon::new(
+            ring(0.0, 0.0, 100.0, 8),
+            vec![],
+        )]));
+        assert_eq!(
+            small.place(rect(0.0, 0.0, 1.0), Coord { x: 0.0, y: 0.0 }),
+            Placement::Inside
+        );
+        assert_eq!(
+            small.place(rect(95.0, 0.0, 10.0), Coord { x: 95.0, y: 0.0 }),
+            Placement::Unknown
+        );
+    }
+
+    #[test]
+    fn runs_as_chords_leave_the_clipped_area_exact() {
+        // A many-vertex star (concave) at Estonian coordinates against small convex windows in
+        // many places: the chunked clipping equals clipping every vertex.
+        let (cx, cy) = (659_000.0, 6_474_000.0);
+        let n = 400;
+        let mut pts: Vec<Coord> = (0..n)
+            .map(|i| {
+                let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                let r = if i % 2 == 0 { 1000.0 } else { 700.0 + (i % 7) as f64 * 20.0 };
+                Coord {
+                    x: cx + r * a.cos(),
+                    y: cy + r * a.sin(),
+                }
+            })
+            .collect();
+        pts.push(pts[0]);
+        let star = Shape::new(MultiPolygon(vec![Polygon::new(
+            LineString(pts),
+            vec![ring(cx, cy, 300.0, 120)],
+        )]));
+        assert!(!star.chunks.is_empty() && !star.convex);
+        let mut checked = 0;
+        for i in 0..200 {
+            let a = i as f64 * 0.37;
+            let r = 100.0 + (i % 10) as f64 * 100.0;
+            let side = 20.0 + (i % 13) as f64 * 40.0;
+            let (x, y) = (cx + r * a.cos(), cy + r * a.sin());
+            let window = Shape::new(MultiPolygon(vec![Polygon::new(
+                LineString(vec![
+                    Coord { x, y },
+                    Coord { x: x + side, y: y + side * 0.3 },
+                    Coord { x: x + side * 0.8, y: y + side },
+                    Coord { x: x - side * 0.1, y: y + side * 0.7 },
+                    Coord { x, y },
+                ]),
+                vec![],
+            )]));
+            let fast = overlap_area(&window, &star);
+            let full = predicates::clip_area(&star.polygons, window.polygons.0[0].exterior());
+            assert!(
+                (fast - full).abs() <= 1e-6,
+                "window {i}: {fast} vs {full} clipping every vertex"
+            );
+            checked += (fast > 0.0) as usize;
+        }
+        assert!(checked > 100, "most windows overlap the star ({checked})");
+    }
+}
