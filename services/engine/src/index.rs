@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use geo::{BoundingRect, Geometry, MultiPolygon, Rect};
 use kovgis_core::model::LayerKind;
-use rstar::{AABB, RTree, RTreeObject};
+use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeObject, RTreeParams};
 
 use crate::shape::Shape;
 
@@ -67,11 +67,23 @@ fn aabb(r: Rect) -> AABB<[f64; 2]> {
     AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y])
 }
 
+/// R-tree node sizes: wider than rstar's default (3–6), so a query over the 775 000 parcels
+/// visits about five levels instead of eight — fewer cache misses on a tree built once and only
+/// read.
+struct Wide;
+
+impl RTreeParams for Wide {
+    const MIN_SIZE: usize = 8;
+    const MAX_SIZE: usize = 16;
+    const REINSERTION_COUNT: usize = 4;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
+}
+
 /// Items and the R-tree over their boxes.
 #[derive(Debug)]
 struct Indexed<T> {
     items: Vec<T>,
-    tree: RTree<Entry>,
+    tree: RTree<Entry, Wide>,
 }
 
 impl<T> Indexed<T> {
@@ -88,7 +100,7 @@ impl<T> Indexed<T> {
             .collect();
         Indexed {
             items,
-            tree: RTree::bulk_load(entries),
+            tree: RTree::bulk_load_with_params(entries),
         }
     }
 
@@ -169,6 +181,10 @@ pub struct Index {
     parcels: Indexed<Parcel>,
     by_code: HashMap<String, u32>,
     layers: Vec<Layer>,
+    /// Per municipality: the layers that apply there (its own and the national ones), in
+    /// `layers` order; `national` for a municipality without layers of its own.
+    applicable: HashMap<String, Vec<u32>>,
+    national: Vec<u32>,
     /// The dataset version the parcels came from.
     pub parcel_version: Option<i64>,
     pub stats: IndexStats,
@@ -211,10 +227,25 @@ impl Index {
                 .collect(),
             build: started.elapsed(),
         };
+        let national: Vec<u32> = (0..layers.len() as u32)
+            .filter(|&i| layers[i as usize].info.municipality_code.is_none())
+            .collect();
+        let mut applicable: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, l) in layers.iter().enumerate() {
+            if let Some(m) = &l.info.municipality_code {
+                applicable.entry(m.clone()).or_default().push(i as u32);
+            }
+        }
+        for list in applicable.values_mut() {
+            list.extend(&national);
+            list.sort_unstable();
+        }
         Index {
             parcels,
             by_code,
             layers,
+            applicable,
+            national,
             parcel_version,
             stats,
         }
@@ -238,13 +269,12 @@ impl Index {
         kind: LayerKind,
         municipality_code: &'a str,
     ) -> impl Iterator<Item = &'a Layer> {
-        self.layers.iter().filter(move |l| {
-            l.info.kind == kind
-                && l.info
-                    .municipality_code
-                    .as_deref()
-                    .is_none_or(|m| m == municipality_code)
-        })
+        self.applicable
+            .get(municipality_code)
+            .unwrap_or(&self.national)
+            .iter()
+            .map(|&i| &self.layers[i as usize])
+            .filter(move |l| l.info.kind == kind)
     }
 
     pub fn all_layers(&self) -> &[Layer] {

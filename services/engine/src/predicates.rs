@@ -277,49 +277,120 @@ pub fn distance(a: &Geometry, b: &Geometry) -> f64 {
 }
 
 /// The distance from the area `a` to the boundary of `b` (`ST_Distance(a, ST_Boundary(b))`): a
-/// footprint's setback from its parcel's boundary. Small pairs are measured directly, edge by
-/// edge (no index to build); large ones through [`distance`].
+/// footprint's setback from its parcel's boundary.
 pub fn boundary_distance(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
-    let rings = |m: &MultiPolygon| -> Vec<LineString> {
-        m.0.iter()
-            .flat_map(|p| {
-                std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned())
-            })
-            .collect()
+    let edges: Vec<(Coord, Coord)> = b
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1])))
+        .collect();
+    edge_distance(a, &edges)
+}
+
+/// The boundary of the union of polygons that do not overlap and share their common boundaries
+/// vertex for vertex (a cadastre): every edge except those another polygon has in reverse. `None`
+/// when a remaining edge runs along another polygon's boundary (a common boundary split at
+/// different vertices) — then only an overlay tells the union's boundary.
+pub fn outer_edges(polygons: &[&MultiPolygon]) -> Option<Vec<(Coord, Coord)>> {
+    let all: Vec<(usize, Coord, Coord)> = polygons
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| {
+            m.0.iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .flat_map(move |r| r.0.windows(2).map(move |w| (i, w[0], w[1])))
+        })
+        .filter(|(_, a, b)| a != b)
+        .collect();
+    // Edge against edge: for the few parcels one proposal spans. Larger sets are united.
+    if all.len() > 256 {
+        return None;
+    }
+    let mut outer = Vec::with_capacity(all.len());
+    for &(i, a, b) in &all {
+        if all.iter().any(|&(j, c, d)| j != i && c == b && d == a) {
+            continue;
+        }
+        // Along another polygon's boundary without being its reverse: not the clean case.
+        if all
+            .iter()
+            .any(|&(j, c, d)| j != i && collinear_overlap(a, b, c, d))
+        {
+            return None;
+        }
+        outer.push((a, b));
+    }
+    Some(outer)
+}
+
+/// Whether segments ab and cd lie on one line (to a micrometre) and share more than a point.
+fn collinear_overlap(a: Coord, b: Coord, c: Coord, d: Coord) -> bool {
+    let len = (d.x - c.x).hypot(d.y - c.y);
+    let tolerance = 1e-6 * len;
+    if cross(c, d, a).abs() > tolerance || cross(c, d, b).abs() > tolerance {
+        return false;
+    }
+    // Along the axis the segment runs most along.
+    let (lo, hi, clo, chi) = if (b.x - a.x).abs() >= (b.y - a.y).abs() {
+        (a.x.min(b.x), a.x.max(b.x), c.x.min(d.x), c.x.max(d.x))
+    } else {
+        (a.y.min(b.y), a.y.max(b.y), c.y.min(d.y), c.y.max(d.y))
     };
-    let (ra, rb) = (rings(a), rings(b));
-    let count = |rs: &[LineString]| rs.iter().map(|r| r.0.len()).sum::<usize>();
-    if count(&ra) * count(&rb) > 20_000 {
+    lo.max(clo) < hi.min(chi)
+}
+
+/// The distance from the area `a` to a set of segments: 0 when one of them meets `a` or lies in
+/// it. Small pairs are measured directly, segment by segment (no index to build); large ones
+/// through [`distance`].
+pub fn edge_distance(a: &MultiPolygon, edges: &[(Coord, Coord)]) -> f64 {
+    use geo::CoordsIter;
+    if edges.is_empty() {
+        return f64::INFINITY;
+    }
+    if a.coords_count() * edges.len() > 20_000 {
+        let lines = geo::MultiLineString(
+            edges
+                .iter()
+                .map(|&(p, q)| LineString(vec![p, q]))
+                .collect(),
+        );
         return distance(
             &Geometry::MultiPolygon(a.clone()),
-            &Geometry::MultiLineString(geo::MultiLineString(rb)),
+            &Geometry::MultiLineString(lines),
         );
     }
     let origin = origin_of(a);
-    let shift = |rs: &[LineString]| -> Vec<Vec<Coord>> {
-        rs.iter()
-            .map(|r| r.0.iter().map(|c| *c - origin).collect())
-            .collect()
-    };
-    let (sa, sb) = (shift(&ra), shift(&rb));
-    // The boundary inside the area (a proposal around the whole parcel): distance 0.
-    if let Some(v) = sb.first().and_then(|r| r.first())
-        && inside_rings(&sa, *v)
+    let sa: Vec<Vec<Coord>> = a
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|r| r.0.iter().map(|c| *c - origin).collect())
+        .collect();
+    let sb: Vec<(Coord, Coord)> = edges
+        .iter()
+        .map(|&(p, q)| (p - origin, q - origin))
+        .collect();
+    // A segment inside the area (a proposal around the whole parcel): distance 0. Segments that
+    // cross the area's boundary are caught below; one inside it has both ends inside.
+    let bbox = a.bounding_rect().map(|r| (r.min() - origin, r.max() - origin));
+    let in_box = |p: Coord| bbox.is_some_and(|(lo, hi)| p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y);
+    if sb
+        .iter()
+        .any(|&(p, _)| in_box(p) && inside_rings(&sa, p))
     {
         return 0.0;
     }
     let mut best = f64::INFINITY; // squared
     for r in &sa {
         for s in r.windows(2) {
-            for q in &sb {
-                for t in q.windows(2) {
-                    if segments_meet(s[0], s[1], t[0], t[1]) {
-                        return 0.0;
-                    }
-                    best = best
-                        .min(point_segment2(s[0], t[0], t[1]))
-                        .min(point_segment2(t[0], s[0], s[1]));
+            for &(t0, t1) in &sb {
+                if segments_meet(s[0], s[1], t0, t1) {
+                    return 0.0;
                 }
+                best = best
+                    .min(point_segment2(s[0], t0, t1))
+                    .min(point_segment2(t0, s[0], s[1]));
             }
         }
     }

@@ -170,11 +170,14 @@ pub struct Report {
     pub input_hash: String,
 }
 
-fn t(locale: Locale, et: String, en: String) -> String {
-    match locale {
-        Locale::Et => et,
-        Locale::En => en,
-    }
+/// The message in the locale: only that one is formatted.
+macro_rules! t {
+    ($locale:expr, $et:expr, $en:expr $(,)?) => {
+        match $locale {
+            Locale::Et => $et,
+            Locale::En => $en,
+        }
+    };
 }
 
 /// A feature the proposal shares more than a sliver with: layer, feature, overlap, its area.
@@ -194,7 +197,8 @@ struct Ctx<'a> {
     sliver_width: f64,
     findings: Vec<Finding>,
     rule_versions: Vec<(String, i32)>,
-    layers_used: Vec<(String, Option<i64>)>,
+    /// The layers read, in first-use order (their versions go into the provenance).
+    layers_used: Vec<&'a Layer>,
 }
 
 impl<'a> Ctx<'a> {
@@ -305,10 +309,9 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn use_layer(&mut self, l: &Layer) {
-        let key = format!("layer {} ({})", l.info.name, l.info.id);
-        if !self.layers_used.iter().any(|(k, _)| *k == key) {
-            self.layers_used.push((key, l.info.version));
+    fn use_layer(&mut self, l: &'a Layer) {
+        if !self.layers_used.iter().any(|u| std::ptr::eq(*u, l)) {
+            self.layers_used.push(l);
         }
     }
 
@@ -376,7 +379,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         sliver_width: overlap_rule.map_or(0.1, |r| r.number("sliver_width_m", 0.1)),
         findings: Vec::new(),
         rule_versions: Vec::new(),
-        layers_used: vec![("parcels".into(), index.parcel_version)],
+        layers_used: Vec::new(),
     };
     let loc = proposal.locale;
 
@@ -418,7 +421,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
                 def,
                 "NOT_APPLICABLE",
                 true,
-                t(
+                t!(
                     loc,
                     format!("ei kohaldata menetlusele {}", proposal.procedure),
                     format!("does not apply to {}", proposal.procedure),
@@ -434,7 +437,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
                     def,
                     "GEOMETRY_VALID",
                     true,
-                    t(
+                    t!(
                         loc,
                         format!("geomeetria on korrektne, pindala {area} m²"),
                         format!("geometry is valid, area {area} m²"),
@@ -466,18 +469,28 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     } else {
         Verdict::Clear
     };
-    let input_hash = Sha256::digest(kovgis_core::output::to_wkb(&Geometry::MultiPolygon(
+    let digest = Sha256::digest(kovgis_core::output::to_wkb(&Geometry::MultiPolygon(
         proposal.geometry.clone(),
-    )))
-    .iter()
-    .map(|b| format!("{b:02x}"))
-    .collect();
+    )));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut input_hash = String::with_capacity(64);
+    for b in digest {
+        input_hash.push(HEX[usize::from(b >> 4)] as char);
+        input_hash.push(HEX[usize::from(b & 15)] as char);
+    }
+    let dataset_versions = std::iter::once(("parcels".to_owned(), index.parcel_version))
+        .chain(
+            cx.layers_used
+                .iter()
+                .map(|l| (format!("layer {} ({})", l.info.name, l.info.id), l.info.version)),
+        )
+        .collect();
     Report {
         verdict,
         findings: cx.findings,
         parcels: parcels.iter().map(|p| p.code.clone()).collect(),
         rule_versions: cx.rule_versions,
-        dataset_versions: cx.layers_used,
+        dataset_versions,
         input_hash,
     }
 }
@@ -496,7 +509,7 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
             def,
             "PARCEL_NOT_FOUND",
             false,
-            t(
+            t!(
                 loc,
                 format!("katastriüksust {code} ei ole (kehtivana) olemas"),
                 format!("there is no current parcel {code}"),
@@ -510,7 +523,7 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
             def,
             "OUTSIDE_PARCEL",
             false,
-            t(
+            t!(
                 loc,
                 "ala ei asu ühelgi katastriüksusel".into(),
                 "the area lies on no parcel".into(),
@@ -533,7 +546,7 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
             def,
             "WITHIN_PARCEL",
             true,
-            t(
+            t!(
                 loc,
                 format!("ala asub katastriüksus(t)el {codes}"),
                 format!("the area lies within parcel(s) {codes}"),
@@ -557,7 +570,7 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
             def,
             "OUTSIDE_PARCEL",
             false,
-            t(
+            t!(
                 loc,
                 format!("{a} m² ({share} %) alast jääb väljapoole katastriüksus(t)i {codes}"),
                 format!("{a} m² ({share} %) of the area lies outside parcel(s) {codes}"),
@@ -576,12 +589,23 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
         return;
     }
     // The boundary of the parcels taken together: a building across the common boundary of two
-    // of them is measured to the outside only.
-    let union = parcels
-        .iter()
-        .skip(1)
-        .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
-    let d = p::boundary_distance(&cx.p.geometry, &union);
+    // of them is measured to the outside only. Parcels that share their common boundary vertex
+    // for vertex (a clean cadastre) just drop the shared edges; others are united.
+    let d = if let [one] = parcels {
+        p::boundary_distance(&cx.p.geometry, one.geometry())
+    } else {
+        let geometries: Vec<&MultiPolygon> = parcels.iter().map(|p| p.geometry()).collect();
+        match p::outer_edges(&geometries) {
+            Some(edges) => p::edge_distance(&cx.p.geometry, &edges),
+            None => {
+                let union = parcels
+                    .iter()
+                    .skip(1)
+                    .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
+                p::boundary_distance(&cx.p.geometry, &union)
+            }
+        }
+    };
     let shown = round(d, 2);
     let f = if d + 1e-9 >= min {
         cx.finding(
@@ -589,7 +613,7 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
             def,
             "SETBACK_OK",
             true,
-            t(
+            t!(
                 loc,
                 format!("kaugus katastriüksuse piirist {shown} m (nõue vähemalt {min} m)"),
                 format!("{shown} m from the parcel boundary (at least {min} m required)"),
@@ -601,7 +625,7 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
             def,
             "SETBACK_TOO_SMALL",
             false,
-            t(
+            t!(
                 loc,
                 format!("kaugus katastriüksuse piirist on {shown} m, nõue on vähemalt {min} m"),
                 format!("{shown} m from the parcel boundary, at least {min} m required"),
@@ -620,7 +644,7 @@ fn zone_use(cx: &mut Ctx<'_>, def: &RuleDef) {
             def,
             "NO_ZONE",
             true,
-            t(
+            t!(
                 loc,
                 "üldplaneeringu maakasutuse juhtotstarve puudub".into(),
                 "no comprehensive-plan zone here".into(),
@@ -651,7 +675,7 @@ fn zone_use(cx: &mut Ctx<'_>, def: &RuleDef) {
                 def,
                 "ZONE_USE_ALLOWED",
                 true,
-                t(
+                t!(
                     loc,
                     format!("juhtotstarve {designation} ({name}) lubab kasutust {intended}"),
                     format!("zone {designation} ({name}) allows {intended}"),
@@ -663,7 +687,7 @@ fn zone_use(cx: &mut Ctx<'_>, def: &RuleDef) {
                 def,
                 "ZONE_USE_NOT_ALLOWED",
                 false,
-                t(
+                t!(
                     loc,
                     format!(
                         "juhtotstarve {designation} ({name}) ei luba kasutust {intended}; lubatud: {}",
@@ -747,7 +771,7 @@ fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)]) {
                 def,
                 "NO_COVERAGE_LIMIT",
                 true,
-                t(
+                t!(
                     loc,
                     format!(
                         "katastriüksusele {} ei ole täisehituse piirangut",
@@ -780,7 +804,7 @@ fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)]) {
                 def,
                 "COVERAGE_OK",
                 true,
-                t(
+                t!(
                     loc,
                     format!(
                         "täisehitus {} katastriüksusel {shown} % (olemasolev {e} m² + uus {n} m²), lubatud {max} % ({source})",
@@ -798,7 +822,7 @@ fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)]) {
                 def,
                 "COVERAGE_EXCEEDED",
                 false,
-                t(
+                t!(
                     loc,
                     format!(
                         "täisehitus {} katastriüksusel oleks {shown} % (olemasolev {e} m² + uus {n} m²), lubatud {max} % ({source})",
@@ -826,7 +850,7 @@ fn restrictions(cx: &mut Ctx<'_>, def: &RuleDef) {
             def,
             "NO_RESTRICTION",
             true,
-            t(
+            t!(
                 loc,
                 "ala ei kattu ühegi kitsendusega".into(),
                 "the area overlaps no restriction".into(),
@@ -851,7 +875,7 @@ fn restrictions(cx: &mut Ctx<'_>, def: &RuleDef) {
             def,
             "RESTRICTION_OVERLAP",
             false,
-            t(
+            t!(
                 loc,
                 format!(
                     "{a} m² ({share} %) alast jääb kitsendusse {name} ({}); kooskõlastada: {authority}",
@@ -886,7 +910,7 @@ fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
             def,
             "DP_NOT_REQUIRED",
             true,
-            t(
+            t!(
                 loc,
                 "detailplaneeringu kohustust ei ole".into(),
                 "no detailed plan is required here".into(),
@@ -909,7 +933,7 @@ fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
                 def,
                 "DP_IN_FORCE",
                 true,
-                t(
+                t!(
                     loc,
                     format!("alal ({zones}) on nõutud detailplaneering; kehtib {plan}"),
                     format!("a detailed plan is required here ({zones}); {plan} is in force"),
@@ -922,7 +946,7 @@ fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
                 def,
                 "DP_REQUIRED",
                 false,
-                t(
+                t!(
                     loc,
                     format!("alal ({zones}) on nõutud detailplaneering, kehtivat ei ole"),
                     format!("a detailed plan is required here ({zones}) and none is in force"),

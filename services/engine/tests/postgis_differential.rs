@@ -308,3 +308,94 @@ async fn predicates_overlap_areas_and_distances_equal_postgis() {
     assert!(covered > 100, "{covered} covered");
     assert!(touching > 100, "{touching} touching");
 }
+
+/// A parcel `[x0, x1] × [y0, y1]` with extra vertices on its east side at the given heights
+/// (so that a neighbour's corners there are shared vertex for vertex).
+fn parcel(x0: f64, y0: f64, x1: f64, y1: f64, east: &[f64]) -> MultiPolygon {
+    let mut pts = vec![Coord { x: x0, y: y0 }, Coord { x: x1, y: y0 }];
+    pts.extend(east.iter().map(|&y| Coord { x: x1, y }));
+    pts.extend([Coord { x: x1, y: y1 }, Coord { x: x0, y: y1 }]);
+    MultiPolygon(vec![Polygon::new(ring(pts), vec![])])
+}
+
+/// The setback of a proposal over several parcels is measured to the boundary of their union:
+/// neighbours that share their common boundary vertex for vertex lose the shared edges
+/// (`outer_edges`), and the distance to what remains equals PostGIS's
+/// `ST_Distance(a, ST_Boundary(ST_Union(…)))`; neighbours whose common boundary is split at
+/// different vertices are recognised, so that the rules unite them instead.
+#[tokio::test]
+async fn setback_over_several_parcels_equals_postgis_union_boundary() {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is not set: run the tests with scripts/test.sh");
+    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let mut rng = Rng(0x7365_7462_6163_6b);
+    let mut cases = Vec::new();
+    for i in 0..400 {
+        let (x, y) = (
+            rng.range(655_000.0, 662_000.0),
+            rng.range(6_470_000.0, 6_478_000.0),
+        );
+        let (w, h) = (rng.range(15.0, 60.0), rng.range(15.0, 60.0));
+        let (lo, hi) = (y + h * rng.range(0.05, 0.4), y + h * rng.range(0.6, 0.95));
+        let clean = i % 4 != 3;
+        // West parcel with vertices where the east one's corners are (clean), or without them
+        // (the common boundary split at different vertices).
+        let split: &[f64] = if clean { &[lo, hi] } else { &[] };
+        let west = parcel(x, y, x + w, y + h, split);
+        let east = parcel(x + w, lo, x + 2.0 * w, hi, &[]);
+        // A third parcel north of both, sharing the west one's north edge exactly, every other
+        // time.
+        let mut set = vec![west, east];
+        if i % 2 == 0 {
+            set.push(parcel(x, y + h, x + w, y + 2.0 * h, &[]));
+        }
+        let c = Coord {
+            x: x + w * rng.range(0.5, 1.5),
+            y: y + h * rng.range(0.3, 1.2),
+        };
+        let size = rng.range(3.0, 12.0);
+        let proposal = MultiPolygon(vec![shape(&mut rng, c, size)]);
+        cases.push((proposal, set, clean));
+    }
+    let wkb = |g: &MultiPolygon| kovgis_core::output::to_wkb(&Geometry::MultiPolygon(g.clone()));
+    let (mut checked, mut recognised, mut apart) = (0, 0, 0);
+    for (i, (proposal, set, clean)) in cases.iter().enumerate() {
+        let parts: Vec<Vec<u8>> = set.iter().map(wkb).collect();
+        let row = client
+            .query_one(
+                "SELECT ST_Distance(ST_GeomFromWKB($1, 3301), ST_Boundary(ST_Union(g)))
+                 FROM unnest($2::bytea[]) AS t(w), LATERAL ST_GeomFromWKB(w, 3301) AS g",
+                &[&wkb(proposal), &parts],
+            )
+            .await
+            .unwrap();
+        let theirs: f64 = row.get(0);
+        let refs: Vec<&MultiPolygon> = set.iter().collect();
+        match p::outer_edges(&refs) {
+            Some(edges) => {
+                assert!(clean, "case {i}: a split common boundary was taken as clean");
+                let ours = p::edge_distance(proposal, &edges);
+                assert!(
+                    (ours - theirs).abs() <= 1e-6,
+                    "case {i}: setback {ours} vs PostGIS {theirs}"
+                );
+                checked += 1;
+                apart += (theirs > 0.0) as usize;
+            }
+            None => {
+                assert!(!clean, "case {i}: a clean common boundary was not recognised");
+                recognised += 1;
+            }
+        }
+    }
+    println!(
+        "{checked} clean parcel sets equal PostGIS ({apart} with a setback above 0); \
+         {recognised} split boundaries recognised"
+    );
+    assert_eq!(checked + recognised, cases.len());
+    assert!(
+        apart > 50 && apart < checked - 50,
+        "{apart} of {checked} apart from the boundary"
+    );
+}
