@@ -288,10 +288,14 @@ pub fn boundary_distance(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
     edge_distance(a, &edges)
 }
 
-/// The boundary of the union of polygons that do not overlap and share their common boundaries
-/// vertex for vertex (a cadastre): every edge except those another polygon has in reverse. `None`
-/// when a remaining edge runs along another polygon's boundary (a common boundary split at
-/// different vertices) — then only an overlay tells the union's boundary.
+/// How far apart two boundaries may lie and still count as one common boundary in
+/// [`outer_edges`], m: digitising noise and coordinates rounded differently by two sources.
+pub const COMMON_BOUNDARY_TOLERANCE: f64 = 1e-3;
+
+/// The boundary of the union of polygons that do not overlap (parcels): every edge without the
+/// parts another polygon's edges run along (within [`COMMON_BOUNDARY_TOLERANCE`]) — a common
+/// boundary, whether the two sides have the same vertices or not. `None` for sets of more than
+/// 512 edges (only an overlay is reasonable there).
 pub fn outer_edges(polygons: &[&MultiPolygon]) -> Option<Vec<(Coord, Coord)>> {
     let all: Vec<(usize, Coord, Coord)> = polygons
         .iter()
@@ -303,41 +307,50 @@ pub fn outer_edges(polygons: &[&MultiPolygon]) -> Option<Vec<(Coord, Coord)>> {
         })
         .filter(|(_, a, b)| a != b)
         .collect();
-    // Edge against edge: for the few parcels one proposal spans. Larger sets are united.
-    if all.len() > 256 {
+    if all.len() > 512 {
         return None;
     }
     let mut outer = Vec::with_capacity(all.len());
+    let mut covered: Vec<(f64, f64)> = Vec::new();
     for &(i, a, b) in &all {
-        if all.iter().any(|&(j, c, d)| j != i && c == b && d == a) {
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        let len2 = dx * dx + dy * dy;
+        let reach = COMMON_BOUNDARY_TOLERANCE * len2.sqrt();
+        // The stretches of ab (as parameters along it) that other polygons' edges run along.
+        covered.clear();
+        for &(j, c, d) in &all {
+            if j == i || cross(a, b, c).abs() > reach || cross(a, b, d).abs() > reach {
+                continue;
+            }
+            let t = |p: Coord| ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2;
+            let (lo, hi) = (t(c).min(t(d)).max(0.0), t(c).max(t(d)).min(1.0));
+            if hi > lo {
+                covered.push((lo, hi));
+            }
+        }
+        if covered.is_empty() {
+            outer.push((a, b));
             continue;
         }
-        // Along another polygon's boundary without being its reverse: not the clean case.
-        if all
-            .iter()
-            .any(|&(j, c, d)| j != i && collinear_overlap(a, b, c, d))
-        {
-            return None;
+        covered.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let at = |t: f64| Coord {
+            x: a.x + t * dx,
+            y: a.y + t * dy,
+        };
+        // What is left, without pieces shorter than the tolerance.
+        let min_piece = COMMON_BOUNDARY_TOLERANCE / len2.sqrt();
+        let mut from = 0.0;
+        for &(lo, hi) in &covered {
+            if lo - from > min_piece {
+                outer.push((at(from), at(lo)));
+            }
+            from = f64::max(from, hi);
         }
-        outer.push((a, b));
+        if 1.0 - from > min_piece {
+            outer.push((at(from), b));
+        }
     }
     Some(outer)
-}
-
-/// Whether segments ab and cd lie on one line (to a micrometre) and share more than a point.
-fn collinear_overlap(a: Coord, b: Coord, c: Coord, d: Coord) -> bool {
-    let len = (d.x - c.x).hypot(d.y - c.y);
-    let tolerance = 1e-6 * len;
-    if cross(c, d, a).abs() > tolerance || cross(c, d, b).abs() > tolerance {
-        return false;
-    }
-    // Along the axis the segment runs most along.
-    let (lo, hi, clo, chi) = if (b.x - a.x).abs() >= (b.y - a.y).abs() {
-        (a.x.min(b.x), a.x.max(b.x), c.x.min(d.x), c.x.max(d.x))
-    } else {
-        (a.y.min(b.y), a.y.max(b.y), c.y.min(d.y), c.y.max(d.y))
-    };
-    lo.max(clo) < hi.min(chi)
 }
 
 /// The distance from the area `a` to a set of segments: 0 when one of them meets `a` or lies in

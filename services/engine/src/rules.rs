@@ -556,11 +556,11 @@ fn within_parcel(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)], missing
         let a = round(outside, 1);
         let share = round(cx.share(outside), 1);
         let share_exact = cx.share(outside);
-        let union = parcels
-            .iter()
-            .skip(1)
-            .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
         let outside_geometry = if cx.p.outlines {
+            let union = parcels
+                .iter()
+                .skip(1)
+                .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
             cx.p.geometry.difference(&union)
         } else {
             MultiPolygon(Vec::new())
@@ -589,8 +589,8 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
         return;
     }
     // The boundary of the parcels taken together: a building across the common boundary of two
-    // of them is measured to the outside only. Parcels that share their common boundary vertex
-    // for vertex (a clean cadastre) just drop the shared edges; others are united.
+    // of them is measured to the outside only. Their common boundaries are dropped edge by edge
+    // (see `p::outer_edges`); only very large sets are united with an overlay.
     let d = if let [one] = parcels {
         p::boundary_distance(&cx.p.geometry, one.geometry())
     } else {
