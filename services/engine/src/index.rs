@@ -302,7 +302,7 @@ impl Parcel {
         Parcel {
             code,
             municipality_code,
-            shape: Shape::new(geometry),
+            shape: Shape::indexed(geometry),
         }
     }
 
@@ -318,7 +318,7 @@ impl Feature {
         attributes: serde_json::Value,
         geometry: Geometry,
     ) -> Self {
-        let areal = areal_part(&geometry).map(Shape::new);
+        let areal = areal_part(&geometry).map(Shape::indexed);
         let bbox = geometry.bounding_rect();
         Feature {
             id,

@@ -59,6 +59,84 @@ pub struct Shape {
     pub convex: bool,
     vertices: usize,
     chunks: Vec<Chunk>,
+    /// For shapes with runs: a 16 × 16 grid over the box, each cell inside, outside or crossed
+    /// by the boundary — most placements are one look-up.
+    grid: Option<Box<Grid>>,
+}
+
+/// Cells across and down a [`Grid`].
+const CELLS: usize = 16;
+
+/// What a grid cell holds: 2 bits each.
+const OUT: u64 = 0;
+const IN: u64 = 1;
+const EDGE: u64 = 2;
+
+/// A coarse raster of a shape over its bounding box: 2 bits per cell, one cache line.
+#[derive(Debug, Clone)]
+struct Grid {
+    bits: [u64; CELLS * CELLS / 32],
+}
+
+impl Grid {
+    fn get(&self, col: usize, row: usize) -> u64 {
+        let i = row * CELLS + col;
+        (self.bits[i / 32] >> ((i % 32) * 2)) & 3
+    }
+
+    fn set(&mut self, col: usize, row: usize, v: u64) {
+        let i = row * CELLS + col;
+        let shift = (i % 32) * 2;
+        self.bits[i / 32] = (self.bits[i / 32] & !(3 << shift)) | (v << shift);
+    }
+
+    /// Cells crossed by an edge's box are EDGE (boxes slightly widened, so an edge on a cell
+    /// line marks both sides); every other cell is wholly inside or outside, told by its centre.
+    fn of(m: &MultiPolygon, b: Rect) -> Option<Grid> {
+        let (cw, ch) = (b.width() / CELLS as f64, b.height() / CELLS as f64);
+        if cw <= 0.0 || ch <= 0.0 {
+            return None;
+        }
+        let mut grid = Grid {
+            bits: [0; CELLS * CELLS / 32],
+        };
+        let col = |x: f64| (((x - b.min().x) / cw).floor().max(0.0) as usize).min(CELLS - 1);
+        let row = |y: f64| (((y - b.min().y) / ch).floor().max(0.0) as usize).min(CELLS - 1);
+        let (ex, ey) = (cw * 1e-6, ch * 1e-6);
+        for (_, _, r) in rings(m) {
+            for w in r.0.windows(2) {
+                let (a, c) = (w[0], w[1]);
+                for rr in row(a.y.min(c.y) - ey)..=row(a.y.max(c.y) + ey) {
+                    for cc in col(a.x.min(c.x) - ex)..=col(a.x.max(c.x) + ex) {
+                        grid.set(cc, rr, EDGE);
+                    }
+                }
+            }
+        }
+        let mut xs = Vec::new();
+        for rr in 0..CELLS {
+            let y = b.min().y + (rr as f64 + 0.5) * ch;
+            xs.clear();
+            for (_, _, r) in rings(m) {
+                for w in r.0.windows(2) {
+                    let (a, c) = (w[0], w[1]);
+                    if (a.y > y) != (c.y > y) {
+                        xs.push(a.x + (y - a.y) / (c.y - a.y) * (c.x - a.x));
+                    }
+                }
+            }
+            for cc in 0..CELLS {
+                if grid.get(cc, rr) == EDGE {
+                    continue;
+                }
+                let x = b.min().x + (cc as f64 + 0.5) * cw;
+                if xs.iter().filter(|&&cx| cx > x).count() % 2 == 1 {
+                    grid.set(cc, rr, IN);
+                }
+            }
+        }
+        Some(grid)
+    }
 }
 
 fn meets(a: &Rect, b: &Rect) -> bool {
@@ -78,6 +156,16 @@ fn rings(m: &MultiPolygon) -> impl Iterator<Item = (usize, usize, &LineString)> 
 }
 
 impl Shape {
+    /// A shape to be placed against many times (an index's): with a grid when it has runs.
+    pub fn indexed(polygons: MultiPolygon) -> Self {
+        let mut shape = Shape::new(polygons);
+        if let (Some(b), false) = (shape.bbox, shape.chunks.is_empty()) {
+            shape.grid = Grid::of(&shape.polygons, b).map(Box::new);
+        }
+        shape
+    }
+
+    /// A shape for a few questions (a proposal's): runs, no grid.
     pub fn new(polygons: MultiPolygon) -> Self {
         let area = predicates::area(&polygons);
         let bbox = polygons.bounding_rect();
@@ -88,6 +176,7 @@ impl Shape {
         } else {
             Vec::new()
         };
+
         Shape {
             polygons,
             area,
@@ -95,6 +184,7 @@ impl Shape {
             convex,
             vertices,
             chunks,
+            grid: None,
         }
     }
 
@@ -120,6 +210,33 @@ impl Shape {
     /// shape: when no boundary edge reaches into the box, it is wholly inside or wholly outside,
     /// and a ray cast from the vertex tells which.
     pub fn place(&self, bbox: Rect, vertex: Coord) -> Placement {
+        if let (Some(grid), Some(b)) = (&self.grid, self.bbox) {
+            if !meets(&bbox, &b) {
+                return Placement::Outside;
+            }
+            // The cells under the part of the box inside ours: all inside (and the box wholly
+            // inside ours) or all outside settles it.
+            let (cw, ch) = (b.width() / CELLS as f64, b.height() / CELLS as f64);
+            let col = |x: f64| (((x - b.min().x) / cw).floor().max(0.0) as usize).min(CELLS - 1);
+            let row = |y: f64| (((y - b.min().y) / ch).floor().max(0.0) as usize).min(CELLS - 1);
+            let (c0, c1) = (col(bbox.min().x), col(bbox.max().x));
+            let (r0, r1) = (row(bbox.min().y), row(bbox.max().y));
+            let first = grid.get(c0, r0);
+            let uniform = first != EDGE
+                && (r0..=r1).all(|r| (c0..=c1).all(|c| grid.get(c, r) == first));
+            if uniform {
+                if first == OUT {
+                    return Placement::Outside;
+                }
+                let within = b.min().x <= bbox.min().x
+                    && bbox.max().x <= b.max().x
+                    && b.min().y <= bbox.min().y
+                    && bbox.max().y <= b.max().y;
+                if within {
+                    return Placement::Inside;
+                }
+            }
+        }
         let edge_meets = |a: Coord, b: Coord| {
             a.x.min(b.x) <= bbox.max().x
                 && bbox.min().x <= a.x.max(b.x)
@@ -465,7 +582,7 @@ mod tests {
     #[test]
     fn large_shapes_place_small_proposals_without_clipping() {
         // A 1 km disc of 200 vertices with a 200 m hole in the middle.
-        let disc = Shape::new(MultiPolygon(vec![Polygon::new(
+        let disc = Shape::indexed(MultiPolygon(vec![Polygon::new(
             ring(0.0, 0.0, 1000.0, 200),
             vec![ring(0.0, 0.0, 200.0, 100)],
         )]));
@@ -476,6 +593,7 @@ mod tests {
         assert_eq!(place(2000.0, 0.0), Placement::Outside);
         assert_eq!(place(-1500.0, -1500.0), Placement::Outside);
         assert_eq!(place(995.0, 0.0), Placement::Unknown, "across the boundary");
+        assert!(disc.grid.is_some());
         assert_eq!(
             place(195.0, 0.0),
             Placement::Unknown,
@@ -494,6 +612,47 @@ mod tests {
             small.place(rect(95.0, 0.0, 10.0), Coord { x: 95.0, y: 0.0 }),
             Placement::Unknown
         );
+    }
+
+    #[test]
+    fn the_grid_agrees_with_placing_edge_by_edge() {
+        // A concave star with a hole: every placement the grid settles must be what the edges
+        // say, and most must be settled by it.
+        let n = 300;
+        let mut pts: Vec<Coord> = (0..n)
+            .map(|i| {
+                let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                let r = if i % 2 == 0 { 1000.0 } else { 600.0 };
+                Coord {
+                    x: r * a.cos(),
+                    y: r * a.sin(),
+                }
+            })
+            .collect();
+        pts.push(pts[0]);
+        let gridded = Shape::indexed(MultiPolygon(vec![Polygon::new(
+            LineString(pts),
+            vec![ring(100.0, 50.0, 250.0, 40)],
+        )]));
+        let mut plain = gridded.clone();
+        plain.grid = None;
+        let (mut settled, mut inside) = (0, 0);
+        for i in 0..4000 {
+            let (x, y) = (
+                -1100.0 + (i * 37 % 2200) as f64,
+                -1100.0 + (i * 91 % 2200) as f64,
+            );
+            let side = 2.0 + (i % 40) as f64;
+            let (b, v) = (rect(x, y, side), Coord { x, y });
+            let exact = plain.place(b, v);
+            let fast = gridded.place(b, v);
+            if fast != Placement::Unknown {
+                assert_eq!(fast, exact, "box at ({x}, {y}), side {side}");
+            }
+            settled += (exact != Placement::Unknown) as usize;
+            inside += (exact == Placement::Inside) as usize;
+        }
+        assert!(settled > 2000 && inside > 500, "{settled} settled, {inside} inside");
     }
 
     #[test]
