@@ -5,13 +5,14 @@
 //! validation always sees one consistent set of versions.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use geo::{BoundingRect, Geometry, MultiPolygon, Rect};
 use kovgis_core::model::LayerKind;
 use rstar::{AABB, RStarInsertionStrategy, RTree, RTreeObject, RTreeParams};
 
-use crate::shape::Shape;
+use crate::shape::{self, Shape};
 
 /// A current parcel, as the rules need it.
 #[derive(Debug, Clone)]
@@ -20,6 +21,82 @@ pub struct Parcel {
     pub municipality_code: String,
     /// Its area, prepared (area, box, convexity, boundary runs).
     pub shape: Shape,
+    /// Built area and coverage limit, worked out when the index is built (see
+    /// [`Index::coverage`]).
+    coverage: Coverage,
+}
+
+/// What the coverage rule needs of a parcel.
+#[derive(Debug, Clone, Default)]
+pub struct Coverage {
+    /// The area of the buildings on it, m².
+    pub built_m2: f64,
+    /// The maximum coverage in % and where it comes from: a detailed plan in force over the
+    /// parcel, else the zone that covers most of it.
+    pub limit: Option<(f64, Arc<str>)>,
+}
+
+/// The sliver tolerance (m²) the coverage of every parcel is worked out with when the index is
+/// built: the national default of RESTRICTION_OVERLAP's `sliver_area_m2`. A rule version with
+/// another tolerance gets it worked out per validation.
+pub const COVERAGE_SLIVER_M2: f64 = 0.5;
+
+/// The layers of an index, by kind and municipality.
+struct LayerSet<'a> {
+    layers: &'a [Layer],
+    applicable: &'a HashMap<String, Vec<u32>>,
+    national: &'a [u32],
+}
+
+impl<'a> LayerSet<'a> {
+    fn of(
+        &self,
+        kind: LayerKind,
+        municipality_code: &str,
+    ) -> impl Iterator<Item = &'a Layer> + use<'a> {
+        let layers = self.layers;
+        self.applicable
+            .get(municipality_code)
+            .map(Vec::as_slice)
+            .unwrap_or(self.national)
+            .iter()
+            .map(move |&i| &layers[i as usize])
+            .filter(move |l| l.info.kind == kind)
+    }
+
+    fn coverage(&self, municipality_code: &str, parcel: &Shape, sliver: f64) -> Coverage {
+        let Some(bounds) = parcel.bbox else {
+            return Coverage::default();
+        };
+        let best = |kind: LayerKind, in_force_only: bool| {
+            let mut best: Option<(f64, f64, &Arc<str>)> = None;
+            for layer in self.of(kind, municipality_code) {
+                for f in layer.near(bounds) {
+                    let (Some(areal), Some(max)) = (&f.areal, f.facts.max_coverage_pct) else {
+                        continue;
+                    };
+                    if in_force_only && !f.facts.in_force {
+                        continue;
+                    }
+                    let a = shape::overlap_area(parcel, areal);
+                    if a > sliver && best.is_none_or(|b| a > b.0) {
+                        best = Some((a, max, &f.facts.name));
+                    }
+                }
+            }
+            best.map(|(_, max, name)| (max, Arc::clone(name)))
+        };
+        let limit = best(LayerKind::DetailedPlan, true).or_else(|| best(LayerKind::Zoning, false));
+        let mut built_m2 = 0.0;
+        for layer in self.of(LayerKind::Building, municipality_code) {
+            for b in layer.near(bounds) {
+                if let Some(areal) = &b.areal {
+                    built_m2 += shape::overlap_area(parcel, areal);
+                }
+            }
+        }
+        Coverage { built_m2, limit }
+    }
 }
 
 /// A layer as the rules need it.
@@ -41,11 +118,66 @@ pub struct LayerInfo {
 pub struct Feature {
     pub id: i64,
     pub external_id: Option<String>,
-    pub attributes: serde_json::Value,
+    /// Shared with the findings that report it.
+    pub attributes: Arc<serde_json::Value>,
     pub geometry: Geometry,
     /// Its areal part, prepared for overlap areas (`None` for points and lines).
     pub areal: Option<Shape>,
     pub bbox: Option<Rect>,
+    /// The attributes the rules read, read once.
+    pub facts: Facts,
+}
+
+/// What the rules read from a feature's attributes, read once when the index is built.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// A display name: `name_et` / `name` / `plan_name` / `monument` / `designation`, else the
+    /// external id, else the id.
+    pub name: Arc<str>,
+    /// `designation`: a zone's land-use designation.
+    pub designation: Option<String>,
+    /// `allowed_uses`: what a zone allows.
+    pub allowed_uses: Vec<String>,
+    /// `max_coverage_pct`.
+    pub max_coverage_pct: Option<f64>,
+    /// `status` is `in_force` (a detailed plan).
+    pub in_force: bool,
+    /// `dp_required`, true or non-zero.
+    pub dp_required: bool,
+    /// `authority`: whom to coordinate with (else the layer's).
+    pub authority: Option<String>,
+}
+
+impl Facts {
+    fn of(id: i64, external_id: Option<&str>, a: &serde_json::Value) -> Facts {
+        let text = |k: &str| a.get(k).and_then(|v| v.as_str());
+        let name = ["name_et", "name", "plan_name", "monument", "designation"]
+            .iter()
+            .find_map(|k| text(k))
+            .map(str::to_owned)
+            .or_else(|| external_id.map(str::to_owned))
+            .unwrap_or_else(|| id.to_string());
+        Facts {
+            name: name.into(),
+            designation: text("designation").map(str::to_owned),
+            allowed_uses: a
+                .get("allowed_uses")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            max_coverage_pct: a.get("max_coverage_pct").and_then(|v| v.as_f64()),
+            in_force: text("status") == Some("in_force"),
+            dp_required: a
+                .get("dp_required")
+                .and_then(|v| v.as_bool().or_else(|| v.as_i64().map(|i| i != 0)))
+                .unwrap_or(false),
+            authority: text("authority").map(str::to_owned),
+        }
+    }
 }
 
 /// One bounding box in an R-tree: the index of the thing it bounds.
@@ -193,7 +325,7 @@ pub struct Index {
 impl Index {
     /// Builds the index. `started` is when loading began, for the stats.
     pub fn build(
-        parcels: Vec<Parcel>,
+        mut parcels: Vec<Parcel>,
         parcel_version: Option<i64>,
         layers: Vec<Layer>,
         started: std::time::Instant,
@@ -210,6 +342,38 @@ impl Index {
                 p.shape.polygons.coords_count() * 16 + p.code.len() + 120
             })
             .sum();
+        let national: Vec<u32> = (0..layers.len() as u32)
+            .filter(|&i| layers[i as usize].info.municipality_code.is_none())
+            .collect();
+        let mut applicable: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, l) in layers.iter().enumerate() {
+            if let Some(m) = &l.info.municipality_code {
+                applicable.entry(m.clone()).or_default().push(i as u32);
+            }
+        }
+        for list in applicable.values_mut() {
+            list.extend(&national);
+            list.sort_unstable();
+        }
+        // Every parcel's coverage, on every core.
+        let set = LayerSet {
+            layers: &layers,
+            applicable: &applicable,
+            national: &national,
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = parcels.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            for part in parcels.chunks_mut(per) {
+                let set = &set;
+                s.spawn(move || {
+                    for p in part {
+                        p.coverage =
+                            set.coverage(&p.municipality_code, &p.shape, COVERAGE_SLIVER_M2);
+                    }
+                });
+            }
+        });
         let parcels = Indexed::build(parcels, |p| p.shape.bbox);
         let stats = IndexStats {
             parcels: parcels.items.len(),
@@ -227,19 +391,6 @@ impl Index {
                 .collect(),
             build: started.elapsed(),
         };
-        let national: Vec<u32> = (0..layers.len() as u32)
-            .filter(|&i| layers[i as usize].info.municipality_code.is_none())
-            .collect();
-        let mut applicable: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, l) in layers.iter().enumerate() {
-            if let Some(m) = &l.info.municipality_code {
-                applicable.entry(m.clone()).or_default().push(i as u32);
-            }
-        }
-        for list in applicable.values_mut() {
-            list.extend(&national);
-            list.sort_unstable();
-        }
         Index {
             parcels,
             by_code,
@@ -269,12 +420,27 @@ impl Index {
         kind: LayerKind,
         municipality_code: &'a str,
     ) -> impl Iterator<Item = &'a Layer> {
-        self.applicable
-            .get(municipality_code)
-            .unwrap_or(&self.national)
-            .iter()
-            .map(|&i| &self.layers[i as usize])
-            .filter(move |l| l.info.kind == kind)
+        self.set().of(kind, municipality_code)
+    }
+
+    fn set(&self) -> LayerSet<'_> {
+        LayerSet {
+            layers: &self.layers,
+            applicable: &self.applicable,
+            national: &self.national,
+        }
+    }
+
+    /// The built area on `parcel` and the coverage limit over it, for a proposal in
+    /// `municipality_code` with the sliver tolerance `sliver` (m²): as worked out when the index
+    /// was built, unless the municipality or the tolerance differ.
+    pub fn coverage(&self, municipality_code: &str, parcel: &Parcel, sliver: f64) -> Coverage {
+        if parcel.municipality_code == municipality_code && sliver == COVERAGE_SLIVER_M2 {
+            parcel.coverage.clone()
+        } else {
+            self.set()
+                .coverage(municipality_code, &parcel.shape, sliver)
+        }
     }
 
     pub fn all_layers(&self) -> &[Layer] {
@@ -303,6 +469,7 @@ impl Parcel {
             code,
             municipality_code,
             shape: Shape::indexed(geometry),
+            coverage: Coverage::default(),
         }
     }
 
@@ -320,23 +487,20 @@ impl Feature {
     ) -> Self {
         let areal = areal_part(&geometry).map(Shape::indexed);
         let bbox = geometry.bounding_rect();
+        let facts = Facts::of(id, external_id.as_deref(), &attributes);
         Feature {
             id,
             external_id,
-            attributes,
+            attributes: Arc::new(attributes),
             geometry,
             areal,
             bbox,
+            facts,
         }
     }
 
-    /// A display name: the attribute `name_et` / `name` / `plan_name` / `monument`, else the id.
+    /// Its display name (see [`Facts::name`]).
     pub fn name(&self) -> String {
-        ["name_et", "name", "plan_name", "monument", "designation"]
-            .iter()
-            .find_map(|k| self.attributes.get(k).and_then(|v| v.as_str()))
-            .map(str::to_owned)
-            .or_else(|| self.external_id.clone())
-            .unwrap_or_else(|| self.id.to_string())
+        self.facts.name.to_string()
     }
 }

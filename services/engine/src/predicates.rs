@@ -279,12 +279,11 @@ pub fn distance(a: &Geometry, b: &Geometry) -> f64 {
 /// The distance from the area `a` to the boundary of `b` (`ST_Distance(a, ST_Boundary(b))`): a
 /// footprint's setback from its parcel's boundary.
 pub fn boundary_distance(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
-    let edges: Vec<(Coord, Coord)> = b
-        .0
-        .iter()
-        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-        .flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1])))
-        .collect();
+    let edges: Vec<(Coord, Coord)> =
+        b.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(|r| r.0.windows(2).map(|w| (w[0], w[1])))
+            .collect();
     edge_distance(a, &edges)
 }
 
@@ -362,36 +361,32 @@ pub fn edge_distance(a: &MultiPolygon, edges: &[(Coord, Coord)]) -> f64 {
         return f64::INFINITY;
     }
     if a.coords_count() * edges.len() > 20_000 {
-        let lines = geo::MultiLineString(
-            edges
-                .iter()
-                .map(|&(p, q)| LineString(vec![p, q]))
-                .collect(),
-        );
+        let lines =
+            geo::MultiLineString(edges.iter().map(|&(p, q)| LineString(vec![p, q])).collect());
         return distance(
             &Geometry::MultiPolygon(a.clone()),
             &Geometry::MultiLineString(lines),
         );
     }
     let origin = origin_of(a);
-    let sa: Vec<Vec<Coord>> = a
-        .0
-        .iter()
-        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-        .map(|r| r.0.iter().map(|c| *c - origin).collect())
-        .collect();
+    let sa: Vec<Vec<Coord>> =
+        a.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .map(|r| r.0.iter().map(|c| *c - origin).collect())
+            .collect();
     let sb: Vec<(Coord, Coord)> = edges
         .iter()
         .map(|&(p, q)| (p - origin, q - origin))
         .collect();
     // A segment inside the area (a proposal around the whole parcel): distance 0. Segments that
     // cross the area's boundary are caught below; one inside it has both ends inside.
-    let bbox = a.bounding_rect().map(|r| (r.min() - origin, r.max() - origin));
-    let in_box = |p: Coord| bbox.is_some_and(|(lo, hi)| p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y);
-    if sb
-        .iter()
-        .any(|&(p, _)| in_box(p) && inside_rings(&sa, p))
-    {
+    let bbox = a
+        .bounding_rect()
+        .map(|r| (r.min() - origin, r.max() - origin));
+    let in_box = |p: Coord| {
+        bbox.is_some_and(|(lo, hi)| p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y)
+    };
+    if sb.iter().any(|&(p, _)| in_box(p) && inside_rings(&sa, p)) {
         return 0.0;
     }
     let mut best = f64::INFINITY; // squared

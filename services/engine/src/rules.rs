@@ -10,6 +10,8 @@
 //! (parameters of `RESTRICTION_OVERLAP`). A neighbour whose boundary the proposal touches, or a
 //! digitising sliver along a shared boundary, is not a hit.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use geo::{BooleanOps, Geometry, LineString, MultiPolygon};
 use kovgis_core::model::LayerKind;
@@ -141,7 +143,8 @@ pub struct Finding {
     pub layer_name: Option<String>,
     pub feature_id: Option<String>,
     pub feature_name: Option<String>,
-    pub attributes: serde_json::Value,
+    /// The feature's attributes (shared with the index).
+    pub attributes: Option<Arc<serde_json::Value>>,
     pub overlap_area_m2: Option<f64>,
     pub overlap_share_pct: Option<f64>,
     pub distance_m: Option<f64>,
@@ -221,7 +224,7 @@ impl<'a> Ctx<'a> {
             layer_name: None,
             feature_id: None,
             feature_name: None,
-            attributes: serde_json::Value::Null,
+            attributes: None,
             overlap_area_m2: None,
             overlap_share_pct: None,
             distance_m: None,
@@ -399,10 +402,9 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     } else {
         for code in &proposal.parcel_codes {
             match index.parcel(code) {
-                Some(parcel) => on_parcels.push((
-                    parcel,
-                    shape::overlap_area(&cx.shape, &parcel.shape),
-                )),
+                Some(parcel) => {
+                    on_parcels.push((parcel, shape::overlap_area(&cx.shape, &parcel.shape)))
+                }
                 None => missing.push(code),
             }
         }
@@ -479,11 +481,12 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         input_hash.push(HEX[usize::from(b & 15)] as char);
     }
     let dataset_versions = std::iter::once(("parcels".to_owned(), index.parcel_version))
-        .chain(
-            cx.layers_used
-                .iter()
-                .map(|l| (format!("layer {} ({})", l.info.name, l.info.id), l.info.version)),
-        )
+        .chain(cx.layers_used.iter().map(|l| {
+            (
+                format!("layer {} ({})", l.info.name, l.info.id),
+                l.info.version,
+            )
+        }))
         .collect();
     Report {
         verdict,
@@ -655,20 +658,10 @@ fn zone_use(cx: &mut Ctx<'_>, def: &RuleDef) {
     let intended = cx.p.intended_use.clone();
     let proposal_area = cx.area;
     for (layer, f, overlap, area) in hits {
-        let allowed: Vec<&str> = f
-            .attributes
-            .get("allowed_uses")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
-        let designation = f
-            .attributes
-            .get("designation")
-            .and_then(|v| v.as_str())
-            .unwrap_or("?")
-            .to_owned();
-        let name = f.name();
-        let ok = allowed.contains(&intended.as_str());
+        let allowed = &f.facts.allowed_uses;
+        let designation = f.facts.designation.as_deref().unwrap_or("?");
+        let name = &f.facts.name;
+        let ok = allowed.contains(&intended);
         let finding = if ok {
             cx.finding(
                 "ZONE_USE",
@@ -716,56 +709,28 @@ fn describe(
     finding.layer_name = Some(layer.info.name.clone());
     finding.feature_id = f.external_id.clone().or_else(|| Some(f.id.to_string()));
     finding.feature_name = Some(f.name());
-    finding.attributes = f.attributes.clone();
+    finding.attributes = Some(Arc::clone(&f.attributes));
     finding.overlap_area_m2 = Some(area);
     finding.overlap_share_pct = Some(100.0 * area / proposal_area.max(f64::MIN_POSITIVE));
     finding.geometry = (!overlap.0.is_empty()).then_some(overlap);
     finding.authority = f
-        .attributes
-        .get("authority")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+        .facts
+        .authority
+        .clone()
         .or_else(|| layer.info.authority.clone());
-}
-
-/// The maximum coverage in % for a parcel: a detailed plan in force over it decides, else the
-/// zone that covers most of it.
-fn max_coverage(cx: &Ctx<'_>, parcel: &Parcel) -> Option<(f64, String)> {
-    let bounds = parcel.shape.bbox?;
-    let m = cx.p.municipality_code.as_str();
-    let best = |kind: LayerKind, in_force_only: bool| {
-        let mut best: Option<(f64, f64, String)> = None;
-        for layer in cx.index.layers(kind, m) {
-            for f in layer.near(bounds) {
-                let (Some(areal), Some(max)) = (
-                    &f.areal,
-                    f.attributes
-                        .get("max_coverage_pct")
-                        .and_then(|v| v.as_f64()),
-                ) else {
-                    continue;
-                };
-                if in_force_only
-                    && f.attributes.get("status").and_then(|v| v.as_str()) != Some("in_force")
-                {
-                    continue;
-                }
-                let a = shape::overlap_area(&parcel.shape, areal);
-                if a > cx.sliver_area && best.as_ref().is_none_or(|b| a > b.0) {
-                    best = Some((a, max, f.name()));
-                }
-            }
-        }
-        best.map(|(_, max, name)| (max, name))
-    };
-    best(LayerKind::DetailedPlan, true).or_else(|| best(LayerKind::Zoning, false))
 }
 
 /// `on`: the parcels with the proposal's area on each.
 fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)]) {
     let loc = cx.p.locale;
     for &(parcel, new) in on {
-        let Some((max, source)) = max_coverage(cx, parcel) else {
+        // A detailed plan in force over the parcel decides, else the zone covering most of it;
+        // the buildings already on it count (both worked out when the index was built).
+        let facts = cx
+            .index
+            .coverage(&cx.p.municipality_code, parcel, cx.sliver_area);
+        let existing = facts.built_m2;
+        let Some((max, source)) = facts.limit else {
             cx.finding(
                 "COVERAGE",
                 def,
@@ -782,18 +747,6 @@ fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)]) {
             );
             continue;
         };
-        let Some(bounds) = parcel.shape.bbox else {
-            continue;
-        };
-        let mut existing = 0.0;
-        let m = cx.p.municipality_code.clone();
-        for layer in cx.index.layers(LayerKind::Building, &m) {
-            for b in layer.near(bounds) {
-                if let Some(areal) = &b.areal {
-                    existing += shape::overlap_area(&parcel.shape, areal);
-                }
-            }
-        }
         let pct = 100.0 * (existing + new) / parcel.shape.area.max(f64::MIN_POSITIVE);
         let shown = round(pct, 1);
         let (e, n) = (round(existing, 1), round(new, 1));
@@ -859,15 +812,14 @@ fn restrictions(cx: &mut Ctx<'_>, def: &RuleDef) {
         return;
     }
     for (layer, f, overlap, area) in hits {
-        let name = f.name();
+        let name = &f.facts.name;
         let a = round(area, 1);
         let share = round(cx.share(area), 1);
         let authority = f
-            .attributes
-            .get("authority")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .or_else(|| layer.info.authority.clone())
+            .facts
+            .authority
+            .as_deref()
+            .or(layer.info.authority.as_deref())
             .unwrap_or_default();
         let proposal_area = cx.area;
         let finding = cx.finding(
@@ -896,12 +848,7 @@ fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
     let zones = cx.zone_hits();
     let requiring: Vec<String> = zones
         .iter()
-        .filter(|(_, f, _, _)| {
-            f.attributes
-                .get("dp_required")
-                .and_then(|v| v.as_bool().or_else(|| v.as_i64().map(|i| i != 0)))
-                .unwrap_or(false)
-        })
+        .filter(|(_, f, _, _)| f.facts.dp_required)
         .map(|(_, f, _, _)| f.name())
         .collect();
     if requiring.is_empty() {
@@ -920,10 +867,9 @@ fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
     }
     // A plan in force must cover the whole proposal (up to a sliver).
     let plans = cx.hits(LayerKind::DetailedPlan);
-    let covering = plans.iter().find(|(_, f, _, area)| {
-        f.attributes.get("status").and_then(|v| v.as_str()) == Some("in_force")
-            && cx.area - area <= cx.sliver_area
-    });
+    let covering = plans
+        .iter()
+        .find(|(_, f, _, area)| f.facts.in_force && cx.area - area <= cx.sliver_area);
     let zones = requiring.join(", ");
     match covering {
         Some((_, f, _, _)) => {

@@ -222,8 +222,8 @@ impl Shape {
             let (c0, c1) = (col(bbox.min().x), col(bbox.max().x));
             let (r0, r1) = (row(bbox.min().y), row(bbox.max().y));
             let first = grid.get(c0, r0);
-            let uniform = first != EDGE
-                && (r0..=r1).all(|r| (c0..=c1).all(|c| grid.get(c, r) == first));
+            let uniform =
+                first != EDGE && (r0..=r1).all(|r| (c0..=c1).all(|c| grid.get(c, r) == first));
             if uniform {
                 if first == OUT {
                     return Placement::Outside;
@@ -652,7 +652,10 @@ mod tests {
             settled += (exact != Placement::Unknown) as usize;
             inside += (exact == Placement::Inside) as usize;
         }
-        assert!(settled > 2000 && inside > 500, "{settled} settled, {inside} inside");
+        assert!(
+            settled > 2000 && inside > 500,
+            "{settled} settled, {inside} inside"
+        );
     }
 
     #[test]
@@ -664,7 +667,11 @@ mod tests {
         let mut pts: Vec<Coord> = (0..n)
             .map(|i| {
                 let a = i as f64 / n as f64 * std::f64::consts::TAU;
-                let r = if i % 2 == 0 { 1000.0 } else { 700.0 + (i % 7) as f64 * 20.0 };
+                let r = if i % 2 == 0 {
+                    1000.0
+                } else {
+                    700.0 + (i % 7) as f64 * 20.0
+                };
                 Coord {
                     x: cx + r * a.cos(),
                     y: cy + r * a.sin(),
@@ -686,9 +693,18 @@ mod tests {
             let window = Shape::new(MultiPolygon(vec![Polygon::new(
                 LineString(vec![
                     Coord { x, y },
-                    Coord { x: x + side, y: y + side * 0.3 },
-                    Coord { x: x + side * 0.8, y: y + side },
-                    Coord { x: x - side * 0.1, y: y + side * 0.7 },
+                    Coord {
+                        x: x + side,
+                        y: y + side * 0.3,
+                    },
+                    Coord {
+                        x: x + side * 0.8,
+                        y: y + side,
+                    },
+                    Coord {
+                        x: x - side * 0.1,
+                        y: y + side * 0.7,
+                    },
                     Coord { x, y },
                 ]),
                 vec![],

@@ -376,7 +376,11 @@ async fn setback_over_several_parcels_equals_postgis_union_boundary() {
         assert!(
             (ours - theirs).abs() <= 1e-6,
             "case {i} ({}): setback {ours} vs PostGIS {theirs}",
-            if *clean { "shared vertices" } else { "split common boundary" }
+            if *clean {
+                "shared vertices"
+            } else {
+                "split common boundary"
+            }
         );
         checked += 1;
         apart += (theirs > 0.0) as usize;

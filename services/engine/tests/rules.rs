@@ -515,3 +515,30 @@ fn without_outlines_the_findings_are_the_same() {
     // The L covers (10..16 × 10..12) + (10..12 × 12..16) = 12 + 8 m².
     assert!((f.overlap_area_m2.unwrap() - 20.0).abs() < 1e-9);
 }
+
+#[test]
+fn coverage_worked_out_at_build_equals_coverage_worked_out_per_validation() {
+    use kovgis_engine::index::COVERAGE_SLIVER_M2;
+    let index = index(-1.0);
+    // The first parcel: the 200 m² building, the zone's 30 %; the second: no building, the
+    // detailed plan in force (60 %) before the zone (50 %).
+    for (code, built, max, source) in [
+        ("79301:001:0001", 200.0, 30.0, "väikeelamu maa-ala"),
+        ("79301:001:0002", 0.0, 60.0, "Äri DP"),
+    ] {
+        let parcel = index.parcel(code).unwrap();
+        let at_build = index.coverage("0793", parcel, COVERAGE_SLIVER_M2);
+        // Another tolerance and another municipality are worked out on the spot.
+        let live = index.coverage("0793", parcel, COVERAGE_SLIVER_M2 * 0.999);
+        for c in [&at_build, &live] {
+            assert!((c.built_m2 - built).abs() < 1e-9, "{code}: {}", c.built_m2);
+            let (m, s) = c.limit.clone().unwrap();
+            assert_eq!((m, &*s), (max, source), "{code}");
+        }
+        let elsewhere = index.coverage("0198", parcel, COVERAGE_SLIVER_M2);
+        assert!(
+            elsewhere.limit.is_none(),
+            "0793's layers do not apply in 0198"
+        );
+    }
+}

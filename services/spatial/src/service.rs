@@ -227,7 +227,11 @@ fn report_message(
                 layer_name: f.layer_name.clone().unwrap_or_default(),
                 feature_id: f.feature_id.clone().unwrap_or_default(),
                 feature_name: f.feature_name.clone().unwrap_or_default(),
-                attributes: (!f.attributes.is_null()).then(|| convert::json_struct(&f.attributes)),
+                attributes: f
+                    .attributes
+                    .as_deref()
+                    .filter(|a| !a.is_null())
+                    .map(convert::json_struct),
                 overlap_area_m2: f.overlap_area_m2,
                 overlap_share_pct: f.overlap_share_pct,
                 distance_m: f.distance_m,
