@@ -296,6 +296,17 @@ pub const COMMON_BOUNDARY_TOLERANCE: f64 = 1e-3;
 /// boundary, whether the two sides have the same vertices or not. `None` for sets of more than
 /// 512 edges (only an overlay is reasonable there).
 pub fn outer_edges(polygons: &[&MultiPolygon]) -> Option<Vec<(Coord, Coord)>> {
+    let all = edges_of(polygons)?;
+    let mut outer = Vec::with_capacity(all.len());
+    let mut covered = Vec::new();
+    for &(i, a, b) in &all {
+        outer_pieces(i, a, b, &all, &mut covered, &mut outer);
+    }
+    Some(outer)
+}
+
+/// Every edge of the polygons with the polygon's number; `None` for more than 512.
+fn edges_of(polygons: &[&MultiPolygon]) -> Option<Vec<(usize, Coord, Coord)>> {
     let all: Vec<(usize, Coord, Coord)> = polygons
         .iter()
         .enumerate()
@@ -306,50 +317,124 @@ pub fn outer_edges(polygons: &[&MultiPolygon]) -> Option<Vec<(Coord, Coord)>> {
         })
         .filter(|(_, a, b)| a != b)
         .collect();
-    if all.len() > 512 {
-        return None;
-    }
-    let mut outer = Vec::with_capacity(all.len());
-    let mut covered: Vec<(f64, f64)> = Vec::new();
-    for &(i, a, b) in &all {
-        let (dx, dy) = (b.x - a.x, b.y - a.y);
-        let len2 = dx * dx + dy * dy;
-        let reach = COMMON_BOUNDARY_TOLERANCE * len2.sqrt();
-        // The stretches of ab (as parameters along it) that other polygons' edges run along.
-        covered.clear();
-        for &(j, c, d) in &all {
-            if j == i || cross(a, b, c).abs() > reach || cross(a, b, d).abs() > reach {
-                continue;
-            }
-            let t = |p: Coord| ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2;
-            let (lo, hi) = (t(c).min(t(d)).max(0.0), t(c).max(t(d)).min(1.0));
-            if hi > lo {
-                covered.push((lo, hi));
-            }
-        }
-        if covered.is_empty() {
-            outer.push((a, b));
+    (all.len() <= 512).then_some(all)
+}
+
+/// The parts of edge ab of polygon `i` that no other polygon's edge runs along, into `out`.
+fn outer_pieces(
+    i: usize,
+    a: Coord,
+    b: Coord,
+    all: &[(usize, Coord, Coord)],
+    covered: &mut Vec<(f64, f64)>,
+    out: &mut Vec<(Coord, Coord)>,
+) {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let reach = COMMON_BOUNDARY_TOLERANCE * len2.sqrt();
+    // The stretches of ab (as parameters along it) that other polygons' edges run along.
+    covered.clear();
+    for &(j, c, d) in all {
+        if j == i || cross(a, b, c).abs() > reach || cross(a, b, d).abs() > reach {
             continue;
         }
-        covered.sort_by(|x, y| x.0.total_cmp(&y.0));
-        let at = |t: f64| Coord {
-            x: a.x + t * dx,
-            y: a.y + t * dy,
-        };
-        // What is left, without pieces shorter than the tolerance.
-        let min_piece = COMMON_BOUNDARY_TOLERANCE / len2.sqrt();
-        let mut from = 0.0;
-        for &(lo, hi) in &covered {
-            if lo - from > min_piece {
-                outer.push((at(from), at(lo)));
-            }
-            from = f64::max(from, hi);
-        }
-        if 1.0 - from > min_piece {
-            outer.push((at(from), b));
+        let t = |p: Coord| ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2;
+        let (lo, hi) = (t(c).min(t(d)).max(0.0), t(c).max(t(d)).min(1.0));
+        if hi > lo {
+            covered.push((lo, hi));
         }
     }
-    Some(outer)
+    if covered.is_empty() {
+        out.push((a, b));
+        return;
+    }
+    covered.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let at = |t: f64| Coord {
+        x: a.x + t * dx,
+        y: a.y + t * dy,
+    };
+    // What is left, without pieces shorter than the tolerance.
+    let min_piece = COMMON_BOUNDARY_TOLERANCE / len2.sqrt();
+    let mut from = 0.0;
+    for &(lo, hi) in covered.iter() {
+        if lo - from > min_piece {
+            out.push((at(from), at(lo)));
+        }
+        from = f64::max(from, hi);
+    }
+    if 1.0 - from > min_piece {
+        out.push((at(from), b));
+    }
+}
+
+/// `edge_distance(a, outer_edges(polygons))` without working out the edges that cannot be the
+/// nearest: edges are taken nearest box first, and only until the next box is farther than the
+/// nearest boundary found. `None` where [`outer_edges`] is.
+pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> Option<f64> {
+    let all = edges_of(polygons)?;
+    let Some(abox) = a.bounding_rect() else {
+        return Some(f64::INFINITY);
+    };
+    let origin = abox.min();
+    let sa: Vec<Vec<Coord>> = a
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|r| r.0.iter().map(|c| *c - origin).collect())
+        .collect();
+    let (lo, hi) = (abox.min(), abox.max());
+    // Squared distance from a's box to the segment's box: a lower bound of the distance.
+    let gap2 = |p: Coord, q: Coord| {
+        let dx = (lo.x - p.x.max(q.x)).max(p.x.min(q.x) - hi.x).max(0.0);
+        let dy = (lo.y - p.y.max(q.y)).max(p.y.min(q.y) - hi.y).max(0.0);
+        dx * dx + dy * dy
+    };
+    let mut order: Vec<(f64, u32)> = all
+        .iter()
+        .enumerate()
+        .map(|(k, &(_, p, q))| (gap2(p, q), k as u32))
+        .collect();
+    order.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+    let local_box = (Coord::zero(), hi - origin);
+    let (mut covered, mut pieces) = (Vec::new(), Vec::new());
+    let mut best = f64::INFINITY; // squared
+    for (bound, k) in order {
+        if bound >= best {
+            break;
+        }
+        let (i, p, q) = all[k as usize];
+        pieces.clear();
+        outer_pieces(i, p, q, &all, &mut covered, &mut pieces);
+        for &(p, q) in &pieces {
+            best = best.min(segment_distance2(&sa, local_box, p - origin, q - origin));
+            if best == 0.0 {
+                return Some(0.0);
+            }
+        }
+    }
+    Some(best.sqrt())
+}
+
+/// Squared distance from the area bounded by `rings` (box `bbox`) to the segment pq; 0 when
+/// the segment meets the area.
+fn segment_distance2(rings: &[Vec<Coord>], bbox: (Coord, Coord), p: Coord, q: Coord) -> f64 {
+    let (lo, hi) = bbox;
+    if p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y && inside_rings(rings, p) {
+        return 0.0;
+    }
+    let mut best = f64::INFINITY;
+    for r in rings {
+        for s in r.windows(2) {
+            if segments_meet(s[0], s[1], p, q) {
+                return 0.0;
+            }
+            best = best
+                .min(point_segment2(s[0], p, q))
+                .min(point_segment2(p, s[0], s[1]))
+                .min(point_segment2(q, s[0], s[1]));
+        }
+    }
+    best
 }
 
 /// The distance from the area `a` to a set of segments: 0 when one of them meets `a` or lies in

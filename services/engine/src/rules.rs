@@ -594,19 +594,16 @@ fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
     // The boundary of the parcels taken together: a building across the common boundary of two
     // of them is measured to the outside only. Their common boundaries are dropped edge by edge
     // (see `p::outer_edges`); only very large sets are united with an overlay.
-    let d = if let [one] = parcels {
-        p::boundary_distance(&cx.p.geometry, one.geometry())
-    } else {
-        let geometries: Vec<&MultiPolygon> = parcels.iter().map(|p| p.geometry()).collect();
-        match p::outer_edges(&geometries) {
-            Some(edges) => p::edge_distance(&cx.p.geometry, &edges),
-            None => {
-                let union = parcels
-                    .iter()
-                    .skip(1)
-                    .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
-                p::boundary_distance(&cx.p.geometry, &union)
-            }
+    let geometries: Vec<&MultiPolygon> = parcels.iter().map(|p| p.geometry()).collect();
+    let d = match p::union_boundary_distance(&cx.p.geometry, &geometries) {
+        Some(d) => d,
+        None if parcels.len() == 1 => p::boundary_distance(&cx.p.geometry, parcels[0].geometry()),
+        None => {
+            let union = parcels
+                .iter()
+                .skip(1)
+                .fold(parcels[0].geometry().clone(), |u, p| u.union(p.geometry()));
+            p::boundary_distance(&cx.p.geometry, &union)
         }
     };
     let shown = round(d, 2);

@@ -319,7 +319,7 @@ fn parcel(x0: f64, y0: f64, x1: f64, y1: f64, east: &[f64]) -> MultiPolygon {
 }
 
 /// The setback of a proposal over several parcels is measured to the boundary of their union:
-/// the common boundaries are dropped (`outer_edges`) — whether the neighbours share their
+/// the common boundaries are dropped (`outer_edges`, `union_boundary_distance`) — whether the neighbours share their
 /// vertices there or one side has vertices the other lacks — and the distance to what remains
 /// equals PostGIS's `ST_Distance(a, ST_Boundary(ST_Union(…)))`.
 #[tokio::test]
@@ -381,6 +381,11 @@ async fn setback_over_several_parcels_equals_postgis_union_boundary() {
             } else {
                 "split common boundary"
             }
+        );
+        let pruned = p::union_boundary_distance(proposal, &refs).expect("a few parcels");
+        assert!(
+            (pruned - theirs).abs() <= 1e-6,
+            "case {i}: setback (nearest edges first) {pruned} vs PostGIS {theirs}"
         );
         checked += 1;
         apart += (theirs > 0.0) as usize;
