@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use geo::{BooleanOps, Geometry, LineString, MultiPolygon};
+use geo::{BooleanOps, Geometry, MultiPolygon};
 use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 
@@ -248,7 +248,8 @@ impl<'a> Ctx<'a> {
                 return None;
             }
         }
-        let area = shape::overlap_area(&self.shape, g);
+        let o = shape::overlap(&self.shape, g);
+        let area = o.area;
         if area <= self.sliver_area {
             return None;
         }
@@ -257,42 +258,35 @@ impl<'a> Ctx<'a> {
             let width = 2.0 * area / self.perimeter.max(f64::MIN_POSITIVE);
             return (width > self.sliver_width).then(|| (self.outline(), area));
         }
-        fn ring(s: &Shape) -> Option<&LineString> {
-            s.convex.then(|| s.polygons.0[0].exterior())
-        }
-        let (own, g_ring) = (ring(&self.shape), ring(g));
-        // A partial overlap: its outline, exactly by clipping when both are convex.
-        if let (Some(a), Some(b)) = (own, g_ring) {
-            let overlap = p::convex_intersection(a, b).unwrap_or_else(|| MultiPolygon(Vec::new()));
-            let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
-            let overlap = if self.p.outlines {
-                overlap
-            } else {
-                MultiPolygon(Vec::new())
-            };
-            return (width > self.sliver_width).then_some((overlap, area));
-        }
-        // Without outlines, the clipped rings' perimeter (an upper bound: clipping a concave
-        // shape adds edges along the window) settles every overlap that is wide enough.
-        if let (Some(window), false) = (own.or(g_ring), self.p.outlines) {
-            let subject = if own.is_some() {
-                &g.polygons
-            } else {
-                &self.p.geometry
-            };
-            let bound = p::clip_perimeter(subject, window);
-            if 2.0 * area / bound.max(f64::MIN_POSITIVE) > self.sliver_width {
-                return Some((MultiPolygon(Vec::new()), area));
+        let wide = |perimeter: f64| 2.0 * area / perimeter.max(f64::MIN_POSITIVE) > self.sliver_width;
+        if !self.p.outlines
+            && let Some(bound) = o.perimeter
+        {
+            // The clipped rings' perimeter is exact when both are convex, else an upper bound
+            // (clipping a concave shape adds edges along the window), which settles every
+            // overlap that is wide enough.
+            if o.exact || wide(bound) {
+                return wide(bound).then(|| (MultiPolygon(Vec::new()), area));
             }
         }
-        let overlap = p::overlap(&self.p.geometry, &g.polygons);
+        // A partial overlap's outline (or exact perimeter): by clipping when both are convex,
+        // else the overlay.
+        let overlap = match (self.shape.convex, g.convex) {
+            (true, true) => p::convex_intersection(
+                self.shape.polygons.0[0].exterior(),
+                g.polygons.0[0].exterior(),
+            )
+            .unwrap_or_else(|| MultiPolygon(Vec::new())),
+            _ => p::overlap(&self.p.geometry, &g.polygons),
+        };
         let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
+        let width_ok = width > self.sliver_width;
         let overlap = if self.p.outlines {
             overlap
         } else {
             MultiPolygon(Vec::new())
         };
-        (width > self.sliver_width).then_some((overlap, area))
+        width_ok.then_some((overlap, area))
     }
 
     /// The proposal as the overlap outline (when it lies wholly inside), if outlines are wanted.

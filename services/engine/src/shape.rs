@@ -35,6 +35,8 @@ struct Chunk {
     end: u32,
     /// Signed shoelace area of the run closed by its chord (the ring's own orientation).
     loop_area: f64,
+    /// How much longer the run is than its chord.
+    detour: f64,
 }
 
 /// Where one shape lies against another, when that can be told without clipping.
@@ -297,19 +299,22 @@ impl Shape {
     }
 
     /// This shape's rings clipped by the convex `window` (open, counter-clockwise, in
-    /// coordinates shifted by `origin`): Σ signed areas, exteriors positive and holes negative.
-    fn clipped_area(&self, window: &Window, origin: Coord) -> f64 {
+    /// coordinates shifted by `origin`): the area of this ∩ window, and the summed perimeter of
+    /// the clipped rings — at least the perimeter of this ∩ window (clipping a concave ring can
+    /// add edges along the window and back), exactly it when both are convex.
+    fn clipped(&self, window: &Window, origin: Coord) -> (f64, f64) {
         let (mut input, mut output) = (Vec::new(), Vec::new());
-        let mut total = 0.0;
+        let (mut total, mut perimeter) = (0.0, 0.0);
         if self.chunks.is_empty() {
             for (_, ri, ring) in rings(&self.polygons) {
                 input.clear();
                 input.extend(ring.0.iter().map(|c| *c - origin));
                 input.pop();
-                let area = window.clip(&mut input, &mut output).abs();
-                total += if ri == 0 { area } else { -area };
+                let (area, length) = window.clip(&mut input, &mut output);
+                total += if ri == 0 { area.abs() } else { -area.abs() };
+                perimeter += length;
             }
-            return total.max(0.0);
+            return (total.max(0.0), perimeter);
         }
         // Ring by ring (chunks are in ring order): far runs become chords.
         let mut at = 0;
@@ -317,7 +322,7 @@ impl Shape {
             let (pi, ri) = (self.chunks[at].polygon, self.chunks[at].ring);
             let ring = &self.ring(pi, ri).0;
             input.clear();
-            let mut loops = 0.0;
+            let (mut loops, mut detours) = (0.0, 0.0);
             while at < self.chunks.len()
                 && self.chunks[at].polygon == pi
                 && self.chunks[at].ring == ri
@@ -329,15 +334,18 @@ impl Shape {
                     Side::Inside => {
                         input.push(ring[s] - origin);
                         loops += c.loop_area;
+                        detours += c.detour;
                     }
                     Side::Across => input.extend(ring[s..e].iter().map(|c| *c - origin)),
                 }
                 at += 1;
             }
-            let area = (window.clip(&mut input, &mut output) + loops).abs();
+            let (area, length) = window.clip(&mut input, &mut output);
+            let area = (area + loops).abs();
             total += if ri == 0 { area } else { -area };
+            perimeter += length + detours;
         }
-        total.max(0.0)
+        (total.max(0.0), perimeter)
     }
 
     /// The rings' summed perimeter.
@@ -371,11 +379,13 @@ fn chunks_of(m: &MultiPolygon) -> Vec<Chunk> {
             }
             // In coordinates local to the run's first vertex (precision at 6.5e6 m northings).
             let o = pts[0];
-            let mut twice = 0.0;
+            let (mut twice, mut length) = (0.0, 0.0);
             for w in pts.windows(2) {
                 let (a, b) = (w[0] - o, w[1] - o);
                 twice += a.x * b.y - b.x * a.y;
+                length += (b.x - a.x).hypot(b.y - a.y);
             }
+            let last = pts[pts.len() - 1] - o;
             out.push(Chunk {
                 bbox: Rect::new(lo, hi),
                 polygon: pi as u32,
@@ -383,6 +393,7 @@ fn chunks_of(m: &MultiPolygon) -> Vec<Chunk> {
                 start: start as u32,
                 end: end as u32,
                 loop_area: twice / 2.0,
+                detour: length - last.x.hypot(last.y),
             });
             start = end;
         }
@@ -457,10 +468,19 @@ impl Window {
     }
 
     /// Clips the open ring in `input` (local coordinates) with Sutherland–Hodgman; returns the
-    /// signed area of the result. Both vectors are scratch space afterwards.
-    fn clip(&self, input: &mut Vec<Coord>, output: &mut Vec<Coord>) -> f64 {
+    /// signed area and the perimeter of the result. Both vectors are scratch space afterwards.
+    fn clip(&self, input: &mut Vec<Coord>, output: &mut Vec<Coord>) -> (f64, f64) {
         clip_in_place(&self.pts, input, output);
-        shoelace(input)
+        let n = input.len();
+        let mut length = 0.0;
+        if n >= 2 {
+            let mut prev = input[n - 1];
+            for &cur in input.iter() {
+                length += (cur.x - prev.x).hypot(cur.y - prev.y);
+                prev = cur;
+            }
+        }
+        (shoelace(input), length)
     }
 }
 
@@ -469,6 +489,20 @@ impl Window {
 /// its edge copies nothing.
 pub(crate) fn clip_in_place(window: &[Coord], ring: &mut Vec<Coord>, scratch: &mut Vec<Coord>) {
     let m = window.len();
+    let bounds = |r: &[Coord]| {
+        r.iter().fold(
+            (Coord { x: f64::MAX, y: f64::MAX }, Coord { x: f64::MIN, y: f64::MIN }),
+            |(lo, hi), p| {
+                (
+                    Coord { x: lo.x.min(p.x), y: lo.y.min(p.y) },
+                    Coord { x: hi.x.max(p.x), y: hi.y.max(p.y) },
+                )
+            },
+        )
+    };
+    // The ring's box: an edge whose inside holds the box's farthest corner holds the ring, and
+    // its pass is skipped without looking at the vertices.
+    let (mut lo, mut hi) = bounds(ring);
     for i in 0..m {
         let n = ring.len();
         if n == 0 {
@@ -477,6 +511,15 @@ pub(crate) fn clip_in_place(window: &[Coord], ring: &mut Vec<Coord>, scratch: &m
         let (e0, e1) = (window[i], window[(i + 1) % m]);
         let (dx, dy) = (e1.x - e0.x, e1.y - e0.y);
         let side = |p: Coord| dx * (p.y - e0.y) - dy * (p.x - e0.x);
+        // side() grows with y when dx > 0 and with x when dy < 0: the farthest corner outside
+        // takes the other ends.
+        let corner = Coord {
+            x: if dy > 0.0 { hi.x } else { lo.x },
+            y: if dx > 0.0 { lo.y } else { hi.y },
+        };
+        if side(corner) >= 0.0 {
+            continue;
+        }
         if ring.iter().all(|p| side(*p) >= 0.0) {
             continue;
         }
@@ -499,6 +542,7 @@ pub(crate) fn clip_in_place(window: &[Coord], ring: &mut Vec<Coord>, scratch: &m
             sp = sc;
         }
         std::mem::swap(ring, scratch);
+        (lo, hi) = bounds(ring);
     }
 }
 
@@ -517,16 +561,37 @@ fn shoelace(ring: &[Coord]) -> f64 {
     sum / 2.0
 }
 
-/// The area of `a ∩ b` (`ST_Area(ST_Intersection(a, b))`), m²: nothing when the boxes miss,
-/// the smaller area when one lies wholly inside the other (told by [`Shape::place`]), clipping
-/// with far runs as chords when either is convex (see the module docs), and the overlay of
-/// [`predicates::overlap_area`] otherwise.
+/// The area of `a ∩ b` (`ST_Area(ST_Intersection(a, b))`), m²: see [`overlap`].
 pub fn overlap_area(a: &Shape, b: &Shape) -> f64 {
+    overlap(a, b).area
+}
+
+/// The overlap of two shapes, as far as it was computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Overlap {
+    /// m².
+    pub area: f64,
+    /// At least the perimeter of the overlap, when it came from clipping; exactly it when
+    /// `exact`.
+    pub perimeter: Option<f64>,
+    pub exact: bool,
+}
+
+/// The overlap of `a` and `b`: nothing when the boxes miss, the smaller shape when it lies
+/// wholly inside the other (told by [`Shape::place`]), clipping with far runs as chords when
+/// either is convex (see the module docs), and the overlay of [`predicates::overlap_area`]
+/// otherwise.
+pub fn overlap(a: &Shape, b: &Shape) -> Overlap {
+    let none = Overlap {
+        area: 0.0,
+        perimeter: Some(0.0),
+        exact: true,
+    };
     let (Some(ba), Some(bb)) = (a.bbox, b.bbox) else {
-        return 0.0;
+        return none;
     };
     if !meets(&ba, &bb) {
-        return 0.0;
+        return none;
     }
     // The one with the smaller box may lie inside the other.
     let (small, large) = if ba.width() * ba.height() <= bb.width() * bb.height() {
@@ -535,19 +600,36 @@ pub fn overlap_area(a: &Shape, b: &Shape) -> f64 {
         (b, a)
     };
     match large.place_shape(small) {
-        Placement::Inside => return small.area,
-        Placement::Outside => return 0.0,
+        Placement::Inside => {
+            return Overlap {
+                area: small.area,
+                perimeter: Some(small.perimeter()),
+                exact: true,
+            };
+        }
+        Placement::Outside => return none,
         Placement::Unknown => {}
     }
     let (window, subject) = match (a.convex, b.convex) {
         (true, true) if b.vertices < a.vertices => (b, a),
         (true, _) => (a, b),
         (false, true) => (b, a),
-        (false, false) => return predicates::overlap_area(&a.polygons, &b.polygons),
+        (false, false) => {
+            return Overlap {
+                area: predicates::overlap_area(&a.polygons, &b.polygons),
+                perimeter: None,
+                exact: false,
+            };
+        }
     };
     let ring = window.polygons.0[0].exterior();
     let origin = ring.0[0];
-    subject.clipped_area(&Window::new(ring, origin), origin)
+    let (area, perimeter) = subject.clipped(&Window::new(ring, origin), origin);
+    Overlap {
+        area,
+        perimeter: Some(perimeter),
+        exact: subject.convex,
+    }
 }
 
 #[cfg(test)]
