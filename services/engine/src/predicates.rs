@@ -376,12 +376,11 @@ pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> 
         return Some(f64::INFINITY);
     };
     let origin = abox.min();
-    let sa: Vec<Vec<Coord>> = a
-        .0
-        .iter()
-        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-        .map(|r| r.0.iter().map(|c| *c - origin).collect())
-        .collect();
+    let sa: Vec<Vec<Coord>> =
+        a.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .map(|r| r.0.iter().map(|c| *c - origin).collect())
+            .collect();
     let (lo, hi) = (abox.min(), abox.max());
     // Squared distance from a's box to the segment's box: a lower bound of the distance.
     let gap2 = |p: Coord, q: Coord| {

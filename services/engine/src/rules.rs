@@ -258,7 +258,8 @@ impl<'a> Ctx<'a> {
             let width = 2.0 * area / self.perimeter.max(f64::MIN_POSITIVE);
             return (width > self.sliver_width).then(|| (self.outline(), area));
         }
-        let wide = |perimeter: f64| 2.0 * area / perimeter.max(f64::MIN_POSITIVE) > self.sliver_width;
+        let wide =
+            |perimeter: f64| 2.0 * area / perimeter.max(f64::MIN_POSITIVE) > self.sliver_width;
         if !self.p.outlines
             && let Some(bound) = o.perimeter
         {

@@ -491,11 +491,26 @@ pub(crate) fn clip_in_place(window: &[Coord], ring: &mut Vec<Coord>, scratch: &m
     let m = window.len();
     let bounds = |r: &[Coord]| {
         r.iter().fold(
-            (Coord { x: f64::MAX, y: f64::MAX }, Coord { x: f64::MIN, y: f64::MIN }),
+            (
+                Coord {
+                    x: f64::MAX,
+                    y: f64::MAX,
+                },
+                Coord {
+                    x: f64::MIN,
+                    y: f64::MIN,
+                },
+            ),
             |(lo, hi), p| {
                 (
-                    Coord { x: lo.x.min(p.x), y: lo.y.min(p.y) },
-                    Coord { x: hi.x.max(p.x), y: hi.y.max(p.y) },
+                    Coord {
+                        x: lo.x.min(p.x),
+                        y: lo.y.min(p.y),
+                    },
+                    Coord {
+                        x: hi.x.max(p.x),
+                        y: hi.y.max(p.y),
+                    },
                 )
             },
         )

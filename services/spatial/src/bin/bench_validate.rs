@@ -365,7 +365,9 @@ async fn grpc(addr: &str, url: &str) {
     for r in requests.iter().take(200) {
         warm.validate_geometry(r.clone()).await.expect("validate");
     }
-    for concurrency in [1usize, 16, 64] {
+    // For profiling: KOVGIS_BENCH_GRPC=batch runs the batches only.
+    let unary = std::env::var("KOVGIS_BENCH_GRPC").map_or(true, |v| v != "batch");
+    for concurrency in [1usize, 16, 64].into_iter().filter(|_| unary) {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut tasks = Vec::new();
         for w in 0..concurrency {
