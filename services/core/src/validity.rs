@@ -10,8 +10,9 @@
 //! 300-vertex outline, more than the whole spatial check of it). A single ring without holes —
 //! nearly every drawn footprint or plan boundary — is valid exactly when its coordinates are
 //! finite, it has three or more distinct points and no two of its segments meet except
-//! neighbours at their shared vertex: from [`FAST_FROM`] vertices up that is checked here with
-//! the R-tree of [`first_crossing`]; everything else goes to geo.
+//! neighbours at their shared vertex: from [`FAST_FROM`] vertices up that is checked here with a
+//! sweep over the segments in x order and geo's robust orientation predicate; everything else
+//! goes to geo.
 
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::{Coord, Geometry, Line, LineString, Polygon, Validation};
@@ -73,7 +74,64 @@ fn simple_ring_is_valid(geometry: &Geometry<f64>) -> bool {
             }
         }
     }
-    distinct.len() == 3 && first_crossing(polygon).is_none()
+    distinct.len() == 3 && simple(ring)
+}
+
+/// Whether the closed ring `ring` is simple: no two segments meet except neighbours at their
+/// shared vertex, and neighbours do not fold back onto each other. Sweeps the segments in order
+/// of their least x, keeping those whose x range is still open; every meeting is decided with
+/// exact orientation signs. A repeated vertex is "not decided" (false).
+fn simple(ring: &[Coord<f64>]) -> bool {
+    use geo::algorithm::kernels::{Kernel, Orientation, RobustKernel};
+    let n = ring.len() - 1;
+    if ring.windows(2).any(|w| w[0] == w[1]) {
+        return false;
+    }
+    let orient = |p, q, r| RobustKernel::orient2d(p, q, r);
+    let seg = |i: usize| (ring[i], ring[i + 1]);
+    let within = |p: Coord<f64>, q: Coord<f64>, r: Coord<f64>| {
+        r.x >= p.x.min(q.x) && r.x <= p.x.max(q.x) && r.y >= p.y.min(q.y) && r.y <= p.y.max(q.y)
+    };
+    // Neighbours i and i + 1 share ring[i + 1]: they fold back when collinear and reversed.
+    for i in 0..n {
+        let (a, v, b) = (ring[i], ring[i + 1], ring[(i + 2) % n]);
+        if orient(a, v, b) == Orientation::Collinear
+            && (v.x - a.x) * (b.x - v.x) + (v.y - a.y) * (b.y - v.y) < 0.0
+        {
+            return false;
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    let min_x = |i: usize| ring[i].x.min(ring[i + 1].x);
+    order.sort_unstable_by(|&a, &b| min_x(a).total_cmp(&min_x(b)));
+    let mut active: Vec<usize> = Vec::new();
+    for k in order {
+        let (p1, p2) = seg(k);
+        let x0 = p1.x.min(p2.x);
+        active.retain(|&j| ring[j].x.max(ring[j + 1].x) >= x0);
+        for &j in &active {
+            if j.abs_diff(k) == 1 || j.abs_diff(k) == n - 1 {
+                continue; // neighbours, checked above
+            }
+            let (q1, q2) = seg(j);
+            if p1.y.max(p2.y) < q1.y.min(q2.y) || q1.y.max(q2.y) < p1.y.min(p2.y) {
+                continue;
+            }
+            let (o1, o2) = (orient(p1, p2, q1), orient(p1, p2, q2));
+            let (o3, o4) = (orient(q1, q2, p1), orient(q1, q2, p2));
+            use Orientation::Collinear as C;
+            let meet = (o1 != o2 && o3 != o4 && o1 != C && o2 != C && o3 != C && o4 != C)
+                || (o1 == C && within(p1, p2, q1))
+                || (o2 == C && within(p1, p2, q2))
+                || (o3 == C && within(q1, q2, p1))
+                || (o4 == C && within(q1, q2, p2));
+            if meet {
+                return false;
+            }
+        }
+        active.push(k);
+    }
+    true
 }
 
 /// Projected metres to the centimetre, degrees to about a centimetre (7 decimals).

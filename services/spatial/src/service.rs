@@ -554,50 +554,63 @@ impl SpatialService for SpatialApi {
     ) -> std::result::Result<Response<v1::ValidateGeometriesResponse>, Status> {
         let req = request.into_inner();
         let built = self.built()?;
-        let mut proposals = Vec::with_capacity(req.proposals.len());
-        for (i, p) in req.proposals.iter().enumerate() {
-            proposals.push(
-                self.proposal(&format!("proposals[{i}]"), p, &built)
-                    .map_err(ServiceError::from)?,
-            );
-        }
-        if proposals.iter().any(|(_, _, as_of)| past(&built, *as_of)) {
-            // Past dates read PostGIS per proposal: one at a time.
-            let mut reports = Vec::with_capacity(proposals.len());
-            for (p, out, as_of) in &proposals {
-                reports.push(self.check(&built, p, out, *as_of).await?);
-            }
-            return Ok(Response::new(v1::ValidateGeometriesResponse { reports }));
-        }
-        // The checks are CPU work: off the runtime's threads, so that a large batch does not
-        // hold up other calls, and split over the cores when it is large enough to pay.
+        // Reading the proposals (transforms, validity) and checking them are CPU work: off the
+        // runtime's threads, so that a large batch does not hold up other calls, and split over
+        // the cores when it is large enough to pay. Each part reads its proposals and, unless
+        // one is dated before the index's data, checks them too.
         let parts = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
-            .min(proposals.len().div_ceil(64))
+            .min(req.proposals.len().div_ceil(64))
             .max(1);
-        let per = proposals.len().div_ceil(parts).max(1);
+        let per = req.proposals.len().div_ceil(parts).max(1);
         let mut tasks = Vec::with_capacity(parts);
-        let mut rest = proposals;
+        let mut rest = req.proposals;
+        let mut start = 0;
         while !rest.is_empty() {
             let tail = rest.split_off(per.min(rest.len()));
             let chunk = std::mem::replace(&mut rest, tail);
-            let built = built.clone();
+            let (api, built) = (self.clone(), built.clone());
+            let first = start;
+            start += chunk.len();
             tasks.push(tokio::task::spawn_blocking(move || {
-                chunk
+                let mut parsed = Vec::with_capacity(chunk.len());
+                for (i, p) in chunk.iter().enumerate() {
+                    parsed.push(
+                        api.proposal(&format!("proposals[{}]", first + i), p, &built)
+                            .map_err(ServiceError::from)?,
+                    );
+                }
+                if parsed.iter().any(|(_, _, as_of)| past(&built, *as_of)) {
+                    return Ok::<_, ServiceError>((parsed, None));
+                }
+                let reports = parsed
                     .iter()
                     .map(|(p, out, _)| {
                         report_message(&rules::validate(&built.index, &built.rules, p), &built, out)
                     })
-                    .collect::<Result<Vec<_>>>()
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((parsed, Some(reports)))
             }));
         }
-        let mut reports = Vec::new();
+        let mut done = Vec::with_capacity(tasks.len());
         for task in tasks {
-            reports.extend(
+            // Parts are in order: the first error is the lowest-numbered proposal's.
+            done.push(
                 task.await
                     .map_err(|e| Status::internal(format!("validation stopped: {e}")))??,
             );
+        }
+        if done.iter().all(|(_, reports)| reports.is_some()) {
+            let reports = done.into_iter().flat_map(|(_, r)| r.unwrap_or_default());
+            return Ok(Response::new(v1::ValidateGeometriesResponse {
+                reports: reports.collect(),
+            }));
+        }
+        // Past dates read PostGIS per proposal: one at a time.
+        let mut reports = Vec::new();
+        for (p, out, as_of) in done.iter().flat_map(|(parsed, _)| parsed) {
+            reports.push(self.check(&built, p, out, *as_of).await?);
         }
         Ok(Response::new(v1::ValidateGeometriesResponse { reports }))
     }
