@@ -296,28 +296,45 @@ pub const COMMON_BOUNDARY_TOLERANCE: f64 = 1e-3;
 /// boundary, whether the two sides have the same vertices or not. `None` for sets of more than
 /// 512 edges (only an overlay is reasonable there).
 pub fn outer_edges(polygons: &[&MultiPolygon]) -> Option<Vec<(Coord, Coord)>> {
-    let all = edges_of(polygons)?;
-    let mut outer = Vec::with_capacity(all.len());
+    let edges = edges_of(polygons)?;
+    let mut outer = Vec::with_capacity(edges.all.len());
     let mut covered = Vec::new();
-    for &(i, a, b) in &all {
-        outer_pieces(i, a, b, &all, &mut covered, &mut outer);
+    for &(i, a, b) in &edges.all {
+        outer_pieces(i, a, b, &edges, &mut covered, &mut outer);
     }
     Some(outer)
 }
 
-/// Every edge of the polygons with the polygon's number; `None` for more than 512.
-fn edges_of(polygons: &[&MultiPolygon]) -> Option<Vec<(usize, Coord, Coord)>> {
-    let all: Vec<(usize, Coord, Coord)> = polygons
-        .iter()
-        .enumerate()
-        .flat_map(|(i, m)| {
+/// Every edge of a few polygons, with the polygon's number; per polygon its edges' range and
+/// its box.
+struct Edges {
+    all: Vec<(usize, Coord, Coord)>,
+    polygons: Vec<(usize, std::ops::Range<usize>, geo::Rect)>,
+}
+
+/// `None` for more than 512 edges.
+fn edges_of(polygons: &[&MultiPolygon]) -> Option<Edges> {
+    let mut all = Vec::new();
+    let mut ranges = Vec::with_capacity(polygons.len());
+    for (i, m) in polygons.iter().enumerate() {
+        let start = all.len();
+        all.extend(
             m.0.iter()
                 .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-                .flat_map(move |r| r.0.windows(2).map(move |w| (i, w[0], w[1])))
-        })
-        .filter(|(_, a, b)| a != b)
-        .collect();
-    (all.len() <= 512).then_some(all)
+                .flat_map(|r| r.0.windows(2).map(|w| (i, w[0], w[1])))
+                .filter(|(_, a, b)| a != b),
+        );
+        if all.len() > 512 {
+            return None;
+        }
+        if let Some(b) = m.bounding_rect() {
+            ranges.push((i, start..all.len(), b));
+        }
+    }
+    Some(Edges {
+        all,
+        polygons: ranges,
+    })
 }
 
 /// The parts of edge ab of polygon `i` that no other polygon's edge runs along, into `out`.
@@ -325,16 +342,29 @@ fn outer_pieces(
     i: usize,
     a: Coord,
     b: Coord,
-    all: &[(usize, Coord, Coord)],
+    edges: &Edges,
     covered: &mut Vec<(f64, f64)>,
     out: &mut Vec<(Coord, Coord)>,
 ) {
     let (dx, dy) = (b.x - a.x, b.y - a.y);
     let len2 = dx * dx + dy * dy;
     let reach = COMMON_BOUNDARY_TOLERANCE * len2.sqrt();
+    // Only polygons whose box comes within the tolerance of the edge's box can run along it.
+    let t = COMMON_BOUNDARY_TOLERANCE;
+    let near = |r: &geo::Rect| {
+        r.min().x <= a.x.max(b.x) + t
+            && a.x.min(b.x) - t <= r.max().x
+            && r.min().y <= a.y.max(b.y) + t
+            && a.y.min(b.y) - t <= r.max().y
+    };
+    let others = edges
+        .polygons
+        .iter()
+        .filter(|(j, _, r)| *j != i && near(r))
+        .flat_map(|(_, range, _)| &edges.all[range.clone()]);
     // The stretches of ab (as parameters along it) that other polygons' edges run along.
     covered.clear();
-    for &(j, c, d) in all {
+    for &(j, c, d) in others {
         if j == i || cross(a, b, c).abs() > reach || cross(a, b, d).abs() > reach {
             continue;
         }
@@ -371,7 +401,7 @@ fn outer_pieces(
 /// nearest: edges are taken nearest box first, and only until the next box is farther than the
 /// nearest boundary found. `None` where [`outer_edges`] is.
 pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> Option<f64> {
-    let all = edges_of(polygons)?;
+    let edges = edges_of(polygons)?;
     let Some(abox) = a.bounding_rect() else {
         return Some(f64::INFINITY);
     };
@@ -388,7 +418,8 @@ pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> 
         let dy = (lo.y - p.y.max(q.y)).max(p.y.min(q.y) - hi.y).max(0.0);
         dx * dx + dy * dy
     };
-    let mut order: Vec<(f64, u32)> = all
+    let mut order: Vec<(f64, u32)> = edges
+        .all
         .iter()
         .enumerate()
         .map(|(k, &(_, p, q))| (gap2(p, q), k as u32))
@@ -401,9 +432,9 @@ pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> 
         if bound >= best {
             break;
         }
-        let (i, p, q) = all[k as usize];
+        let (i, p, q) = edges.all[k as usize];
         pieces.clear();
-        outer_pieces(i, p, q, &all, &mut covered, &mut pieces);
+        outer_pieces(i, p, q, &edges, &mut covered, &mut pieces);
         for &(p, q) in &pieces {
             best = best.min(segment_distance2(&sa, local_box, p - origin, q - origin));
             if best == 0.0 {
