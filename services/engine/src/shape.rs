@@ -61,9 +61,9 @@ pub struct Shape {
     pub convex: bool,
     vertices: usize,
     chunks: Vec<Chunk>,
-    /// For shapes with runs: a 16 × 16 grid over the box, each cell inside, outside or crossed
+    /// For indexed shapes: a 16 × 16 grid over the box, each cell inside, outside or crossed
     /// by the boundary — most placements are one look-up.
-    grid: Option<Box<Grid>>,
+    grid: Option<Grid>,
 }
 
 /// Cells across and down a [`Grid`].
@@ -75,7 +75,7 @@ const IN: u64 = 1;
 const EDGE: u64 = 2;
 
 /// A coarse raster of a shape over its bounding box: 2 bits per cell, one cache line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Grid {
     bits: [u64; CELLS * CELLS / 32],
 }
@@ -158,11 +158,12 @@ fn rings(m: &MultiPolygon) -> impl Iterator<Item = (usize, usize, &LineString)> 
 }
 
 impl Shape {
-    /// A shape to be placed against many times (an index's): with a grid when it has runs.
+    /// A shape to be placed against many times (an index's): with a grid (kept inline, one
+    /// cache line, so that placing against it touches no other memory).
     pub fn indexed(polygons: MultiPolygon) -> Self {
         let mut shape = Shape::new(polygons);
-        if let (Some(b), false) = (shape.bbox, shape.chunks.is_empty()) {
-            shape.grid = Grid::of(&shape.polygons, b).map(Box::new);
+        if let Some(b) = shape.bbox {
+            shape.grid = Grid::of(&shape.polygons, b);
         }
         shape
     }
