@@ -185,6 +185,8 @@ impl Facts {
 struct Entry {
     envelope: AABB<[f64; 2]>,
     at: u32,
+    /// The item has more than one box in the tree (a query may meet it twice).
+    several: bool,
 }
 
 impl RTreeObject for Entry {
@@ -219,27 +221,40 @@ struct Indexed<T> {
 }
 
 impl<T> Indexed<T> {
-    fn build(items: Vec<T>, bounds: impl Fn(&T) -> Option<Rect>) -> Self {
-        let entries = items
-            .iter()
-            .enumerate()
-            .filter_map(|(at, item)| {
-                bounds(item).map(|r| Entry {
-                    envelope: aabb(r),
-                    at: at as u32,
-                })
-            })
-            .collect();
+    /// `boxes`: the boxes an item is found by — its bounding box, or several smaller ones that
+    /// together cover it.
+    fn build(items: Vec<T>, boxes: impl Fn(&T) -> Vec<Rect>) -> Self {
+        let mut entries = Vec::with_capacity(items.len());
+        for (at, item) in items.iter().enumerate() {
+            let rects = boxes(item);
+            let several = rects.len() > 1;
+            entries.extend(rects.into_iter().map(|r| Entry {
+                envelope: aabb(r),
+                at: at as u32,
+                several,
+            }));
+        }
         Indexed {
             items,
             tree: RTree::bulk_load_with_params(entries),
         }
     }
 
-    /// Items whose box meets `r` (a superset of those that meet the geometry).
+    /// Items with a box that meets `r` (a superset of those that meet the geometry), each once.
     fn near(&self, r: Rect) -> impl Iterator<Item = &T> {
+        let mut seen: Vec<u32> = Vec::new();
         self.tree
             .locate_in_envelope_intersecting(aabb(r))
+            .filter(move |e| {
+                if !e.several {
+                    return true;
+                }
+                if seen.contains(&e.at) {
+                    return false;
+                }
+                seen.push(e.at);
+                true
+            })
             .map(|e| &self.items[e.at as usize])
     }
 }
@@ -255,7 +270,16 @@ impl Layer {
     pub fn new(info: LayerInfo, features: Vec<Feature>) -> Self {
         Layer {
             info,
-            features: Indexed::build(features, |f| f.bbox),
+            // Large features whose area fills little of their box (a shore zone along a river)
+            // are found by the boxes of their grid rows, so that a proposal in the empty part of
+            // the box does not even become a candidate.
+            features: Indexed::build(features, |f| {
+                let rows = match (&f.areal, &f.geometry) {
+                    (Some(a), Geometry::Polygon(_) | Geometry::MultiPolygon(_)) => a.row_boxes(),
+                    _ => None,
+                };
+                rows.or_else(|| f.bbox.map(|b| vec![b])).unwrap_or_default()
+            }),
         }
     }
 
@@ -374,7 +398,7 @@ impl Index {
                 });
             }
         });
-        let parcels = Indexed::build(parcels, |p| p.shape.bbox);
+        let parcels = Indexed::build(parcels, |p| p.shape.bbox.into_iter().collect());
         let stats = IndexStats {
             parcels: parcels.items.len(),
             parcel_bytes: parcel_bytes + parcels.tree.size() * 40,
@@ -502,5 +526,101 @@ impl Feature {
     /// Its display name (see [`Facts::name`]).
     pub fn name(&self) -> String {
         self.facts.name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Coord, LineString, Polygon};
+
+    /// A 50 m wide band along a 2 km diagonal, of many vertices: it fills a small part of its
+    /// box, so it is indexed by the boxes of its grid rows.
+    fn band() -> Feature {
+        let n = 100;
+        let mut pts: Vec<Coord> = (0..=n)
+            .map(|i| {
+                let t = i as f64 / n as f64 * 2000.0;
+                Coord {
+                    x: t,
+                    y: t + 10.0 * (t / 50.0).sin(),
+                }
+            })
+            .collect();
+        pts.extend((0..=n).rev().map(|i| {
+            let t = i as f64 / n as f64 * 2000.0;
+            Coord {
+                x: t + 50.0,
+                y: t - 50.0 + 10.0 * (t / 50.0).sin(),
+            }
+        }));
+        pts.push(pts[0]);
+        Feature::new(
+            1,
+            None,
+            serde_json::Value::Null,
+            Geometry::Polygon(Polygon::new(LineString(pts), vec![])),
+        )
+    }
+
+    #[test]
+    fn features_found_by_row_boxes_are_found_once_wherever_they_are() {
+        let f = band();
+        let rows = f.areal.as_ref().unwrap().row_boxes().expect("a thin band");
+        assert!(rows.len() > 4);
+        let layer = Layer::new(
+            LayerInfo {
+                id: 1,
+                name: "band".into(),
+                title: "band".into(),
+                kind: LayerKind::Restriction,
+                municipality_code: None,
+                authority: None,
+                version: None,
+            },
+            vec![f],
+        );
+        let feature = &layer.features.items[0];
+        let (mut found, mut skipped) = (0, 0);
+        for i in 0..3000 {
+            let (x, y) = (
+                (i * 37 % 2100) as f64 - 50.0,
+                (i * 53 % 2100) as f64 - 100.0,
+            );
+            let side = 1.0 + (i % 30) as f64;
+            let r = Rect::new(
+                Coord { x, y },
+                Coord {
+                    x: x + side,
+                    y: y + side,
+                },
+            );
+            let hits = layer.near(r).count();
+            assert!(hits <= 1, "found {hits} times");
+            let probe = Shape::new(geo::MultiPolygon(vec![r.to_polygon()]));
+            let meets = shape::overlap_area(&probe, feature.areal.as_ref().unwrap()) > 0.0
+                || feature.areal.as_ref().unwrap().place_shape(&probe) == shape::Placement::Inside;
+            if meets {
+                assert_eq!(
+                    hits, 1,
+                    "a box meeting the band at ({x}, {y}) did not find it"
+                );
+            }
+            found += hits;
+            skipped += (!meets && hits == 0 && f_box_meets(feature, &r)) as usize;
+        }
+        assert!(found > 100, "{found}");
+        assert!(
+            skipped > 1000,
+            "boxes in the band's box but away from it skipped: {skipped}"
+        );
+    }
+
+    fn f_box_meets(f: &Feature, r: &Rect) -> bool {
+        let b = f.bbox.unwrap();
+        b.min().x <= r.max().x
+            && r.min().x <= b.max().x
+            && b.min().y <= r.max().y
+            && r.min().y <= b.max().y
     }
 }

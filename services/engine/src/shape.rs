@@ -168,6 +168,46 @@ impl Shape {
         shape
     }
 
+    /// For a large shape that fills less than half of its box: boxes covering it, one per run of
+    /// grid rows with the same span of cells that are not outside (slightly widened against
+    /// rounding). `None` when the box itself is as good.
+    pub fn row_boxes(&self) -> Option<Vec<Rect>> {
+        let (grid, b) = (self.grid.as_ref()?, self.bbox?);
+        if self.chunks.is_empty() {
+            return None;
+        }
+        let (cw, ch) = (b.width() / CELLS as f64, b.height() / CELLS as f64);
+        let (ex, ey) = (cw * 1e-6, ch * 1e-6);
+        let mut spans: Vec<(usize, usize, usize, usize)> = Vec::new(); // rows r0..=r1, cols c0..=c1
+        for r in 0..CELLS {
+            let cols: Vec<usize> = (0..CELLS).filter(|&c| grid.get(c, r) != OUT).collect();
+            let (Some(&c0), Some(&c1)) = (cols.first(), cols.last()) else {
+                continue;
+            };
+            match spans.last_mut() {
+                Some(last) if last.1 + 1 == r && (last.2, last.3) == (c0, c1) => last.1 = r,
+                _ => spans.push((r, r, c0, c1)),
+            }
+        }
+        let boxes: Vec<Rect> = spans
+            .iter()
+            .map(|&(r0, r1, c0, c1)| {
+                Rect::new(
+                    Coord {
+                        x: b.min().x + c0 as f64 * cw - ex,
+                        y: b.min().y + r0 as f64 * ch - ey,
+                    },
+                    Coord {
+                        x: b.min().x + (c1 + 1) as f64 * cw + ex,
+                        y: b.min().y + (r1 + 1) as f64 * ch + ey,
+                    },
+                )
+            })
+            .collect();
+        let covered: f64 = boxes.iter().map(|r| r.width() * r.height()).sum();
+        (covered < 0.5 * b.width() * b.height()).then_some(boxes)
+    }
+
     /// A shape for a few questions (a proposal's): runs, no grid.
     pub fn new(polygons: MultiPolygon) -> Self {
         let area = predicates::area(&polygons);
