@@ -318,12 +318,15 @@ fn edges_of(polygons: &[&MultiPolygon]) -> Option<Edges> {
     let mut ranges = Vec::with_capacity(polygons.len());
     for (i, m) in polygons.iter().enumerate() {
         let start = all.len();
-        all.extend(
-            m.0.iter()
-                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-                .flat_map(|r| r.0.windows(2).map(|w| (i, w[0], w[1])))
-                .filter(|(_, a, b)| a != b),
-        );
+        for p in &m.0 {
+            for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+                for w in r.0.windows(2) {
+                    if w[0] != w[1] {
+                        all.push((i, w[0], w[1]));
+                    }
+                }
+            }
+        }
         if all.len() > 512 {
             return None;
         }
@@ -401,10 +404,13 @@ fn outer_pieces(
 /// nearest: edges are taken nearest box first, and only until the next box is farther than the
 /// nearest boundary found. `None` where [`outer_edges`] is.
 pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> Option<f64> {
-    let edges = edges_of(polygons)?;
     let Some(abox) = a.bounding_rect() else {
         return Some(f64::INFINITY);
     };
+    if let [one] = polygons {
+        return Some(own_boundary_distance(a, abox, one));
+    }
+    let edges = edges_of(polygons)?;
     let origin = abox.min();
     let sa: Vec<Vec<Coord>> =
         a.0.iter()
@@ -443,6 +449,37 @@ pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> 
         }
     }
     Some(best.sqrt())
+}
+
+/// [`boundary_distance`] for one polygon: every edge whose box is nearer than the nearest
+/// boundary found so far is measured.
+fn own_boundary_distance(a: &MultiPolygon, abox: geo::Rect, b: &MultiPolygon) -> f64 {
+    let origin = abox.min();
+    let sa: Vec<Vec<Coord>> =
+        a.0.iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .map(|r| r.0.iter().map(|c| *c - origin).collect())
+            .collect();
+    let (lo, hi) = (abox.min(), abox.max());
+    let local_box = (Coord::zero(), hi - origin);
+    let mut best = f64::INFINITY; // squared
+    for p in &b.0 {
+        for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+            for w in r.0.windows(2) {
+                let (p, q) = (w[0], w[1]);
+                let dx = (lo.x - p.x.max(q.x)).max(p.x.min(q.x) - hi.x).max(0.0);
+                let dy = (lo.y - p.y.max(q.y)).max(p.y.min(q.y) - hi.y).max(0.0);
+                if dx * dx + dy * dy >= best {
+                    continue;
+                }
+                best = best.min(segment_distance2(&sa, local_box, p - origin, q - origin));
+                if best == 0.0 {
+                    return 0.0;
+                }
+            }
+        }
+    }
+    best.sqrt()
 }
 
 /// Squared distance from the area bounded by `rings` (box `bbox`) to the segment pq; 0 when

@@ -289,6 +289,12 @@ async fn predicates_overlap_areas_and_distances_equal_postgis() {
             (ours - setback).abs() <= 1e-6,
             "pair {i}: distance to the boundary {ours} vs PostGIS {setback}"
         );
+        // The path the setback rule takes for one parcel.
+        let ours = p::union_boundary_distance(a, &[b]).unwrap();
+        assert!(
+            (ours - setback).abs() <= 1e-6,
+            "pair {i}: distance to the boundary (nearest edges first) {ours} vs PostGIS {setback}"
+        );
         hits += intersects as usize;
         covered += row.get::<_, bool>(2) as usize;
         touching += row.get::<_, bool>(3) as usize;
