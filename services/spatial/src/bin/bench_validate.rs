@@ -399,10 +399,15 @@ async fn grpc(addr: &str, url: &str) {
             n as f64 / secs
         );
     }
-    // Batches of 500, two in flight.
+    // Batches of 500, KOVGIS_BENCH_IN_FLIGHT (default 2) in flight, one per connection.
+    let in_flight: usize = std::env::var("KOVGIS_BENCH_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+        .clamp(1, channels.len());
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut tasks = Vec::new();
-    for (w, channel) in channels.iter().take(2).enumerate() {
+    for (w, channel) in channels.iter().take(in_flight).enumerate() {
         let mut client =
             SpatialServiceClient::new(channel.clone()).max_decoding_message_size(256 << 20);
         let requests = requests.clone();
@@ -429,7 +434,7 @@ async fn grpc(addr: &str, url: &str) {
         done += t.await.unwrap();
     }
     println!(
-        "gRPC batch (500 a call, 2 in flight): {:.0} validations/s",
+        "gRPC batch (500 a call, {in_flight} in flight): {:.0} validations/s",
         done as f64 / started.elapsed().as_secs_f64()
     );
 }
