@@ -303,12 +303,14 @@ impl Layer {
             .iter()
             .map(|f| {
                 use geo::CoordsIter;
-                f.geometry.coords_count() * 16 * if f.areal.is_some() { 2 } else { 1 }
+                std::mem::size_of::<Feature>()
+                    + f.geometry.coords_count() * 16
+                    + f.areal.as_ref().map_or(0, Shape::heap_bytes)
                     + f.attributes.to_string().len()
-                    + 96
+                    + f.facts.name.len()
             })
             .sum::<usize>()
-            + self.features.tree.size() * 40
+            + self.features.tree.size() * std::mem::size_of::<Entry>()
     }
 }
 
@@ -361,10 +363,7 @@ impl Index {
             .collect();
         let parcel_bytes: usize = parcels
             .iter()
-            .map(|p| {
-                use geo::CoordsIter;
-                p.shape.polygons.coords_count() * 16 + p.code.len() + 120
-            })
+            .map(|p| std::mem::size_of::<Parcel>() + p.shape.heap_bytes() + p.code.len())
             .sum();
         let national: Vec<u32> = (0..layers.len() as u32)
             .filter(|&i| layers[i as usize].info.municipality_code.is_none())
@@ -401,7 +400,7 @@ impl Index {
         let parcels = Indexed::build(parcels, |p| p.shape.bbox.into_iter().collect());
         let stats = IndexStats {
             parcels: parcels.items.len(),
-            parcel_bytes: parcel_bytes + parcels.tree.size() * 40,
+            parcel_bytes: parcel_bytes + parcels.tree.size() * std::mem::size_of::<Entry>(),
             layers: layers
                 .iter()
                 .map(|l| LayerStats {

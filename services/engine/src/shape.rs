@@ -394,6 +394,12 @@ impl Shape {
         (total.max(0.0), perimeter, exact)
     }
 
+    /// Rough size of what it holds on the heap: coordinates and boundary runs.
+    pub fn heap_bytes(&self) -> usize {
+        self.vertices * std::mem::size_of::<Coord>()
+            + self.chunks.len() * std::mem::size_of::<Chunk>()
+    }
+
     /// The rings' summed perimeter.
     pub fn perimeter(&self) -> f64 {
         rings(&self.polygons)
