@@ -263,12 +263,15 @@ impl<T> Indexed<T> {
 #[derive(Debug)]
 pub struct Layer {
     pub info: LayerInfo,
+    /// How reports name it: `layer <name> (<id>)`.
+    label: String,
     features: Indexed<Feature>,
 }
 
 impl Layer {
     pub fn new(info: LayerInfo, features: Vec<Feature>) -> Self {
         Layer {
+            label: format!("layer {} ({})", info.name, info.id),
             info,
             // Large features whose area fills little of their box (a shore zone along a river)
             // are found by the boxes of their grid rows, so that a proposal in the empty part of
@@ -290,6 +293,11 @@ impl Layer {
 
     pub fn len(&self) -> usize {
         self.features.items.len()
+    }
+
+    /// How reports name it in their provenance: `layer <name> (<id>)`.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     pub fn is_empty(&self) -> bool {

@@ -166,7 +166,7 @@ pub struct Report {
     /// The parcels the proposal was checked on.
     pub parcels: Vec<String>,
     /// (rule code, version) of every rule evaluated.
-    pub rule_versions: Vec<(String, i32)>,
+    pub rule_versions: Vec<(&'static str, i32)>,
     /// (what, dataset version) of the data used.
     pub dataset_versions: Vec<(String, Option<i64>)>,
     /// SHA-256 of the proposal's normalised geometry (EPSG:3301 WKB).
@@ -199,7 +199,7 @@ struct Ctx<'a> {
     sliver_area: f64,
     sliver_width: f64,
     findings: Vec<Finding>,
-    rule_versions: Vec<(String, i32)>,
+    rule_versions: Vec<(&'static str, i32)>,
     /// The layers read, in first-use order (their versions go into the provenance).
     layers_used: Vec<&'a Layer>,
 }
@@ -438,7 +438,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         let Some(def) = rules.in_force(code, m, on) else {
             continue;
         };
-        cx.rule_versions.push((code.to_owned(), def.version));
+        cx.rule_versions.push((code, def.version));
         if !def.procedures.is_empty() && !def.procedures.contains(&proposal.procedure) {
             cx.finding(
                 code_of(code),
@@ -503,12 +503,11 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         input_hash.push(HEX[usize::from(b & 15)] as char);
     }
     let dataset_versions = std::iter::once(("parcels".to_owned(), index.parcel_version))
-        .chain(cx.layers_used.iter().map(|l| {
-            (
-                format!("layer {} ({})", l.info.name, l.info.id),
-                l.info.version,
-            )
-        }))
+        .chain(
+            cx.layers_used
+                .iter()
+                .map(|l| (l.label().to_owned(), l.info.version)),
+        )
         .collect();
     Report {
         verdict,

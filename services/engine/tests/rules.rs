@@ -389,10 +389,10 @@ fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
     };
     let before = validate(&index(-1.0), &rules, &at(2025, 12, 31));
     assert_eq!(codes(&before, "SETBACK"), ["SETBACK_OK"]);
-    assert!(before.rule_versions.contains(&("SETBACK".into(), 1)));
+    assert!(before.rule_versions.contains(&("SETBACK", 1)));
     let after = validate(&index(-1.0), &rules, &at(2026, 1, 1));
     assert_eq!(codes(&after, "SETBACK"), ["SETBACK_TOO_SMALL"]);
-    assert!(after.rule_versions.contains(&("SETBACK".into(), 2)));
+    assert!(after.rule_versions.contains(&("SETBACK", 2)));
     // Another municipality keeps the national rule.
     let elsewhere = validate(
         &index(-1.0),
@@ -402,7 +402,7 @@ fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
             ..at(2026, 6, 1)
         },
     );
-    assert!(elsewhere.rule_versions.contains(&("SETBACK".into(), 1)));
+    assert!(elsewhere.rule_versions.contains(&("SETBACK", 1)));
     // Rules for building do not apply to an excavation permit: reported as not applicable.
     let dig = validate(
         &index(-1.0),
