@@ -268,7 +268,19 @@ fn shoelace(ring: &[Coord]) -> f64 {
 
 /// The area of `a` (`ST_Area`), computed in coordinates local to it.
 pub fn area(a: &MultiPolygon) -> f64 {
-    local(a, origin_of(a)).unsigned_area()
+    let o = origin_of(a);
+    let ring = |r: &LineString| {
+        let mut twice = 0.0;
+        for w in r.0.windows(2) {
+            let (p, q) = (w[0] - o, w[1] - o);
+            twice += p.x * q.y - q.x * p.y;
+        }
+        (twice / 2.0).abs()
+    };
+    // As geo's `unsigned_area`: per polygon, the exterior less the holes.
+    a.0.iter()
+        .map(|p| (ring(p.exterior()) - p.interiors().iter().map(ring).sum::<f64>()).abs())
+        .sum()
 }
 
 /// The shortest distance between `a` and `b` (`ST_Distance`); 0 when they intersect.

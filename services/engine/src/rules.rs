@@ -396,7 +396,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         index,
         p: proposal,
         area: shape.area,
-        perimeter: shape.perimeter(),
+        perimeter: shape.perimeter,
         bounds: shape.bbox,
         shape,
         zones: None,

@@ -59,6 +59,8 @@ pub struct Shape {
     pub bbox: Option<Rect>,
     /// One polygon without holes, convex: it can be the clip window.
     pub convex: bool,
+    /// The rings' summed length, m.
+    pub perimeter: f64,
     vertices: usize,
     chunks: Vec<Chunk>,
     /// For indexed shapes: a 16 × 16 grid over the box, each cell inside, outside or crossed
@@ -219,12 +221,13 @@ impl Shape {
         } else {
             Vec::new()
         };
-
+        let perimeter = Shape::length_of(&polygons);
         Shape {
             polygons,
             area,
             bbox,
             convex,
+            perimeter,
             vertices,
             chunks,
             grid: None,
@@ -400,9 +403,9 @@ impl Shape {
             + self.chunks.len() * std::mem::size_of::<Chunk>()
     }
 
-    /// The rings' summed perimeter.
-    pub fn perimeter(&self) -> f64 {
-        rings(&self.polygons)
+    /// The rings' summed length.
+    fn length_of(polygons: &MultiPolygon) -> f64 {
+        rings(polygons)
             .flat_map(|(_, _, r)| r.lines())
             .map(|l| (l.end.x - l.start.x).hypot(l.end.y - l.start.y))
             .sum()
@@ -730,7 +733,7 @@ pub fn overlap(a: &Shape, b: &Shape) -> Overlap {
         Placement::Inside => {
             return Overlap {
                 area: small.area,
-                perimeter: Some(small.perimeter()),
+                perimeter: Some(small.perimeter),
                 exact: true,
             };
         }
