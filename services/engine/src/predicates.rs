@@ -444,6 +444,20 @@ pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> 
         .collect();
     order.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
     let local_box = (Coord::zero(), hi - origin);
+    // An edge another polygon has exactly in reverse is common boundary, whole: found by sorting
+    // the edges' coordinates instead of searching for each.
+    let key = |p: Coord, q: Coord| [p.x.to_bits(), p.y.to_bits(), q.x.to_bits(), q.y.to_bits()];
+    let mut keys: Vec<([u64; 4], usize)> =
+        edges.all.iter().map(|&(i, p, q)| (key(p, q), i)).collect();
+    keys.sort_unstable();
+    let shared = |i: usize, p: Coord, q: Coord| {
+        let k = key(q, p);
+        let from = keys.partition_point(|(x, _)| *x < k);
+        keys[from..]
+            .iter()
+            .take_while(|(x, _)| *x == k)
+            .any(|&(_, j)| j != i)
+    };
     let (mut covered, mut pieces) = (Vec::new(), Vec::new());
     let mut best = f64::INFINITY; // squared
     for (bound, k) in order {
@@ -451,6 +465,9 @@ pub fn union_boundary_distance(a: &MultiPolygon, polygons: &[&MultiPolygon]) -> 
             break;
         }
         let (i, p, q) = edges.all[k as usize];
+        if shared(i, p, q) {
+            continue;
+        }
         pieces.clear();
         outer_pieces(i, p, q, &edges, &mut covered, &mut pieces);
         for &(p, q) in &pieces {
