@@ -603,17 +603,14 @@ async fn a_past_date_is_answered_from_the_history_in_postgis() {
     wait_for_noise(&mut s, proposal, false).await;
     // Asked for the moment between the imports, the answer is that day's.
     let at = between.duration_since(std::time::UNIX_EPOCH).unwrap();
-    let then = validate(
-        &mut s,
-        v1::ValidateGeometryRequest {
-            as_of: Some(prost_types::Timestamp {
-                seconds: at.as_secs() as i64,
-                nanos: at.subsec_nanos() as i32,
-            }),
-            ..proposal()
-        },
-    )
-    .await;
+    let past = v1::ValidateGeometryRequest {
+        as_of: Some(prost_types::Timestamp {
+            seconds: at.as_secs() as i64,
+            nanos: at.subsec_nanos() as i32,
+        }),
+        ..proposal()
+    };
+    let then = validate(&mut s, past.clone()).await;
     let f = then
         .findings
         .iter()
@@ -633,6 +630,24 @@ async fn a_past_date_is_answered_from_the_history_in_postgis() {
         };
         assert_eq!(codes(&then), codes(&now), "{rule}");
     }
+    // In a batch large enough to be split over the cores, the past date (in the last part) is
+    // answered for its day and the others for today.
+    let mut proposals = vec![proposal(); 129];
+    proposals.push(past);
+    let batch = s
+        .client
+        .validate_geometries(v1::ValidateGeometriesRequest { proposals })
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
+    let noise = |r: &v1::ValidationReport| r.findings.iter().any(|f| f.layer_name == "noise-zones");
+    assert_eq!(batch.len(), 130);
+    assert!(
+        noise(&batch[129]),
+        "the past proposal sees the zone as it was"
+    );
+    assert!(batch[..129].iter().all(|r| !noise(r)), "today's do not");
     drop(s);
     db.drop_db().await;
 }
