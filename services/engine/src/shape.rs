@@ -1,17 +1,23 @@
 //! Areal geometries prepared once for many overlap questions: a parcel or a feature when the
 //! index is built, a proposal once per validation.
 //!
-//! A [`Shape`] keeps its area, bounding box and convexity, and — when it has many vertices — its
-//! boundary cut into runs of [`CHUNK`] edges, each with its bounding box and the signed area
-//! between the run and its chord. Two things follow:
-//! - [`Shape::place`]: when no boundary edge comes into another shape's bounding box, that shape
-//!   lies wholly inside or wholly outside, and one ray cast tells which — no clipping at all;
-//! - [`overlap_area`]: when clipping is needed, the runs far from the clip window are replaced by
+//! A [`Shape`] keeps its area, perimeter, bounding box and convexity; an indexed one also a
+//! 16 × 16 grid over its box (each cell inside, outside or crossed by the boundary, 2 bits, one
+//! cache line); one with many vertices its boundary cut into runs of [`CHUNK`] edges, each with
+//! its bounding box and the signed area between the run and its chord. Then:
+//! - [`Shape::place`]: when the grid cells under another shape's box are all inside or all
+//!   outside, or no boundary edge comes into that box (then one ray cast tells which), the other
+//!   shape lies wholly inside or wholly outside — no clipping at all;
+//! - [`overlap`]: when clipping is needed, the runs far from the clip window are replaced by
 //!   their chords before Sutherland–Hodgman. That is exact: a run and its chord lie in the run's
 //!   bounding box, a convex set; when that box is outside the window the two are homotopic in the
 //!   plane without the window, so the winding number of every point of the window — and the
 //!   clipped area, its integral — is unchanged; when the box is inside the window, the clipped
 //!   area changes by exactly the area between run and chord, which is kept with the run.
+//! - a window of many edges (a round outline) is clipped the other way round when the subject's
+//!   part inside the window's box is convex: Sutherland–Hodgman walks the subject once per window
+//!   edge, and where the overlap follows the window's boundary the subject grows by a vertex per
+//!   edge; a convex subject part as the window takes a handful of passes for the same polygon.
 
 use geo::{BoundingRect, Coord, CoordsIter, LineString, MultiPolygon, Rect};
 
