@@ -402,7 +402,7 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
         zones: None,
         sliver_area: overlap_rule.map_or(0.5, |r| r.number("sliver_area_m2", 0.5)),
         sliver_width: overlap_rule.map_or(0.1, |r| r.number("sliver_width_m", 0.1)),
-        findings: Vec::new(),
+        findings: Vec::with_capacity(16),
         rule_versions: Vec::new(),
         layers_used: Vec::new(),
     };
