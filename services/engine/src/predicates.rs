@@ -198,7 +198,7 @@ fn clipped_area(subject: &MultiPolygon, clip: &LineString, origin: Coord) -> f64
             .enumerate()
         {
             clip_ring(ring, origin, &window, &mut input, &mut output);
-            let area = shoelace(&output).abs();
+            let area = crate::shape::shoelace(&output).abs();
             total += if i == 0 { area } else { -area };
         }
     }
@@ -209,14 +209,14 @@ fn clipped_area(subject: &MultiPolygon, clip: &LineString, origin: Coord) -> f64
 fn window_of(clip: &LineString, origin: Coord) -> Vec<Coord> {
     let mut window: Vec<Coord> = clip.0.iter().map(|c| *c - origin).collect();
     window.pop(); // closed
-    if shoelace(&window) < 0.0 {
+    if crate::shape::shoelace(&window) < 0.0 {
         window.reverse(); // inside is on the left of every edge
     }
     window
 }
 
-/// `ring` (shifted by `origin`) clipped by the convex `window` with Sutherland–Hodgman, into
-/// `output` (open); `input` is scratch space.
+/// `ring` (shifted by `origin`) clipped by the convex `window` with Sutherland–Hodgman (the one
+/// kernel, [`crate::shape::clip_in_place`]), into `output` (open); `input` is scratch space.
 fn clip_ring(
     ring: &LineString,
     origin: Coord,
@@ -227,43 +227,7 @@ fn clip_ring(
     output.clear();
     output.extend(ring.0.iter().map(|c| *c - origin));
     output.pop();
-    for i in 0..window.len() {
-        let (e0, e1) = (window[i], window[(i + 1) % window.len()]);
-        std::mem::swap(input, output);
-        output.clear();
-        let side = |p: Coord| (e1.x - e0.x) * (p.y - e0.y) - (e1.y - e0.y) * (p.x - e0.x);
-        for j in 0..input.len() {
-            let (cur, next) = (input[j], input[(j + 1) % input.len()]);
-            let (sc, sn) = (side(cur), side(next));
-            if sc >= 0.0 {
-                output.push(cur);
-            }
-            if (sc >= 0.0) != (sn >= 0.0) {
-                let t = sc / (sc - sn);
-                output.push(Coord {
-                    x: cur.x + t * (next.x - cur.x),
-                    y: cur.y + t * (next.y - cur.y),
-                });
-            }
-        }
-        if output.is_empty() {
-            break;
-        }
-    }
-}
-
-/// Signed area of an open ring (counter-clockwise positive).
-fn shoelace(ring: &[Coord]) -> f64 {
-    let n = ring.len();
-    if n < 3 {
-        return 0.0;
-    }
-    let mut sum = 0.0;
-    for i in 0..n {
-        let (a, b) = (ring[i], ring[(i + 1) % n]);
-        sum += a.x * b.y - b.x * a.y;
-    }
-    sum / 2.0
+    crate::shape::clip_in_place(window, output, input);
 }
 
 /// The area of `a` (`ST_Area`), computed in coordinates local to it.

@@ -683,7 +683,7 @@ fn strictly_convex(ring: &mut Vec<Coord>) -> Option<f64> {
 }
 
 /// Signed area of an open ring (counter-clockwise positive).
-fn shoelace(ring: &[Coord]) -> f64 {
+pub(crate) fn shoelace(ring: &[Coord]) -> f64 {
     let n = ring.len();
     if n < 3 {
         return 0.0;
