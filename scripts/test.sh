@@ -19,17 +19,20 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 log "test database: $DATABASE_URL"
 
-cargo build --locked -p kovgis
-BIN="${CARGO_TARGET_DIR:-target}/debug/kovgis"
+# One profile for both README commands: the tests build with --release, like scripts/run.sh, so
+# a newcomer who runs the tests and then the service compiles the workspace (and the bundled
+# PROJ) once, and the geometry-heavy tests run optimised.
+cargo build --release --locked -p kovgis
+BIN="${CARGO_TARGET_DIR:-target}/release/kovgis"
 "$BIN" migrate
 "$BIN" load-demo --fixtures fixtures
 # Tests that write (imports) each work in their own database copied from this template.
 "$PG_BIN/psql" "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS kovgis_template" \
   -c "CREATE DATABASE kovgis_template TEMPLATE $(basename "${DATABASE_URL%%\?*}")"
 
-cargo test --workspace --locked --doc
+cargo test --release --workspace --locked --doc
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --release --workspace --locked --no-fail-fast
 else
-  cargo test --workspace --locked --no-fail-fast
+  cargo test --release --workspace --locked --no-fail-fast
 fi
