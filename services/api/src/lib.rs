@@ -4,6 +4,7 @@
 //! Generated types stay at this edge: service crates convert here and hand core types inward.
 
 pub mod convert;
+pub mod page_token;
 
 /// Generated code of package `kovgis.v1`.
 pub mod v1 {
