@@ -1,22 +1,9 @@
 //! The benchmark's proposals: footprints of 100–2 000 m² (rotated rectangles, and every fifth a
 //! round outline of 100–300 vertices) or plan areas of 1–20 ha, on parcels PostGIS picks by a
-//! seeded hash, shaped by the seeded generator — the same seed gives the same samples on the same
+//! seeded hash, shaped by the workspace's seeded generator — the same seed gives the same samples on the same
 //! data.
 
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next()
-    }
-}
+use kovgis_testkit::Rng;
 
 /// A proposal: municipality and polygon (EPSG:3301).
 #[derive(Clone)]
@@ -64,7 +51,7 @@ pub async fn samples(db: &tokio_postgres::Client, n: i64, plans: bool, seed: u64
         )
         .await
         .expect("sampling parcels");
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
@@ -79,7 +66,7 @@ pub async fn samples(db: &tokio_postgres::Client, n: i64, plans: bool, seed: u64
                     x,
                     y,
                     (area / 2.5).sqrt(),
-                    100 + (rng.next() * 200.0) as usize,
+                    100 + (rng.unit() * 200.0) as usize,
                 )
             } else {
                 let area = rng.range(100.0, 2000.0).min(parcel_area * 0.5).max(100.0);

@@ -6,61 +6,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use tokio_postgres::NoTls;
+use kovgis_testkit::db::FreshDb;
+use kovgis_testkit::{fixtures, wait};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kovgis");
 
-/// A throwaway database copied from the test template; dropped at the end of the test.
+/// A throwaway database copied from the test template, with a scratch folder for the files a
+/// test writes; both dropped at the end of the test.
 struct TestDb {
+    db: FreshDb,
     url: String,
-    name: String,
-    admin_url: String,
     pub dir: PathBuf,
 }
 
 impl TestDb {
     async fn new(tag: &str) -> TestDb {
-        let base = std::env::var("DATABASE_URL")
-            .expect("DATABASE_URL is not set: run the tests with scripts/test.sh");
-        let (prefix, _db) = base
-            .rsplit_once('/')
-            .expect("DATABASE_URL has a database name");
-        let name = format!("kovgis_t_{tag}_{}", std::process::id());
-        let admin_url = format!("{prefix}/postgres");
-        let (admin, conn) = tokio_postgres::connect(&admin_url, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        // Copies from one template may not run at the same time.
-        admin
-            .batch_execute("SELECT pg_advisory_lock(7301)")
-            .await
-            .unwrap();
-        let created = admin
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE kovgis_template"))
-            .await;
-        admin
-            .batch_execute("SELECT pg_advisory_unlock(7301)")
-            .await
-            .unwrap();
-        created.expect("cannot copy kovgis_template (scripts/test.sh creates it)");
-        let dir = std::env::temp_dir().join(&name);
+        let db = FreshDb::new(tag).await;
+        let dir = std::env::temp_dir().join(&db.name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TestDb {
-            url: format!("{prefix}/{name}"),
-            name,
-            admin_url,
+            url: db.url.clone(),
+            db,
             dir,
         }
     }
 
     async fn sql(&self) -> tokio_postgres::Client {
-        let (c, conn) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c
+        self.db.sql().await
     }
 
     fn kovgis(&self, args: &[&str]) -> Output {
@@ -73,22 +46,9 @@ impl TestDb {
     }
 
     async fn drop_db(self) {
-        let (admin, conn) = tokio_postgres::connect(&self.admin_url, NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let _ = admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
+        self.db.drop_db().await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 /// Runs ogr2ogr and insists it worked.
@@ -145,7 +105,7 @@ type RegisteredParcel = (String, String, Vec<String>, Vec<i64>, f64);
 
 fn tartu_parcels() -> Vec<RegisteredParcel> {
     let text =
-        std::fs::read_to_string(fixtures().join("parcels/tartu_kvissentali.geojson")).unwrap();
+        std::fs::read_to_string(fixtures::dir().join("parcels/tartu_kvissentali.geojson")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["features"]
         .as_array()
@@ -182,7 +142,7 @@ fn split_source(dir: &Path) -> PathBuf {
         return out;
     }
     let text =
-        std::fs::read_to_string(fixtures().join("parcels/tartu_kvissentali.geojson")).unwrap();
+        std::fs::read_to_string(fixtures::dir().join("parcels/tartu_kvissentali.geojson")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
     v["name"] = "tartu_split".into();
     for f in v["features"].as_array_mut().unwrap() {
@@ -931,23 +891,10 @@ fn many_parcels(path: &Path, n: usize) {
     write!(f, "]}}").unwrap();
 }
 
-/// Waits until an import's COPY is running in `db`.
-async fn wait_for_copy(c: &tokio_postgres::Client, db: &str, running: bool) {
-    for _ in 0..600 {
-        let n: i64 = c
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY import_stage%'",
-                &[&db],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if (n > 0) == running {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!(
+/// Waits until an import's COPY is running (or gone) in `c`'s database.
+async fn wait_for_copy(c: &tokio_postgres::Client, running: bool) {
+    assert!(
+        wait::import_copy(c, running, Duration::from_secs(12)).await,
         "the import's COPY never {}",
         if running { "started" } else { "ended" }
     );
@@ -977,7 +924,7 @@ async fn killed_import_leaves_the_previous_version_and_a_second_import_is_refuse
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for_copy(&c, &db.name, true).await;
+    wait_for_copy(&c, true).await;
 
     // While it runs, a second import of the cadastre is refused at once, with a reason.
     let small = db.dir.join("small.geojson");
@@ -1004,7 +951,7 @@ async fn killed_import_leaves_the_previous_version_and_a_second_import_is_refuse
     child.kill().unwrap();
     child.wait().unwrap();
     // The server notices the dead client and rolls back; the lock goes with the session.
-    wait_for_copy(&c, &db.name, false).await;
+    wait_for_copy(&c, false).await;
     let r = c
         .query_one(
             "SELECT (SELECT count(*) FROM parcel), (SELECT count(*) FROM parcel WHERE valid_to IS NULL),
@@ -1114,7 +1061,7 @@ async fn bad_files_get_clear_errors() {
     );
 
     // Not a cadastre.
-    let roads = fixtures().join("layers/tartu_roads.geojson");
+    let roads = fixtures::dir().join("layers/tartu_roads.geojson");
     let o = db.kovgis(&["import", "parcels", roads.to_str().unwrap(), "-q"]);
     assert!(!o.status.success());
     assert!(
@@ -1156,7 +1103,7 @@ async fn bad_files_get_clear_errors() {
 #[tokio::test]
 async fn layers_import_with_an_id_field_and_renamed_attributes() {
     let db = TestDb::new("layer").await;
-    let species = fixtures().join("layers/porijogi_species_cat3.geojson");
+    let species = fixtures::dir().join("layers/porijogi_species_cat3.geojson");
     let p = species.to_str().unwrap();
     let out = ok(&db.kovgis(&[
         "import",

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use kovgis_core::InputLimits;
+use kovgis_testkit::Rng;
+use kovgis_testkit::wait;
 
 fn request(municipality: &str, wkt_text: &str) -> v1::ValidateGeometryRequest {
     v1::ValidateGeometryRequest {
@@ -34,21 +36,6 @@ async fn validate(s: &mut TestServer, r: v1::ValidateGeometryRequest) -> v1::Val
     s.client.validate_geometry(r).await.unwrap().into_inner()
 }
 
-/// xorshift64*, for seeded footprints.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next()
-    }
-}
-
 #[tokio::test]
 async fn findings_equal_what_postgis_computes_on_the_same_rows() {
     let mut s = TestServer::start().await;
@@ -66,7 +53,7 @@ async fn findings_equal_what_postgis_computes_on_the_same_rows() {
         )
         .await
         .unwrap();
-    let mut rng = Rng(0x5eed_0001);
+    let mut rng = Rng::new(0x5eed_0001);
     let (mut checked, mut restriction_hits, mut multi_parcel) = (0, 0, 0);
     for a in &anchors {
         let m: String = a.get(0);
@@ -490,19 +477,19 @@ async fn wait_for_noise(
     r: impl Fn() -> v1::ValidateGeometryRequest,
     present: bool,
 ) -> Option<v1::Finding> {
-    for _ in 0..100 {
-        let report = validate(s, r()).await;
-        let f = report
-            .findings
-            .iter()
-            .find(|f| f.layer_name == "noise-zones")
-            .cloned();
-        if f.is_some() == present {
-            return f;
+    let seen = wait::until(Duration::from_secs(10), Duration::from_millis(100), || {
+        let (mut client, req) = (s.client.clone(), r());
+        async move {
+            let report = client.validate_geometry(req).await.unwrap().into_inner();
+            let f = report
+                .findings
+                .into_iter()
+                .find(|f| f.layer_name == "noise-zones");
+            (f.is_some() == present).then_some(f)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the index did not follow the import within 10 s");
+    })
+    .await;
+    seen.expect("the index did not follow the import within 10 s")
 }
 
 #[tokio::test]
@@ -567,15 +554,14 @@ async fn a_rule_version_added_in_the_database_applies_to_the_next_validation() {
     )
     .await
     .unwrap();
-    let mut got = None;
-    for _ in 0..100 {
-        let now = setback(&validate(&mut s, proposal()).await);
-        if now.1 == 2 {
-            got = Some(now);
-            break;
+    let got = wait::until(Duration::from_secs(10), Duration::from_millis(100), || {
+        let (mut client, req) = (s.client.clone(), proposal());
+        async move {
+            let now = setback(&client.validate_geometry(req).await.unwrap().into_inner());
+            (now.1 == 2).then_some(now)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     assert_eq!(
         got.expect("the new rule version reached the index within 10 s"),
         ("SETBACK_TOO_SMALL".into(), 2)

@@ -212,11 +212,7 @@ pub async fn run(
         )
         .into());
     }
-    let sha: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = hex::encode(hasher.finalize());
     let summary = import.finish_with_hash(&sha).await?;
     for (i, reason) in &summary.dropped {
         if problems.len() < MAX_PROBLEMS {
