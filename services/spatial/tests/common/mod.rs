@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod validation;
+
 use std::net::SocketAddr;
 
 use kovgis_api::v1::spatial_service_client::SpatialServiceClient;
