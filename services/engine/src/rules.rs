@@ -18,6 +18,7 @@ use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 
 use crate::index::{Feature, Index, Layer, Parcel};
+use crate::kernel;
 use crate::predicates as p;
 use crate::shape::{self, Shape};
 
@@ -280,7 +281,7 @@ impl<'a> Ctx<'a> {
             .unwrap_or_else(|| MultiPolygon(Vec::new())),
             _ => p::overlap(&self.p.geometry, &g.polygons),
         };
-        let width = 2.0 * p::area(&overlap) / perimeter(&overlap).max(f64::MIN_POSITIVE);
+        let width = 2.0 * p::area(&overlap) / kernel::perimeter(&overlap).max(f64::MIN_POSITIVE);
         let width_ok = width > self.sliver_width;
         let overlap = if self.p.outlines {
             overlap
@@ -343,14 +344,6 @@ impl<'a> Ctx<'a> {
         out.sort_by_key(|(l, f, _, _)| (l.info.id, f.id));
         out
     }
-}
-
-fn perimeter(g: &MultiPolygon) -> f64 {
-    g.0.iter()
-        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-        .flat_map(|r| r.lines())
-        .map(|l| (l.end.x - l.start.x).hypot(l.end.y - l.start.y))
-        .sum()
 }
 
 /// A number as messages show it: rounded to `.1` decimals, trailing zeros dropped — the same

@@ -21,6 +21,7 @@
 
 use geo::{BoundingRect, Coord, CoordsIter, LineString, MultiPolygon, Rect};
 
+use crate::kernel::{self, clip_in_place, ring_length, rings, shoelace, strictly_convex};
 use crate::predicates;
 
 /// Edges per boundary run, and the vertex count from which a shape has runs.
@@ -156,15 +157,6 @@ fn meets(a: &Rect, b: &Rect) -> bool {
         && b.min().y <= a.max().y
 }
 
-fn rings(m: &MultiPolygon) -> impl Iterator<Item = (usize, usize, &LineString)> {
-    m.0.iter().enumerate().flat_map(|(pi, p)| {
-        std::iter::once(p.exterior())
-            .chain(p.interiors())
-            .enumerate()
-            .map(move |(ri, r)| (pi, ri, r))
-    })
-}
-
 impl Shape {
     /// A shape to be placed against many times (an index's): with a grid (kept inline, one
     /// cache line, so that placing against it touches no other memory).
@@ -218,16 +210,16 @@ impl Shape {
 
     /// A shape for a few questions (a proposal's): runs, no grid.
     pub fn new(polygons: MultiPolygon) -> Self {
-        let area = predicates::area(&polygons);
+        let area = kernel::area(&polygons);
         let bbox = polygons.bounding_rect();
-        let convex = predicates::convex_ring(&polygons).is_some();
+        let convex = kernel::convex_ring(&polygons).is_some();
         let vertices = polygons.coords_count();
         let chunks = if vertices >= CHUNKED_FROM {
             chunks_of(&polygons)
         } else {
             Vec::new()
         };
-        let perimeter = Shape::length_of(&polygons);
+        let perimeter = kernel::perimeter(&polygons);
         Shape {
             polygons,
             area,
@@ -409,13 +401,6 @@ impl Shape {
             + self.chunks.len() * std::mem::size_of::<Chunk>()
     }
 
-    /// The rings' summed length.
-    fn length_of(polygons: &MultiPolygon) -> f64 {
-        rings(polygons)
-            .flat_map(|(_, _, r)| r.lines())
-            .map(|l| (l.end.x - l.start.x).hypot(l.end.y - l.start.y))
-            .sum()
-    }
 }
 
 /// Boundary runs of a large polygon.
@@ -561,140 +546,6 @@ impl Window {
         clip_in_place(&self.pts, input, output);
         (shoelace(input), ring_length(input), false)
     }
-}
-
-/// Sutherland–Hodgman of the open ring in `ring` by the convex counter-clockwise `window`; the
-/// result is left in `ring`, `scratch` is scratch space. A pass that finds every vertex inside
-/// its edge copies nothing.
-pub(crate) fn clip_in_place(window: &[Coord], ring: &mut Vec<Coord>, scratch: &mut Vec<Coord>) {
-    let m = window.len();
-    let bounds = |r: &[Coord]| {
-        r.iter().fold(
-            (
-                Coord {
-                    x: f64::MAX,
-                    y: f64::MAX,
-                },
-                Coord {
-                    x: f64::MIN,
-                    y: f64::MIN,
-                },
-            ),
-            |(lo, hi), p| {
-                (
-                    Coord {
-                        x: lo.x.min(p.x),
-                        y: lo.y.min(p.y),
-                    },
-                    Coord {
-                        x: hi.x.max(p.x),
-                        y: hi.y.max(p.y),
-                    },
-                )
-            },
-        )
-    };
-    // The ring's box: an edge whose inside holds the box's farthest corner holds the ring, and
-    // its pass is skipped without looking at the vertices.
-    let (mut lo, mut hi) = bounds(ring);
-    for i in 0..m {
-        let n = ring.len();
-        if n == 0 {
-            return;
-        }
-        let (e0, e1) = (window[i], window[(i + 1) % m]);
-        let (dx, dy) = (e1.x - e0.x, e1.y - e0.y);
-        let side = |p: Coord| dx * (p.y - e0.y) - dy * (p.x - e0.x);
-        // side() grows with y when dx > 0 and with x when dy < 0: the farthest corner outside
-        // takes the other ends.
-        let corner = Coord {
-            x: if dy > 0.0 { hi.x } else { lo.x },
-            y: if dx > 0.0 { lo.y } else { hi.y },
-        };
-        if side(corner) >= 0.0 {
-            continue;
-        }
-        if ring.iter().all(|p| side(*p) >= 0.0) {
-            continue;
-        }
-        scratch.clear();
-        let mut prev = ring[n - 1];
-        let mut sp = side(prev);
-        for &cur in ring.iter() {
-            let sc = side(cur);
-            if (sp >= 0.0) != (sc >= 0.0) {
-                let t = sp / (sp - sc);
-                scratch.push(Coord {
-                    x: prev.x + t * (cur.x - prev.x),
-                    y: prev.y + t * (cur.y - prev.y),
-                });
-            }
-            if sc >= 0.0 {
-                scratch.push(cur);
-            }
-            prev = cur;
-            sp = sc;
-        }
-        std::mem::swap(ring, scratch);
-        (lo, hi) = bounds(ring);
-    }
-}
-
-/// The perimeter of an open ring.
-fn ring_length(ring: &[Coord]) -> f64 {
-    let Some(&last) = ring.last() else {
-        return 0.0;
-    };
-    let mut prev = last;
-    let mut length = 0.0;
-    for &cur in ring {
-        length += (cur.x - prev.x).hypot(cur.y - prev.y);
-        prev = cur;
-    }
-    length
-}
-
-/// When the open ring (repeated vertices dropped in place) turns the same way, clearly, at
-/// every vertex — a convex polygon, as rings that come out of clipping a simple ring wind at
-/// most once — its orientation: 1 counter-clockwise, -1 clockwise.
-fn strictly_convex(ring: &mut Vec<Coord>) -> Option<f64> {
-    ring.dedup();
-    while ring.len() > 1 && ring.first() == ring.last() {
-        ring.pop();
-    }
-    let n = ring.len();
-    if n < 3 {
-        return None;
-    }
-    let mut sign = 0.0f64;
-    for i in 0..n {
-        let (a, b, c) = (ring[i], ring[(i + 1) % n], ring[(i + 2) % n]);
-        let (u, v) = (b - a, c - b);
-        let turn = u.x * v.y - u.y * v.x;
-        // Nearly straight on (or folding back): clipping may have left a run along the box's
-        // side there — not decided here.
-        let straight = 1e-9 * u.x.hypot(u.y) * v.x.hypot(v.y);
-        if turn.abs() <= straight || (sign != 0.0 && turn.signum() != sign) {
-            return None;
-        }
-        sign = turn.signum();
-    }
-    Some(sign)
-}
-
-/// Signed area of an open ring (counter-clockwise positive).
-pub(crate) fn shoelace(ring: &[Coord]) -> f64 {
-    let n = ring.len();
-    if n < 3 {
-        return 0.0;
-    }
-    let mut sum = 0.0;
-    let mut prev = ring[n - 1];
-    for &cur in ring {
-        sum += prev.x * cur.y - cur.x * prev.y;
-        prev = cur;
-    }
-    sum / 2.0
 }
 
 /// The area of `a ∩ b` (`ST_Area(ST_Intersection(a, b))`), m²: see [`overlap`].
