@@ -214,7 +214,12 @@ pub(crate) fn clip_in_place(window: &[Coord], ring: &mut Vec<Coord>, scratch: &m
 
 /// Squared distance from the area bounded by `rings` (box `bbox`) to the segment pq; 0 when
 /// the segment meets the area.
-pub(crate) fn segment_distance2(rings: &[Vec<Coord>], bbox: (Coord, Coord), p: Coord, q: Coord) -> f64 {
+pub(crate) fn segment_distance2(
+    rings: &[Vec<Coord>],
+    bbox: (Coord, Coord),
+    p: Coord,
+    q: Coord,
+) -> f64 {
     let (lo, hi) = bbox;
     if p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y && inside_rings(rings, p) {
         return 0.0;

@@ -20,8 +20,8 @@ pub use geo::algorithm::relate::IntersectionMatrix;
 
 pub use crate::kernel::{area, convex_ring};
 use crate::kernel::{
-    clip_in_place, cross, inside_rings, origin_of, point_segment2, segment_distance2, segments_meet,
-    shoelace,
+    clip_in_place, cross, inside_rings, origin_of, point_segment2, segment_distance2,
+    segments_meet, shoelace,
 };
 
 /// The DE-9IM matrix of `a` against `b`.

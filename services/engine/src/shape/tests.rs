@@ -1,0 +1,226 @@
+//! Unit tests of the shapes: placement with and without the grid, and the chunked and swapped
+//! clipping.
+
+use geo::Polygon;
+
+use super::*;
+use crate::predicates;
+
+fn ring(cx: f64, cy: f64, r: f64, n: usize) -> LineString {
+    let mut pts: Vec<Coord> = (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            Coord {
+                x: cx + r * a.cos(),
+                y: cy + r * a.sin(),
+            }
+        })
+        .collect();
+    pts.push(pts[0]);
+    LineString(pts)
+}
+
+fn rect(x: f64, y: f64, side: f64) -> Rect {
+    Rect::new(
+        Coord { x, y },
+        Coord {
+            x: x + side,
+            y: y + side,
+        },
+    )
+}
+
+#[test]
+fn large_shapes_place_small_proposals_without_clipping() {
+    // A 1 km disc of 200 vertices with a 200 m hole in the middle.
+    let disc = Shape::indexed(MultiPolygon(vec![Polygon::new(
+        ring(0.0, 0.0, 1000.0, 200),
+        vec![ring(0.0, 0.0, 200.0, 100)],
+    )]));
+    let place = |x: f64, y: f64| disc.place(rect(x, y, 10.0), Coord { x, y });
+    assert_eq!(place(500.0, 0.0), Placement::Inside);
+    assert_eq!(place(0.0, 500.0), Placement::Inside);
+    assert_eq!(place(0.0, 0.0), Placement::Outside, "in the hole");
+    assert_eq!(place(2000.0, 0.0), Placement::Outside);
+    assert_eq!(place(-1500.0, -1500.0), Placement::Outside);
+    assert_eq!(place(995.0, 0.0), Placement::Unknown, "across the boundary");
+    assert!(disc.grid.is_some());
+    assert_eq!(
+        place(195.0, 0.0),
+        Placement::Unknown,
+        "across the hole's boundary"
+    );
+    // Small shapes are placed edge by edge.
+    let small = Shape::new(MultiPolygon(vec![Polygon::new(
+        ring(0.0, 0.0, 100.0, 8),
+        vec![],
+    )]));
+    assert_eq!(
+        small.place(rect(0.0, 0.0, 1.0), Coord { x: 0.0, y: 0.0 }),
+        Placement::Inside
+    );
+    assert_eq!(
+        small.place(rect(95.0, 0.0, 10.0), Coord { x: 95.0, y: 0.0 }),
+        Placement::Unknown
+    );
+}
+
+#[test]
+fn the_grid_agrees_with_placing_edge_by_edge() {
+    // A concave star with a hole: every placement the grid settles must be what the edges
+    // say, and most must be settled by it.
+    let n = 300;
+    let mut pts: Vec<Coord> = (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            let r = if i % 2 == 0 { 1000.0 } else { 600.0 };
+            Coord {
+                x: r * a.cos(),
+                y: r * a.sin(),
+            }
+        })
+        .collect();
+    pts.push(pts[0]);
+    let gridded = Shape::indexed(MultiPolygon(vec![Polygon::new(
+        LineString(pts),
+        vec![ring(100.0, 50.0, 250.0, 40)],
+    )]));
+    let mut plain = gridded.clone();
+    plain.grid = None;
+    let (mut settled, mut inside) = (0, 0);
+    for i in 0..4000 {
+        let (x, y) = (
+            -1100.0 + (i * 37 % 2200) as f64,
+            -1100.0 + (i * 91 % 2200) as f64,
+        );
+        let side = 2.0 + (i % 40) as f64;
+        let (b, v) = (rect(x, y, side), Coord { x, y });
+        let exact = plain.place(b, v);
+        let fast = gridded.place(b, v);
+        if fast != Placement::Unknown {
+            assert_eq!(fast, exact, "box at ({x}, {y}), side {side}");
+        }
+        settled += (exact != Placement::Unknown) as usize;
+        inside += (exact == Placement::Inside) as usize;
+    }
+    assert!(
+        settled > 2000 && inside > 500,
+        "{settled} settled, {inside} inside"
+    );
+}
+
+#[test]
+fn round_windows_over_concave_shapes_equal_plain_clipping() {
+    // A 300-vertex round outline (a window of many edges) in many places over a wavy
+    // concave shape: the area and the perimeter bound equal Sutherland–Hodgman with every
+    // vertex and the round outline as the window, whichever way the overlap was computed.
+    let (cx, cy) = (659_000.0, 6_474_000.0);
+    let n = 240;
+    let mut pts: Vec<Coord> = (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            let r = 800.0 + 120.0 * (a * 7.0).sin();
+            Coord {
+                x: cx + r * a.cos(),
+                y: cy + r * a.sin(),
+            }
+        })
+        .collect();
+    pts.push(pts[0]);
+    let wavy = Shape::indexed(MultiPolygon(vec![Polygon::new(LineString(pts), vec![])]));
+    let (mut partial, mut swapped) = (0, 0);
+    for i in 0..300 {
+        let a = i as f64 * 0.21;
+        let r = 600.0 + (i % 9) as f64 * 40.0;
+        let round = ring(
+            cx + r * a.cos(),
+            cy + r * a.sin(),
+            20.0 + (i % 5) as f64 * 15.0,
+            300,
+        );
+        let window = Shape::new(MultiPolygon(vec![Polygon::new(round.clone(), vec![])]));
+        let o = overlap(&window, &wavy);
+        let full = predicates::clip_area(&wavy.polygons, &round);
+        assert!(
+            (o.area - full).abs() <= 1e-6 * full.max(1.0),
+            "window {i}: {} vs {full} clipping every vertex",
+            o.area
+        );
+        // Partial overlaps (the grazing ones aside, whose area is rounding on both sides).
+        if full > 1e-3 && full < window.area - 1e-3 {
+            partial += 1;
+            let bound = predicates::clip_perimeter(&wavy.polygons, &round);
+            let p = o.perimeter.unwrap();
+            // The swapped computation is exact, so at most the plain bound.
+            assert!(p <= bound + 1e-6, "window {i}: perimeter {p} above {bound}");
+            swapped += o.exact as usize;
+        }
+    }
+    assert!(partial > 50, "{partial} partial overlaps");
+    assert!(
+        swapped > 0 || partial == 0,
+        "no overlap was computed the swapped way"
+    );
+}
+
+#[test]
+fn runs_as_chords_leave_the_clipped_area_exact() {
+    // A many-vertex star (concave) at Estonian coordinates against small convex windows in
+    // many places: the chunked clipping equals clipping every vertex.
+    let (cx, cy) = (659_000.0, 6_474_000.0);
+    let n = 400;
+    let mut pts: Vec<Coord> = (0..n)
+        .map(|i| {
+            let a = i as f64 / n as f64 * std::f64::consts::TAU;
+            let r = if i % 2 == 0 {
+                1000.0
+            } else {
+                700.0 + (i % 7) as f64 * 20.0
+            };
+            Coord {
+                x: cx + r * a.cos(),
+                y: cy + r * a.sin(),
+            }
+        })
+        .collect();
+    pts.push(pts[0]);
+    let star = Shape::new(MultiPolygon(vec![Polygon::new(
+        LineString(pts),
+        vec![ring(cx, cy, 300.0, 120)],
+    )]));
+    assert!(!star.chunks.is_empty() && !star.convex);
+    let mut checked = 0;
+    for i in 0..200 {
+        let a = i as f64 * 0.37;
+        let r = 100.0 + (i % 10) as f64 * 100.0;
+        let side = 20.0 + (i % 13) as f64 * 40.0;
+        let (x, y) = (cx + r * a.cos(), cy + r * a.sin());
+        let window = Shape::new(MultiPolygon(vec![Polygon::new(
+            LineString(vec![
+                Coord { x, y },
+                Coord {
+                    x: x + side,
+                    y: y + side * 0.3,
+                },
+                Coord {
+                    x: x + side * 0.8,
+                    y: y + side,
+                },
+                Coord {
+                    x: x - side * 0.1,
+                    y: y + side * 0.7,
+                },
+                Coord { x, y },
+            ]),
+            vec![],
+        )]));
+        let fast = overlap_area(&window, &star);
+        let full = predicates::clip_area(&star.polygons, window.polygons.0[0].exterior());
+        assert!(
+            (fast - full).abs() <= 1e-6,
+            "window {i}: {fast} vs {full} clipping every vertex"
+        );
+        checked += (fast > 0.0) as usize;
+    }
+    assert!(checked > 100, "most windows overlap the star ({checked})");
+}
