@@ -114,33 +114,6 @@ pub fn overlap_area(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
         .unsigned_area()
 }
 
-/// The area of `subject` ∩ the convex polygon bounded by `clip` (see [`convex_ring`]), exact up
-/// to rounding; computed in coordinates local to the clip.
-pub fn clip_area(subject: &MultiPolygon, clip: &LineString) -> f64 {
-    let origin = clip.0.first().copied().unwrap_or(Coord { x: 0.0, y: 0.0 });
-    clipped_area(subject, clip, origin)
-}
-
-/// The summed perimeter of `subject`'s rings clipped by the convex `clip`: at least the perimeter
-/// of `subject` ∩ `clip` (clipping a concave ring adds edges running along the window and back).
-pub fn clip_perimeter(subject: &MultiPolygon, clip: &LineString) -> f64 {
-    let origin = clip.0.first().copied().unwrap_or(Coord { x: 0.0, y: 0.0 });
-    let window = window_of(clip, origin);
-    let (mut input, mut output) = (Vec::new(), Vec::new());
-    let mut total = 0.0;
-    for polygon in &subject.0 {
-        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-            clip_ring(ring, origin, &window, &mut input, &mut output);
-            let n = output.len();
-            for i in 0..n {
-                let (a, b) = (output[i], output[(i + 1) % n]);
-                total += (b.x - a.x).hypot(b.y - a.y);
-            }
-        }
-    }
-    total
-}
-
 /// The intersection of two convex polygons (each a [`convex_ring`]), exactly: Sutherland–Hodgman
 /// of one by the other is itself convex and needs no overlay. `None` when it is empty.
 pub fn convex_intersection(a: &LineString, b: &LineString) -> Option<MultiPolygon> {
