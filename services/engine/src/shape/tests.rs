@@ -1,7 +1,7 @@
 //! Unit tests of the shapes: placement with and without the grid, and the chunked and swapped
 //! clipping.
 
-use geo::{Area, BooleanOps, MapCoords, Polygon};
+use geo::{Area, BooleanOps, MapCoords, Polygon, Relate};
 
 use super::*;
 
@@ -88,9 +88,10 @@ fn large_shapes_place_small_proposals_without_clipping() {
 }
 
 #[test]
-fn the_grid_agrees_with_placing_edge_by_edge() {
-    // A concave star with a hole: every placement the grid settles must be what the edges
-    // say, and most must be settled by it.
+fn placements_on_the_grid_and_edge_by_edge_agree_with_geo() {
+    // A concave star with a hole and boxes all over it: every placement settled — on the grid or
+    // edge by edge — is what geo's relate says of the box (inside: the star covers it; outside:
+    // they share no point), and the grid settles most of what the edges settle.
     let n = 300;
     let mut pts: Vec<Coord> = (0..n)
         .map(|i| {
@@ -103,13 +104,14 @@ fn the_grid_agrees_with_placing_edge_by_edge() {
         })
         .collect();
     pts.push(pts[0]);
-    let gridded = Shape::indexed(MultiPolygon(vec![Polygon::new(
+    let star = MultiPolygon(vec![Polygon::new(
         LineString(pts),
         vec![ring(100.0, 50.0, 250.0, 40)],
-    )]));
+    )]);
+    let gridded = Shape::indexed(star.clone());
     let mut plain = gridded.clone();
     plain.grid = None;
-    let (mut settled, mut inside) = (0, 0);
+    let (mut settled, mut by_grid, mut inside) = (0, 0, 0);
     for i in 0..4000 {
         let (x, y) = (
             -1100.0 + (i * 37 % 2200) as f64,
@@ -117,17 +119,36 @@ fn the_grid_agrees_with_placing_edge_by_edge() {
         );
         let side = 2.0 + (i % 40) as f64;
         let (b, v) = (rect(x, y, side), Coord { x, y });
-        let exact = plain.place(b, v);
-        let fast = gridded.place(b, v);
-        if fast != Placement::Unknown {
-            assert_eq!(fast, exact, "box at ({x}, {y}), side {side}");
+        let (exact, indexed) = (plain.place(b, v), gridded.place(b, v));
+        let grid = gridded.grid.as_ref().unwrap();
+        let fast = grid
+            .place(gridded.bbox.unwrap(), b)
+            .unwrap_or(Placement::Unknown);
+        for (how, placement) in [
+            ("edge by edge", exact),
+            ("on the grid alone", fast),
+            ("on the grid, then edge by edge", indexed),
+        ] {
+            let truth = || star.relate(&b.to_polygon());
+            match placement {
+                Placement::Inside => assert!(
+                    truth().is_covers(),
+                    "box at ({x}, {y}), side {side}, placed inside {how}"
+                ),
+                Placement::Outside => assert!(
+                    truth().is_disjoint(),
+                    "box at ({x}, {y}), side {side}, placed outside {how}"
+                ),
+                Placement::Unknown => {}
+            }
         }
         settled += (exact != Placement::Unknown) as usize;
+        by_grid += (fast != Placement::Unknown) as usize;
         inside += (exact == Placement::Inside) as usize;
     }
     assert!(
-        settled > 2000 && inside > 500,
-        "{settled} settled, {inside} inside"
+        settled > 2000 && inside > 500 && by_grid > settled / 2,
+        "{settled} settled edge by edge ({inside} inside), {by_grid} on the grid"
     );
 }
 
