@@ -2,7 +2,8 @@
 //! than a sliver of the area lies outside the parcels it is on (`OUTSIDE_PARCEL` gives how much,
 //! and with outlines the part outside).
 //!
-//! Which parcels the proposal is on is worked out once for every rule ([`super::context::Ctx::parcels`]).
+//! Which parcels the proposal is on is worked out once for every rule
+//! ([`super::context::Ctx::parcels`]).
 
 use geo::{BooleanOps, MultiPolygon};
 
