@@ -1,5 +1,8 @@
 //! kovgis-engine: the spatial validation engine.
 //!
+//! - `kernel` (private): ring area, perimeter, convexity, the Sutherland–Hodgman clipping kernel
+//!   and segment distances — what `predicates` and `shape` are both built on, so that neither
+//!   needs the other's internals.
 //! - [`predicates`]: the one place where the engine's spatial questions (intersects, covered by,
 //!   overlap area, distance) are answered; tested against the GEOS XMLTester suites and against
 //!   PostGIS on the same geometries.
@@ -13,6 +16,7 @@
 //!   report with every rule evaluated.
 
 pub mod index;
+mod kernel;
 pub mod predicates;
 pub mod rules;
 pub mod shape;

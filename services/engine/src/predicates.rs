@@ -18,6 +18,12 @@ use geo::{
 
 pub use geo::algorithm::relate::IntersectionMatrix;
 
+pub use crate::kernel::{area, convex_ring};
+use crate::kernel::{
+    clip_in_place, cross, inside_rings, origin_of, point_segment2, segment_distance2,
+    segments_meet, shoelace,
+};
+
 /// The DE-9IM matrix of `a` against `b`.
 pub fn relate(a: &Geometry, b: &Geometry) -> IntersectionMatrix {
     a.relate(b)
@@ -79,12 +85,6 @@ fn local(g: &MultiPolygon, origin: Coord) -> MultiPolygon {
     g.map_coords(|c| c - origin)
 }
 
-fn origin_of(a: &MultiPolygon) -> Coord {
-    a.bounding_rect()
-        .map(|r| r.min())
-        .unwrap_or(Coord { x: 0.0, y: 0.0 })
-}
-
 /// The intersection of two areal geometries, for display (in their own coordinates).
 pub fn overlap(a: &MultiPolygon, b: &MultiPolygon) -> MultiPolygon {
     let origin = origin_of(a);
@@ -114,33 +114,6 @@ pub fn overlap_area(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
         .unsigned_area()
 }
 
-/// The area of `subject` ∩ the convex polygon bounded by `clip` (see [`convex_ring`]), exact up
-/// to rounding; computed in coordinates local to the clip.
-pub fn clip_area(subject: &MultiPolygon, clip: &LineString) -> f64 {
-    let origin = clip.0.first().copied().unwrap_or(Coord { x: 0.0, y: 0.0 });
-    clipped_area(subject, clip, origin)
-}
-
-/// The summed perimeter of `subject`'s rings clipped by the convex `clip`: at least the perimeter
-/// of `subject` ∩ `clip` (clipping a concave ring adds edges running along the window and back).
-pub fn clip_perimeter(subject: &MultiPolygon, clip: &LineString) -> f64 {
-    let origin = clip.0.first().copied().unwrap_or(Coord { x: 0.0, y: 0.0 });
-    let window = window_of(clip, origin);
-    let (mut input, mut output) = (Vec::new(), Vec::new());
-    let mut total = 0.0;
-    for polygon in &subject.0 {
-        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-            clip_ring(ring, origin, &window, &mut input, &mut output);
-            let n = output.len();
-            for i in 0..n {
-                let (a, b) = (output[i], output[(i + 1) % n]);
-                total += (b.x - a.x).hypot(b.y - a.y);
-            }
-        }
-    }
-    total
-}
-
 /// The intersection of two convex polygons (each a [`convex_ring`]), exactly: Sutherland–Hodgman
 /// of one by the other is itself convex and needs no overlay. `None` when it is empty.
 pub fn convex_intersection(a: &LineString, b: &LineString) -> Option<MultiPolygon> {
@@ -159,33 +132,6 @@ pub fn convex_intersection(a: &LineString, b: &LineString) -> Option<MultiPolygo
     )]))
 }
 
-/// The exterior of a single polygon without holes, when it is convex.
-pub fn convex_ring(m: &MultiPolygon) -> Option<&LineString> {
-    let [p] = m.0.as_slice() else {
-        return None;
-    };
-    if !p.interiors().is_empty() {
-        return None;
-    }
-    let pts = &p.exterior().0;
-    let n = pts.len().saturating_sub(1); // closed ring
-    if n < 3 {
-        return None;
-    }
-    let mut sign = 0.0f64;
-    for i in 0..n {
-        let (a, b, c) = (pts[i], pts[(i + 1) % n], pts[(i + 2) % n]);
-        let cross = (b.x - a.x) * (c.y - b.y) - (b.y - a.y) * (c.x - b.x);
-        if cross != 0.0 {
-            if sign != 0.0 && cross.signum() != sign {
-                return None;
-            }
-            sign = cross.signum();
-        }
-    }
-    (sign != 0.0).then_some(p.exterior())
-}
-
 /// Σ over `subject`'s rings of the area of ring ∩ `clip` (exteriors add, holes subtract),
 /// computed in coordinates shifted by `origin`.
 fn clipped_area(subject: &MultiPolygon, clip: &LineString, origin: Coord) -> f64 {
@@ -198,7 +144,7 @@ fn clipped_area(subject: &MultiPolygon, clip: &LineString, origin: Coord) -> f64
             .enumerate()
         {
             clip_ring(ring, origin, &window, &mut input, &mut output);
-            let area = crate::shape::shoelace(&output).abs();
+            let area = shoelace(&output).abs();
             total += if i == 0 { area } else { -area };
         }
     }
@@ -209,14 +155,14 @@ fn clipped_area(subject: &MultiPolygon, clip: &LineString, origin: Coord) -> f64
 fn window_of(clip: &LineString, origin: Coord) -> Vec<Coord> {
     let mut window: Vec<Coord> = clip.0.iter().map(|c| *c - origin).collect();
     window.pop(); // closed
-    if crate::shape::shoelace(&window) < 0.0 {
+    if shoelace(&window) < 0.0 {
         window.reverse(); // inside is on the left of every edge
     }
     window
 }
 
 /// `ring` (shifted by `origin`) clipped by the convex `window` with Sutherland–Hodgman (the one
-/// kernel, [`crate::shape::clip_in_place`]), into `output` (open); `input` is scratch space.
+/// kernel, [`clip_in_place`]), into `output` (open); `input` is scratch space.
 fn clip_ring(
     ring: &LineString,
     origin: Coord,
@@ -227,24 +173,7 @@ fn clip_ring(
     output.clear();
     output.extend(ring.0.iter().map(|c| *c - origin));
     output.pop();
-    crate::shape::clip_in_place(window, output, input);
-}
-
-/// The area of `a` (`ST_Area`), computed in coordinates local to it.
-pub fn area(a: &MultiPolygon) -> f64 {
-    let o = origin_of(a);
-    let ring = |r: &LineString| {
-        let mut twice = 0.0;
-        for w in r.0.windows(2) {
-            let (p, q) = (w[0] - o, w[1] - o);
-            twice += p.x * q.y - q.x * p.y;
-        }
-        (twice / 2.0).abs()
-    };
-    // As geo's `unsigned_area`: per polygon, the exterior less the holes.
-    a.0.iter()
-        .map(|p| (ring(p.exterior()) - p.interiors().iter().map(ring).sum::<f64>()).abs())
-        .sum()
+    clip_in_place(window, output, input);
 }
 
 /// The shortest distance between `a` and `b` (`ST_Distance`); 0 when they intersect.
@@ -475,28 +404,6 @@ fn own_boundary_distance(a: &MultiPolygon, abox: geo::Rect, b: &MultiPolygon) ->
     best.sqrt()
 }
 
-/// Squared distance from the area bounded by `rings` (box `bbox`) to the segment pq; 0 when
-/// the segment meets the area.
-fn segment_distance2(rings: &[Vec<Coord>], bbox: (Coord, Coord), p: Coord, q: Coord) -> f64 {
-    let (lo, hi) = bbox;
-    if p.x >= lo.x && p.x <= hi.x && p.y >= lo.y && p.y <= hi.y && inside_rings(rings, p) {
-        return 0.0;
-    }
-    let mut best = f64::INFINITY;
-    for r in rings {
-        for s in r.windows(2) {
-            if segments_meet(s[0], s[1], p, q) {
-                return 0.0;
-            }
-            best = best
-                .min(point_segment2(s[0], p, q))
-                .min(point_segment2(p, s[0], s[1]))
-                .min(point_segment2(q, s[0], s[1]));
-        }
-    }
-    best
-}
-
 /// The distance from the area `a` to a set of segments: 0 when one of them meets `a` or lies in
 /// it. Small pairs are measured directly, segment by segment (no index to build); large ones
 /// through [`distance`].
@@ -548,56 +455,6 @@ pub fn edge_distance(a: &MultiPolygon, edges: &[(Coord, Coord)]) -> f64 {
         }
     }
     best.sqrt()
-}
-
-/// Even-odd point-in-polygon over every ring.
-fn inside_rings(rings: &[Vec<Coord>], p: Coord) -> bool {
-    let mut inside = false;
-    for r in rings {
-        for w in r.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x) {
-                inside = !inside;
-            }
-        }
-    }
-    inside
-}
-
-fn cross(o: Coord, a: Coord, b: Coord) -> f64 {
-    (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x)
-}
-
-/// Whether segments p1p2 and q1q2 share a point (touching included).
-fn segments_meet(p1: Coord, p2: Coord, q1: Coord, q2: Coord) -> bool {
-    let on = |a: Coord, b: Coord, c: Coord| {
-        c.x >= a.x.min(b.x) && c.x <= a.x.max(b.x) && c.y >= a.y.min(b.y) && c.y <= a.y.max(b.y)
-    };
-    let (d1, d2) = (cross(q1, q2, p1), cross(q1, q2, p2));
-    let (d3, d4) = (cross(p1, p2, q1), cross(p1, p2, q2));
-    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
-        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
-    {
-        return true;
-    }
-    (d1 == 0.0 && on(q1, q2, p1))
-        || (d2 == 0.0 && on(q1, q2, p2))
-        || (d3 == 0.0 && on(p1, p2, q1))
-        || (d4 == 0.0 && on(p1, p2, q2))
-}
-
-/// Squared distance from `p` to the segment ab (squared: the square root is taken once, for the
-/// minimum).
-fn point_segment2(p: Coord, a: Coord, b: Coord) -> f64 {
-    let (dx, dy) = (b.x - a.x, b.y - a.y);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let (cx, cy) = (a.x + t * dx - p.x, a.y + t * dy - p.y);
-    cx * cx + cy * cy
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 use geo::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 use kovgis_core::model::LayerKind;
 use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel};
-use kovgis_engine::rules::{Locale, Proposal, RuleDef, RuleSet, Severity, Verdict, validate};
+use kovgis_engine::rules::{
+    Locale, Proposal, RuleCode, RuleDef, RuleSet, Severity, Verdict, validate,
+};
 use serde_json::json;
 
 const X0: f64 = 659_000.0;
@@ -191,7 +193,7 @@ fn codes(report: &kovgis_engine::rules::Report, rule: &str) -> Vec<&'static str>
         .findings
         .iter()
         .filter(|f| f.rule == rule)
-        .map(|f| f.code)
+        .map(|f| f.code.as_str())
         .collect()
 }
 
@@ -389,10 +391,10 @@ fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
     };
     let before = validate(&index(-1.0), &rules, &at(2025, 12, 31));
     assert_eq!(codes(&before, "SETBACK"), ["SETBACK_OK"]);
-    assert!(before.rule_versions.contains(&("SETBACK", 1)));
+    assert!(before.rule_versions.contains(&(RuleCode::Setback, 1)));
     let after = validate(&index(-1.0), &rules, &at(2026, 1, 1));
     assert_eq!(codes(&after, "SETBACK"), ["SETBACK_TOO_SMALL"]);
-    assert!(after.rule_versions.contains(&("SETBACK", 2)));
+    assert!(after.rule_versions.contains(&(RuleCode::Setback, 2)));
     // Another municipality keeps the national rule.
     let elsewhere = validate(
         &index(-1.0),
@@ -402,7 +404,7 @@ fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
             ..at(2026, 6, 1)
         },
     );
-    assert!(elsewhere.rule_versions.contains(&("SETBACK", 1)));
+    assert!(elsewhere.rule_versions.contains(&(RuleCode::Setback, 1)));
     // Rules for building do not apply to an excavation permit: reported as not applicable.
     let dig = validate(
         &index(-1.0),

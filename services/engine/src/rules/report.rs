@@ -1,0 +1,108 @@
+//! The report of one validation: one [`Finding`] per rule outcome or per hit, the [`Verdict`]
+//! they add up to, and the provenance (rule versions, dataset versions, the hash of the input).
+//!
+//! Plain data and the two functions that sum it up; how each finding comes about is in the rule
+//! modules, the API's rendering of it in the service crate.
+
+use std::sync::Arc;
+
+use geo::{Geometry, MultiPolygon};
+use sha2::{Digest, Sha256};
+
+use super::catalogue::{Outcome, RuleCode, Severity};
+use crate::index::{Feature, Layer};
+
+/// One rule's outcome, or one hit of it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: RuleCode,
+    pub rule_version: i32,
+    /// Stable outcome code, e.g. `OUTSIDE_PARCEL`, `WITHIN_PARCEL`.
+    pub code: Outcome,
+    pub severity: Severity,
+    pub passed: bool,
+    pub message: String,
+    pub layer_id: Option<i64>,
+    pub layer_name: Option<String>,
+    pub feature_id: Option<String>,
+    pub feature_name: Option<String>,
+    /// The feature's attributes (shared with the index).
+    pub attributes: Option<Arc<serde_json::Value>>,
+    pub overlap_area_m2: Option<f64>,
+    pub overlap_share_pct: Option<f64>,
+    pub distance_m: Option<f64>,
+    pub geometry: Option<MultiPolygon>,
+    pub authority: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Clear,
+    NeedsCoordination,
+    Blocked,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    /// The parcels the proposal was checked on.
+    pub parcels: Vec<String>,
+    /// (rule code, version) of every rule evaluated.
+    pub rule_versions: Vec<(RuleCode, i32)>,
+    /// (what, dataset version) of the data used.
+    pub dataset_versions: Vec<(String, Option<i64>)>,
+    /// SHA-256 of the proposal's normalised geometry (EPSG:3301 WKB).
+    pub input_hash: String,
+}
+
+impl Finding {
+    /// The layer and feature a hit is about, and its overlap with the proposal (`area` of
+    /// `proposal_area`).
+    pub(crate) fn describe(
+        &mut self,
+        layer: &Layer,
+        f: &Feature,
+        overlap: MultiPolygon,
+        area: f64,
+        proposal_area: f64,
+    ) {
+        self.layer_id = Some(layer.info.id);
+        self.layer_name = Some(layer.info.name.clone());
+        self.feature_id = f.external_id.clone().or_else(|| Some(f.id.to_string()));
+        self.feature_name = Some(f.name());
+        self.attributes = Some(Arc::clone(&f.attributes));
+        self.overlap_area_m2 = Some(area);
+        self.overlap_share_pct = Some(100.0 * area / proposal_area.max(f64::MIN_POSITIVE));
+        self.geometry = (!overlap.0.is_empty()).then_some(overlap);
+        self.authority = f.facts.authority(&layer.info).map(str::to_owned);
+    }
+}
+
+impl Verdict {
+    /// Blocked by a blocking failure, else needing coordination for a warning, else clear.
+    pub(crate) fn of(findings: &[Finding]) -> Verdict {
+        let failed = |s: Severity| findings.iter().any(|f| !f.passed && f.severity == s);
+        if failed(Severity::Blocking) {
+            Verdict::Blocked
+        } else if failed(Severity::Warning) {
+            Verdict::NeedsCoordination
+        } else {
+            Verdict::Clear
+        }
+    }
+}
+
+/// SHA-256 of the geometry's WKB, in lowercase hex.
+pub(crate) fn input_hash(geometry: &MultiPolygon) -> String {
+    let digest = Sha256::digest(kovgis_core::output::to_wkb(&Geometry::MultiPolygon(
+        geometry.clone(),
+    )));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut input_hash = String::with_capacity(64);
+    for b in digest {
+        input_hash.push(HEX[usize::from(b >> 4)] as char);
+        input_hash.push(HEX[usize::from(b & 15)] as char);
+    }
+    input_hash
+}

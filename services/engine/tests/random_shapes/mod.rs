@@ -1,0 +1,226 @@
+//! Seeded random polygons at Estonian coordinates (EPSG:3301) for the PostGIS differential
+//! tests: stars, boxes, near-circles, shapes with holes, long thin bands, and pairs of them
+//! overlapping, apart, touching exactly or nested. Also the tolerance helpers (perimeter, extent)
+//! the comparisons use. Deterministic and independent of the engine.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use geo::{Coord, LineString, MultiPolygon, Polygon};
+
+/// xorshift64*: deterministic, no dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next()
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() * n as f64) as usize % n
+    }
+}
+
+pub fn ring(points: Vec<Coord>) -> LineString {
+    let mut points = points;
+    points.push(points[0]);
+    LineString(points)
+}
+
+/// A star-shaped ring around `c`: `n` ≥ 4 angles, evenly spaced and jittered (so every gap is
+/// below π and the ring is simple), radii in [r·inner, r] (nearly convex when inner is near 1).
+pub fn star(rng: &mut Rng, c: Coord, r: f64, n: usize, inner: f64) -> LineString {
+    let n = n.max(4);
+    let points = (0..n)
+        .map(|i| {
+            let a = (i as f64 + rng.range(-0.3, 0.3)) / n as f64 * std::f64::consts::TAU;
+            let radius = if i % 2 == 0 {
+                r
+            } else {
+                r * rng.range(inner, 1.0)
+            };
+            Coord {
+                x: c.x + radius * a.cos(),
+                y: c.y + radius * a.sin(),
+            }
+        })
+        .collect();
+    ring(points)
+}
+
+pub fn boxed(x: f64, y: f64, w: f64, h: f64) -> Polygon {
+    Polygon::new(
+        ring(vec![
+            Coord { x, y },
+            Coord { x: x + w, y },
+            Coord { x: x + w, y: y + h },
+            Coord { x, y: y + h },
+        ]),
+        vec![],
+    )
+}
+
+/// One shape around `c` of size about `r`.
+pub fn shape(rng: &mut Rng, c: Coord, r: f64) -> Polygon {
+    match rng.below(6) {
+        0 => boxed(c.x - r / 2.0, c.y - r / 3.0, r, r * rng.range(0.3, 1.2)),
+        1 => {
+            let n = 3 + rng.below(10);
+            Polygon::new(star(rng, c, r, n, 1.0), vec![])
+        }
+        2 => {
+            let n = 6 + rng.below(30);
+            Polygon::new(star(rng, c, r, n, 0.3), vec![])
+        }
+        3 => {
+            // A near-convex outline (inner radius above 0.8 r) with a hole well inside it.
+            let (n, m) = (8 + rng.below(8), 4 + rng.below(6));
+            let outer = star(rng, c, r, n, 0.97);
+            let hole = star(rng, c, r * 0.4, m, 0.9);
+            Polygon::new(outer, vec![hole])
+        }
+        4 => {
+            // Many vertices and concave (boundary runs, see kovgis_engine::shape), with a
+            // hole half the time.
+            let n = 60 + rng.below(240);
+            let outer = star(rng, c, r, n, 0.6);
+            let holes = if rng.below(2) == 0 {
+                let m = 8 + rng.below(60);
+                vec![star(rng, c, r * 0.3, m, 0.8)]
+            } else {
+                vec![]
+            };
+            Polygon::new(outer, holes)
+        }
+        _ => {
+            // Many vertices: a near-circle of a few hundred points.
+            let n = 100 + rng.below(300);
+            let points = (0..n)
+                .map(|i| {
+                    let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                    Coord {
+                        x: c.x + r * a.cos(),
+                        y: c.y + r * a.sin(),
+                    }
+                })
+                .collect();
+            Polygon::new(ring(points), vec![])
+        }
+    }
+}
+
+/// Pairs (proposal, feature): overlapping, apart, touching exactly, nested; small and huge.
+pub fn pairs(n: usize) -> Vec<(MultiPolygon, MultiPolygon)> {
+    let mut rng = Rng(0x6b6f_7667_6973);
+    (0..n)
+        .map(|i| {
+            let c = Coord {
+                x: rng.range(655_000.0, 662_000.0),
+                y: rng.range(6_470_000.0, 6_478_000.0),
+            };
+            let r = if i % 10 == 0 {
+                rng.range(300.0, 2_000.0) // plan areas
+            } else {
+                rng.range(4.0, 40.0) // footprints
+            };
+            let a = shape(&mut rng, c, r);
+            let b = match i % 7 {
+                // Sharing an edge exactly: a box and the box next to it.
+                0 => {
+                    let (w, h) = (r, r * 0.8);
+                    let first = boxed(c.x, c.y, w, h);
+                    let next = boxed(c.x + w, c.y + rng.range(-h, h), w * 0.7, h);
+                    return (MultiPolygon(vec![first]), MultiPolygon(vec![next]));
+                }
+                // Nested: a small shape well inside a larger one.
+                1 => {
+                    let outer = shape(&mut rng, c, r * 4.0);
+                    return (
+                        MultiPolygon(vec![boxed(c.x - r / 4.0, c.y - r / 4.0, r / 2.0, r / 2.0)]),
+                        MultiPolygon(vec![outer]),
+                    );
+                }
+                _ => {
+                    let d = Coord {
+                        x: c.x + rng.range(-4.0, 4.0) * r,
+                        y: c.y + rng.range(-4.0, 4.0) * r,
+                    };
+                    let size = r * rng.range(0.3, 2.0);
+                    shape(&mut rng, d, size)
+                }
+            };
+            (MultiPolygon(vec![a]), MultiPolygon(vec![b]))
+        })
+        .collect()
+}
+
+/// The overlay grid step as a share of the extent (see the module docs).
+pub const GRID: f64 = 1e-9;
+
+pub fn rings(g: &MultiPolygon) -> impl Iterator<Item = &LineString> {
+    g.0.iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+}
+
+pub fn perimeter(g: &MultiPolygon) -> f64 {
+    rings(g)
+        .flat_map(|r| r.lines())
+        .map(|l| (l.end.x - l.start.x).hypot(l.end.y - l.start.y))
+        .sum()
+}
+
+pub fn extent(a: &MultiPolygon, b: &MultiPolygon) -> f64 {
+    let (mut lo, mut hi) = (
+        Coord {
+            x: f64::MAX,
+            y: f64::MAX,
+        },
+        Coord {
+            x: f64::MIN,
+            y: f64::MIN,
+        },
+    );
+    for c in rings(a).chain(rings(b)).flat_map(|r| r.coords()) {
+        lo = Coord {
+            x: lo.x.min(c.x),
+            y: lo.y.min(c.y),
+        };
+        hi = Coord {
+            x: hi.x.max(c.x),
+            y: hi.y.max(c.y),
+        };
+    }
+    (hi.x - lo.x).max(hi.y - lo.y)
+}
+
+/// A band `width` wide along a wavy line of `length` from `c` in direction `angle`, of many
+/// vertices: it fills little of its box, so the index finds it by the boxes of its grid rows.
+pub fn band(rng: &mut Rng, c: Coord, length: f64, width: f64, angle: f64) -> Polygon {
+    let n = 40 + rng.below(120);
+    let (dx, dy) = (angle.cos(), angle.sin());
+    let wave = rng.range(0.0, width);
+    let at = |t: f64, side: f64| {
+        let off = side + wave * (t / length * 9.0).sin();
+        Coord {
+            x: c.x + t * dx - off * dy,
+            y: c.y + t * dy + off * dx,
+        }
+    };
+    let mut pts: Vec<Coord> = (0..=n)
+        .map(|i| at(i as f64 / n as f64 * length, 0.0))
+        .collect();
+    pts.extend(
+        (0..=n)
+            .rev()
+            .map(|i| at(i as f64 / n as f64 * length, width)),
+    );
+    ring(pts)
+        .0
+        .split_last()
+        .map(|(_, open)| Polygon::new(ring(open.to_vec()), vec![]))
+        .unwrap()
+}
