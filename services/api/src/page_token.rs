@@ -87,7 +87,9 @@ impl PageTokenKey {
         if token.is_empty() {
             return Ok(None);
         }
-        let refused = |why: &str| InputError::new("page_token", why);
+        let refused = |why: &str| {
+            InputError::new("page_token", why).with_code(InputError::INVALID_PAGE_TOKEN)
+        };
         let not_ours = || {
             refused(
                 "not a page token of this service (altered, truncated, or signed with another \

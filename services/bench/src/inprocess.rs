@@ -54,7 +54,7 @@ pub async fn run(url: &str) {
         s.layers.len(),
         features,
         build_s,
-        built.resident_bytes / (1 << 20)
+        built.resident_bytes.unwrap_or(0) / (1 << 20)
     );
 
     let (db, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)

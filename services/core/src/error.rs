@@ -2,7 +2,9 @@
 //!
 //! An [`InputError`] names the offending field relative to the message the caller is checking
 //! (e.g. `geojson`, `epsg`), so the service can prefix its own path (`intersects.geojson`) and
-//! hand the client a precise `INVALID_ARGUMENT` field violation.
+//! hand the client a precise `INVALID_ARGUMENT` field violation. Its [`code`](InputError::code)
+//! says what kind of problem it is, as the API's machine-readable error reason
+//! (`INVALID_ARGUMENT`, `INVALID_GEOMETRY`, `INVALID_PAGE_TOKEN`).
 
 use std::fmt;
 
@@ -13,14 +15,31 @@ pub struct InputError {
     pub field: String,
     /// Why the value is refused, in a sentence.
     pub reason: String,
+    /// The kind of problem, upper snake case: [`Self::INVALID_ARGUMENT`] unless said otherwise.
+    pub code: &'static str,
 }
 
 impl InputError {
+    /// A missing, malformed or out-of-range field.
+    pub const INVALID_ARGUMENT: &'static str = "INVALID_ARGUMENT";
+    /// A geometry that cannot be read or is not acceptable (invalid, empty, too large, outside
+    /// Estonia, swapped axes, unknown CRS).
+    pub const INVALID_GEOMETRY: &'static str = "INVALID_GEOMETRY";
+    /// A page token that was altered, signed with another key, or sent with another filter.
+    pub const INVALID_PAGE_TOKEN: &'static str = "INVALID_PAGE_TOKEN";
+
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             reason: reason.into(),
+            code: Self::INVALID_ARGUMENT,
         }
+    }
+
+    /// The same error with another [`code`](Self::code).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     /// The same error with `prefix` put in front of its field path.

@@ -327,10 +327,47 @@ fn parse_wkt(s: &str) -> Result<(Geometry<f64>, Option<u32>), InputError> {
         }
         _ => (None, t),
     };
+    if let Some(rest) = trailing_text(body) {
+        return Err(InputError::new(
+            F,
+            format!("not valid WKT: unexpected text after the geometry: '{rest}'"),
+        ));
+    }
     let g = geozero::wkt::Wkt(body)
         .to_geo()
         .map_err(|e| InputError::new(F, format!("not valid WKT: {e}")))?;
     Ok((g, srid))
+}
+
+/// Text after the end of a WKT geometry (the parser below stops reading there and would ignore
+/// it): after the parenthesis that closes the first one, or after `EMPTY`.
+fn trailing_text(body: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    let end = match body.find('(') {
+        Some(_) => {
+            let mut end = None;
+            for (i, c) in body.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' if depth > 0 => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            end?
+        }
+        None => {
+            let upper = body.to_ascii_uppercase();
+            upper.find("EMPTY")? + "EMPTY".len()
+        }
+    };
+    let rest = body[end..].trim();
+    (!rest.is_empty()).then_some(rest)
 }
 
 /// ISO WKB or PostGIS EWKB (whose SRID, when present, is returned).
@@ -400,6 +437,27 @@ mod tests {
             p.geometry,
             Geometry::Point(geo::Point::new(546500.0, 6592000.0))
         );
+    }
+
+    #[test]
+    fn text_after_a_wkt_geometry_is_refused() {
+        for bad in [
+            "POINT(546500 6592000) garbage",
+            "POINT(546500 6592000))",
+            "POLYGON((546500 6592000, 546600 6592000, 546600 6592100, 546500 6592000)) x",
+            "POINT EMPTY 1",
+        ] {
+            let e = parse(GeometryInput::wkt(bad, 3301)).unwrap_err();
+            assert_eq!(e.field, "wkt", "{bad}");
+            assert!(e.reason.contains("unexpected text"), "{bad}: {}", e.reason);
+        }
+        for good in [
+            " POINT(546500 6592000) ",
+            "SRID=3301;POINT (546500 6592000)",
+            "MULTIPOLYGON(((546500 6592000, 546600 6592000, 546600 6592100, 546500 6592000)))",
+        ] {
+            parse(GeometryInput::wkt(good, 3301)).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]

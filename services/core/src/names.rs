@@ -126,7 +126,11 @@ mod tests {
         ] {
             let e = LayerName::parse("layer", bad).unwrap_err();
             assert_eq!(e.field, "layer", "{bad}");
-            assert!(e.reason.contains("is not a layer name"), "{bad}: {}", e.reason);
+            assert!(
+                e.reason.contains("is not a layer name"),
+                "{bad}: {}",
+                e.reason
+            );
         }
     }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kovgis_core::InputLimits;
+use kovgis_spatial::PageTokenKey;
 use kovgis_store::{Store, StoreConfig};
 
 mod import_cmd;
@@ -48,6 +49,10 @@ enum Command {
         /// Most database connections.
         #[arg(long, env = "KOVGIS_DB_CONNECTIONS", default_value_t = 16)]
         db_connections: usize,
+        /// Secret (16+ bytes) that page tokens are signed with; give every instance behind one
+        /// address the same. Unset: a random key of this process, whose tokens end with it.
+        #[arg(long, env = "KOVGIS_PAGE_TOKEN_KEY", hide_env_values = true)]
+        page_token_key: Option<String>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -115,7 +120,20 @@ async fn main() -> anyhow::Result<()> {
             listen,
             max_vertices,
             db_connections,
+            page_token_key,
         } => {
+            let page_tokens = match page_token_key {
+                Some(secret) => PageTokenKey::new(secret.as_bytes())
+                    .map_err(anyhow::Error::msg)
+                    .context("--page-token-key / KOVGIS_PAGE_TOKEN_KEY")?,
+                None => {
+                    tracing::warn!(
+                        "no --page-token-key (KOVGIS_PAGE_TOKEN_KEY): page tokens are signed with \
+                         a random key of this process; another instance or a restart refuses them"
+                    );
+                    PageTokenKey::random()
+                }
+            };
             let store = connect(db_connections).await?;
             store.migrate().await?;
             let listener = tokio::net::TcpListener::bind(listen)
@@ -123,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let config = kovgis_spatial::Config {
                 limits: InputLimits { max_vertices },
+                page_tokens,
                 ..Default::default()
             };
             kovgis_spatial::run(listener, store, config, shutdown_signal()).await?;

@@ -1,8 +1,12 @@
 //! How SpatialService failures become gRPC statuses.
 //!
-//! Bad input → `INVALID_ARGUMENT` with a `BadRequest` field violation (field path + reason);
-//! missing → `NOT_FOUND`; everything else is logged once with its details and returned as
-//! `INTERNAL` without them.
+//! Every status carries a `google.rpc.ErrorInfo` in domain [`DOMAIN`] whose `reason` is a stable,
+//! machine-readable code (the README lists them), with metadata naming what it concerns. Bad
+//! input → `INVALID_ARGUMENT` with a `BadRequest` field violation (field path + reason) as well;
+//! missing → `NOT_FOUND`; a busy import → `ABORTED`; an idle stream → `DEADLINE_EXCEEDED`;
+//! everything unexpected is logged once with its details and returned as `INTERNAL` without them.
+
+use std::collections::HashMap;
 
 use kovgis_core::InputError;
 use kovgis_core::crs::TransformError;
@@ -10,42 +14,123 @@ use kovgis_store::StoreError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// The `ErrorInfo.domain` of every kovgis error.
+pub const DOMAIN: &str = "kovgis.ee";
+
+/// What was not found, for the `ErrorInfo` reason and metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Municipality,
+    /// No municipality at a location (at sea, abroad).
+    MunicipalityAt,
+    Parcel,
+    Layer,
+}
+
+impl Missing {
+    fn reason(self) -> &'static str {
+        match self {
+            Missing::Municipality => "MUNICIPALITY_NOT_FOUND",
+            Missing::MunicipalityAt => "NO_MUNICIPALITY_AT_LOCATION",
+            Missing::Parcel => "PARCEL_NOT_FOUND",
+            Missing::Layer => "LAYER_NOT_FOUND",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Missing::Municipality => "municipality_code",
+            Missing::MunicipalityAt => "geometry",
+            Missing::Parcel => "cadastral_code",
+            Missing::Layer => "layer",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
     Input(#[from] InputError),
-    #[error("{0}")]
-    NotFound(String),
+    /// `what` is missing; `key` is the code, name or id asked for; `message` says so to a person.
+    #[error("{message}")]
+    NotFound {
+        what: Missing,
+        key: String,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Transform(#[from] TransformError),
     #[error("the request stream failed: {0}")]
     Stream(String),
+    /// A client stream that sent nothing for too long.
+    #[error("{0}")]
+    Idle(String),
     #[error("{0}")]
     Unavailable(String),
+}
+
+impl ServiceError {
+    pub fn not_found(what: Missing, key: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::NotFound {
+            what,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A status with an `ErrorInfo` of `reason` and `metadata`.
+fn status(code: Code, message: String, reason: &str, metadata: &[(&str, &str)]) -> Status {
+    Status::with_error_details(code, message, info(reason, metadata))
+}
+
+fn info(reason: &str, metadata: &[(&str, &str)]) -> ErrorDetails {
+    let metadata: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    ErrorDetails::with_error_info(reason, DOMAIN, metadata)
 }
 
 impl From<ServiceError> for Status {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::Input(input) => Status::with_error_details(
-                Code::InvalidArgument,
-                input.to_string(),
-                ErrorDetails::with_bad_request_violation(input.field, input.reason),
+            ServiceError::Input(input) => {
+                let mut details = info(input.code, &[("field", &input.field)]);
+                details.add_bad_request_violation(&input.field, &input.reason);
+                Status::with_error_details(Code::InvalidArgument, input.to_string(), details)
+            }
+            ServiceError::NotFound { what, key, message } => status(
+                Code::NotFound,
+                message,
+                what.reason(),
+                &[(what.key(), &key)],
             ),
-            ServiceError::NotFound(what) => Status::not_found(what),
-            ServiceError::Store(StoreError::Busy(why)) => Status::failed_precondition(why),
-            ServiceError::Store(StoreError::Invalid(why)) => Status::invalid_argument(why),
-            ServiceError::Stream(why) => Status::cancelled(why),
-            ServiceError::Unavailable(why) => Status::unavailable(why),
+            ServiceError::Store(StoreError::Busy(why)) => {
+                status(Code::Aborted, why, "IMPORT_BUSY", &[])
+            }
+            ServiceError::Store(StoreError::Invalid(why)) => {
+                status(Code::InvalidArgument, why, "IMPORT_REFUSED", &[])
+            }
+            ServiceError::Stream(why) => status(Code::Cancelled, why, "STREAM_BROKEN", &[]),
+            ServiceError::Idle(why) => status(Code::DeadlineExceeded, why, "STREAM_IDLE", &[]),
+            ServiceError::Unavailable(why) => {
+                status(Code::Unavailable, why, "INDEX_NOT_READY", &[])
+            }
             ServiceError::Store(StoreError::Pool(e)) => {
                 tracing::error!(error = %e, "no database connection");
-                Status::unavailable("the database is not reachable; try again")
+                status(
+                    Code::Unavailable,
+                    "the database is not reachable; try again".into(),
+                    "DATABASE_UNAVAILABLE",
+                    &[],
+                )
             }
             other => {
                 tracing::error!(error = %other, "internal error");
-                Status::internal("internal error")
+                status(Code::Internal, "internal error".into(), "INTERNAL", &[])
             }
         }
     }

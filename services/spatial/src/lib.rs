@@ -17,7 +17,8 @@ pub mod validation;
 
 use kovgis_core::InputLimits;
 
-pub use error::ServiceError;
+pub use error::{DOMAIN, ServiceError};
+pub use kovgis_api::page_token::PageTokenKey;
 pub use server::{RunError, run};
 pub use service::SpatialApi;
 
@@ -28,6 +29,10 @@ pub struct Config {
     pub limits: InputLimits,
     /// Largest gRPC message accepted, bytes.
     pub max_message_bytes: usize,
+    /// The key page tokens are signed with: the same on every instance behind one address, so
+    /// that any of them continues a listing another began. The default is a random key of this
+    /// process (its tokens die with it).
+    pub page_tokens: PageTokenKey,
 }
 
 impl Default for Config {
@@ -35,6 +40,7 @@ impl Default for Config {
         Self {
             limits: InputLimits::default(),
             max_message_bytes: 16 * 1024 * 1024,
+            page_tokens: PageTokenKey::random(),
         }
     }
 }

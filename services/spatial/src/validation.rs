@@ -28,8 +28,9 @@ pub struct Built {
     pub newest_version_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When the build finished (reports say which index answered them).
     pub built_at: SystemTime,
-    /// Process resident memory right after the build, bytes.
-    pub resident_bytes: u64,
+    /// Process resident memory right after the build, bytes (`None` where the platform does
+    /// not tell).
+    pub resident_bytes: Option<u64>,
 }
 
 /// The current [`Built`], shared by the handlers; replaced whole by a refresh.
@@ -49,13 +50,12 @@ impl IndexHandle {
     }
 }
 
-/// The process's resident memory from `/proc/self/statm` (0 where there is none).
-fn resident_bytes() -> u64 {
+/// The process's resident memory from `/proc/self/statm` (`None` where there is none).
+fn resident_bytes() -> Option<u64> {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map(|pages| pages * 4096)
-        .unwrap_or(0)
 }
 
 /// Reads everything from PostGIS and builds the index (the CPU part on a blocking thread).
@@ -182,7 +182,7 @@ fn log_built(built: &Built, read: Duration) {
         features = s.layers.iter().map(|l| l.features).sum::<usize>(),
         read_ms = read.as_millis() as u64,
         total_ms = s.build.as_millis() as u64,
-        resident_mib = built.resident_bytes / (1 << 20),
+        resident_mib = built.resident_bytes.unwrap_or(0) / (1 << 20),
         "validation index built"
     );
     for l in &s.layers {

@@ -17,6 +17,7 @@ fn header(target: v1::ImportTarget) -> v1::ImportFeaturesRequest {
         message: Some(v1::import_features_request::Message::Header(
             v1::ImportHeader {
                 target: target as i32,
+                mode: v1::ImportMode::Replace as i32,
                 ..Default::default()
             },
         )),
@@ -33,6 +34,7 @@ fn layer_header(f: impl FnOnce(&mut v1::ImportHeader)) -> v1::ImportFeaturesRequ
         authority: "Terviseamet".into(),
         keyed: true,
         source: "test-script".into(),
+        mode: v1::ImportMode::Replace as i32,
         ..Default::default()
     };
     f(&mut h);
@@ -152,13 +154,13 @@ async fn layer_stream_imports_then_unchanged_then_merges_by_id() {
         (3, 3, 0, false),
         "{r:?}"
     );
-    assert!(r.dataset_version > 0);
+    assert!(r.dataset_version.is_some_and(|v| v > 0));
     // The layer is there for Tartu, with its features, attributes and authority.
     let layers = s
         .client
         .list_layers(v1::ListLayersRequest {
             municipality_code: "0793".into(),
-            kind: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -421,7 +423,8 @@ async fn a_second_import_of_the_same_layer_is_refused_while_the_first_runs() {
     )
     .await
     .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    assert_eq!(e.code(), tonic::Code::Aborted, "{e:?}");
+    assert_reason(&e, "IMPORT_BUSY");
     assert!(
         e.message()
             .contains("another import of layer 'noise-zones'"),
@@ -494,7 +497,7 @@ async fn a_stream_failing_part_way_leaves_the_previous_version() {
     .unwrap_err();
     assert_invalid(&e, "batch.features[2].geometry", "axes look swapped");
     assert_eq!(snapshot(&c).await, before);
-    assert_eq!(before.2, r.dataset_version);
+    assert_eq!(Some(before.2), r.dataset_version);
     drop(s);
     db.drop_db().await;
 }

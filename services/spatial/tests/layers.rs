@@ -5,12 +5,14 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
+use v1::query_features_request::LayerRef;
 
 async fn layers(s: &mut TestServer, code: &str, kind: v1::LayerKind) -> Vec<v1::Layer> {
     s.client
         .list_layers(v1::ListLayersRequest {
             municipality_code: code.into(),
             kind: kind as i32,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -81,6 +83,7 @@ async fn kind_filter_and_errors() {
         .list_layers(v1::ListLayersRequest {
             municipality_code: "".into(),
             kind: 0,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -90,6 +93,7 @@ async fn kind_filter_and_errors() {
         .list_layers(v1::ListLayersRequest {
             municipality_code: "0784".into(),
             kind: 77,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -99,6 +103,7 @@ async fn kind_filter_and_errors() {
         .list_layers(v1::ListLayersRequest {
             municipality_code: "0001".into(),
             kind: 0,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -115,13 +120,33 @@ async fn layer_id(db: &tokio_postgres::Client, municipality: Option<&str>, name:
     .get(0)
 }
 
-async fn stream_all(s: &mut TestServer, req: v1::QueryFeaturesRequest) -> Vec<v1::Feature> {
+/// One page of the QueryFeatures stream: its features, and the token to continue with.
+async fn stream_page(
+    s: &mut TestServer,
+    req: v1::QueryFeaturesRequest,
+) -> (Vec<v1::Feature>, String) {
     let mut stream = s.client.query_features(req).await.unwrap().into_inner();
     let mut all = Vec::new();
-    while let Some(f) = stream.message().await.unwrap() {
-        all.push(f);
+    let mut next = String::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        assert!(
+            next.is_empty(),
+            "the token comes in the page's last message"
+        );
+        all.extend(m.features);
+        next = m.next_page_token;
     }
+    (all, next)
+}
+
+async fn stream_all(s: &mut TestServer, req: v1::QueryFeaturesRequest) -> Vec<v1::Feature> {
+    let (all, next) = stream_page(s, req).await;
+    assert!(next.is_empty(), "one page expected");
     all
+}
+
+fn by_id(id: i64) -> Option<LayerRef> {
+    Some(LayerRef::LayerId(id))
 }
 
 #[tokio::test]
@@ -146,10 +171,10 @@ async fn query_features_matches_postgis_intersects() {
     let got = stream_all(
         &mut s,
         v1::QueryFeaturesRequest {
-            layer_id: roads,
+            layer_ref: by_id(roads),
             intersects: Some(wkt(poly, 4326)),
             output: out(4326, v1::GeometryFormat::Wkt),
-            limit: 0,
+            ..Default::default()
         },
     )
     .await;
@@ -168,21 +193,32 @@ async fn query_features_matches_postgis_intersects() {
             "{w}"
         );
     }
-    // A limit cuts the stream, keeping id order.
-    let first3 = stream_all(
-        &mut s,
-        v1::QueryFeaturesRequest {
-            layer_id: roads,
-            intersects: Some(wkt(poly, 4326)),
-            output: None,
-            limit: 3,
-        },
-    )
-    .await;
-    assert_eq!(
-        first3.iter().map(|f| f.id).collect::<Vec<_>>(),
-        expected[..3].to_vec()
-    );
+    // Pages of 3 continue where the previous one ended, in id order, until the last page has
+    // no token; the layer named by its resource name is the same layer.
+    let mut pages = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page, next) = stream_page(
+            &mut s,
+            v1::QueryFeaturesRequest {
+                layer_ref: Some(LayerRef::Layer("layers/road-protection-zones".into())),
+                intersects: Some(wkt(poly, 4326)),
+                page_size: 3,
+                page_token: token,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(page.len() <= 3);
+        pages.push(page.iter().map(|f| f.id).collect::<Vec<_>>());
+        if next.is_empty() {
+            break;
+        }
+        token = next;
+    }
+    assert_eq!(pages.concat(), expected);
+    assert_eq!(pages.len(), expected.len().div_ceil(3));
+    assert_eq!(pages[0], expected[..3].to_vec());
 }
 
 #[tokio::test]
@@ -193,13 +229,13 @@ async fn whole_layer_streams_with_attributes_as_stored() {
     let got = stream_all(
         &mut s,
         v1::QueryFeaturesRequest {
-            layer_id: species,
+            layer_ref: by_id(species),
             intersects: None,
             output: Some(v1::OutputOptions {
                 omit_geometry: true,
                 ..Default::default()
             }),
-            limit: 0,
+            ..Default::default()
         },
     )
     .await;
@@ -219,6 +255,10 @@ async fn whole_layer_streams_with_attributes_as_stored() {
         };
         assert!(names.contains(&nimi));
         assert!(!f.external_id.is_empty());
+        assert_eq!(
+            f.resource_name,
+            format!("layers/protected-species-cat3/features/{}", f.external_id)
+        );
     }
     assert!(
         names
@@ -239,16 +279,35 @@ async fn query_features_errors() {
     let e = s
         .client
         .query_features(v1::QueryFeaturesRequest {
-            layer_id: 9_999_999,
+            layer_ref: by_id(9_999_999),
             ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound);
+    assert_reason(&e, "LAYER_NOT_FOUND");
     let e = s
         .client
         .query_features(v1::QueryFeaturesRequest {
-            layer_id: 1,
+            layer_ref: Some(LayerRef::Layer("municipalities/0793/layers/no-such".into())),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_reason(&e, "LAYER_NOT_FOUND");
+    let e = s
+        .client
+        .query_features(v1::QueryFeaturesRequest {
+            layer_ref: Some(LayerRef::Layer("zoning".into())),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "layer", "not a layer name");
+    let e = s
+        .client
+        .query_features(v1::QueryFeaturesRequest {
+            layer_ref: by_id(1),
             intersects: Some(geojson(
                 r#"{"type":"LineString","coordinates":[[26.7,58.3]]}"#,
                 0,
@@ -258,14 +317,4 @@ async fn query_features_errors() {
         .await
         .unwrap_err();
     assert_invalid(&e, "intersects.geojson", "invalid geometry");
-    let e = s
-        .client
-        .query_features(v1::QueryFeaturesRequest {
-            layer_id: 1,
-            limit: 1_000_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_invalid(&e, "limit", "at most");
 }

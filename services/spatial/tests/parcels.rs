@@ -538,15 +538,6 @@ async fn find_parcels_rejects_bad_requests() {
         (
             v1::FindParcelsRequest {
                 filter: Some(Filter::ContainsPoint(wkt("POINT(546500 6592000)", 3301))),
-                page_size: 5000,
-                ..Default::default()
-            },
-            "page_size",
-            "at most 1000",
-        ),
-        (
-            v1::FindParcelsRequest {
-                filter: Some(Filter::ContainsPoint(wkt("POINT(546500 6592000)", 3301))),
                 page_token: "not-a-token".into(),
                 ..Default::default()
             },

@@ -36,6 +36,7 @@ async fn import_noise_zone(s: &mut TestServer, x: f64, y: f64, side: f64) {
                 keyed: true,
                 source: format!("test {x} {y}"),
                 epsg: 3301,
+                mode: v1::ImportMode::Replace as i32,
                 ..Default::default()
             },
         )),

@@ -102,10 +102,12 @@ fn feature(row: &Row) -> Result<Feature, StoreError> {
 }
 
 impl Store {
-    /// All municipalities by EHAK code.
+    /// Municipalities by EHAK code, at most `limit` after the code `after`.
     pub async fn list_municipalities(
         &self,
         with_boundary: bool,
+        after: Option<&str>,
+        limit: i64,
     ) -> Result<Vec<Municipality>, StoreError> {
         let client = self.pool.get().await?;
         let stmt = client
@@ -113,7 +115,7 @@ impl Store {
             .await
             .map_err(StoreError::pg("preparing the municipality list"))?;
         let rows = client
-            .query(&stmt, &[&with_boundary, &None::<String>])
+            .query(&stmt, &[&with_boundary, &None::<String>, &after, &limit])
             .await
             .map_err(StoreError::pg("listing municipalities"))?;
         rows.iter().map(municipality).collect()
@@ -131,7 +133,10 @@ impl Store {
             .await
             .map_err(StoreError::pg("preparing the municipality query"))?;
         let rows = client
-            .query(&stmt, &[&with_boundary, &Some(code)])
+            .query(
+                &stmt,
+                &[&with_boundary, &Some(code), &None::<String>, &1i64],
+            )
             .await
             .map_err(StoreError::pg("reading a municipality"))?;
         rows.first().map(municipality).transpose()
@@ -227,6 +232,7 @@ impl Store {
                     &municipality_code,
                     &kind.map(LayerKind::as_str),
                     &None::<i64>,
+                    &None::<String>,
                 ],
             )
             .await
@@ -242,18 +248,48 @@ impl Store {
             .await
             .map_err(StoreError::pg("preparing the layer query"))?;
         let rows = client
-            .query(&stmt, &[&None::<String>, &None::<String>, &Some(id)])
+            .query(
+                &stmt,
+                &[&None::<String>, &None::<String>, &Some(id), &None::<String>],
+            )
             .await
             .map_err(StoreError::pg("reading a layer"))?;
         rows.first().map(layer).transpose()
     }
 
-    /// Current features of a layer intersecting `geometry` (all when `None`), in id order, as a
-    /// stream read from the server as it is consumed.
+    /// The layer named `name` owned by `municipality_code` (`None`: the national one).
+    pub async fn get_layer_by_name(
+        &self,
+        municipality_code: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Layer>, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client
+            .prepare_cached(include_str!("sql/list_layers.sql"))
+            .await
+            .map_err(StoreError::pg("preparing the layer query"))?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &municipality_code,
+                    &None::<String>,
+                    &None::<i64>,
+                    &Some(name),
+                ],
+            )
+            .await
+            .map_err(StoreError::pg("reading a layer"))?;
+        rows.first().map(layer).transpose()
+    }
+
+    /// Current features of a layer intersecting `geometry` (all when `None`), in id order after
+    /// feature id `after`, at most `limit`, as a stream read from the server as it is consumed.
     pub async fn query_features(
         &self,
         layer_id: i64,
         geometry: Option<&Geometry<f64>>,
+        after: Option<i64>,
         limit: i64,
         with_geometry: bool,
     ) -> Result<impl Stream<Item = Result<Feature, StoreError>> + Send + 'static, StoreError> {
@@ -263,8 +299,8 @@ impl Store {
             .await
             .map_err(StoreError::pg("preparing the feature query"))?;
         let wkb = geometry.map(to_wkb);
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-            [&layer_id, &wkb, &limit, &with_geometry];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&layer_id, &wkb, &limit, &with_geometry, &after];
         let rows = client
             .query_raw(&stmt, params)
             .await

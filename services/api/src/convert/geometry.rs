@@ -32,15 +32,17 @@ pub fn geometry_input(field: &str, g: Option<&v1::Geometry>) -> Result<GeometryI
     })
 }
 
-/// Reads and checks a request geometry; errors are prefixed with `field`.
+/// Reads and checks a request geometry; errors are prefixed with `field` and have the code
+/// `INVALID_GEOMETRY`. This is the one way every RPC takes a geometry in: the same input gets
+/// the same answer wherever it is sent.
 pub fn geometry(
     field: &str,
     g: Option<&v1::Geometry>,
     limits: &InputLimits,
 ) -> Result<ParsedGeometry, InputError> {
-    geometry_input(field, g)?
-        .parse(limits)
-        .map_err(|e| e.within(field))
+    geometry_input(field, g)
+        .and_then(|input| input.parse(limits).map_err(|e| e.within(field)))
+        .map_err(|e| e.with_code(InputError::INVALID_GEOMETRY))
 }
 
 /// A `bbox` filter as an EPSG:3301 polygon (a line when the box is flat), checked like any
@@ -48,16 +50,16 @@ pub fn geometry(
 pub fn bbox(b: &v1::BoundingBox, limits: &InputLimits) -> Result<ParsedGeometry, InputError> {
     let vals = [b.min_x, b.min_y, b.max_x, b.max_y];
     if vals.iter().any(|v| !v.is_finite()) {
-        return Err(InputError::new(
-            "bbox",
-            "coordinates must be finite numbers",
-        ));
+        return Err(
+            InputError::new("bbox", "coordinates must be finite numbers")
+                .with_code(InputError::INVALID_GEOMETRY),
+        );
     }
     if b.min_x > b.max_x || b.min_y > b.max_y {
-        return Err(InputError::new(
-            "bbox",
-            "min_x must not exceed max_x, nor min_y max_y",
-        ));
+        return Err(
+            InputError::new("bbox", "min_x must not exceed max_x, nor min_y max_y")
+                .with_code(InputError::INVALID_GEOMETRY),
+        );
     }
     let epsg = if b.epsg == 0 { EPSG_LEST97 } else { b.epsg };
     // Densified edges, so that the box stays the box the caller meant after a transform.
@@ -97,6 +99,7 @@ pub fn bbox(b: &v1::BoundingBox, limits: &InputLimits) -> Result<ParsedGeometry,
             "epsg" => e.within("bbox"),
             _ => InputError::new("bbox", e.reason),
         })
+        .map_err(|e| e.with_code(InputError::INVALID_GEOMETRY))
 }
 
 /// The caller's output choice, checked.

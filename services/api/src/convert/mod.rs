@@ -10,12 +10,11 @@
 mod geometry;
 mod json;
 mod model;
-pub mod page_token;
 mod time;
 mod validation;
 
 pub use geometry::{Output, bbox, geometry, geometry_input, output, output_geometry};
 pub use json::{json_struct, struct_json};
 pub use model::{feature, layer, layer_kind, layer_kind_filter, municipality, parcel};
-pub use time::{from_timestamp, timestamp};
+pub use time::{duration, from_timestamp, timestamp};
 pub use validation::{ProposalRequest, index_stats, proposal, report};

@@ -2,6 +2,7 @@
 //! and layer kinds both ways.
 
 use kovgis_core::crs::TransformError;
+use kovgis_core::names::{feature_resource_name, layer_resource_name};
 use kovgis_core::{InputError, model};
 
 use super::{Output, json_struct, output_geometry, timestamp};
@@ -37,7 +38,7 @@ pub fn municipality(
     Ok(v1::Municipality {
         code: m.code.clone(),
         name: m.name.clone(),
-        population: m.population.unwrap_or(0),
+        population: m.population,
         area_m2: m.area_m2,
         boundary: output_geometry(m.boundary.as_ref(), out)?,
     })
@@ -76,12 +77,23 @@ pub fn layer(l: &model::Layer) -> v1::Layer {
         attribution: l.attribution.clone(),
         authority: l.authority.clone().unwrap_or_default(),
         feature_count: l.feature_count,
-        dataset_version: l.dataset_version.unwrap_or(0),
+        dataset_version: l.dataset_version,
+        resource_name: layer_resource_name(l.municipality_code.as_deref(), &l.name),
     }
 }
 
-pub fn feature(f: &model::Feature, out: &Output) -> Result<v1::Feature, TransformError> {
+/// A feature of the layer whose resource name is `layer` (for the feature's own name).
+pub fn feature(
+    f: &model::Feature,
+    layer: &str,
+    out: &Output,
+) -> Result<v1::Feature, TransformError> {
     Ok(v1::Feature {
+        resource_name: f
+            .external_id
+            .as_deref()
+            .map(|id| feature_resource_name(layer, id))
+            .unwrap_or_default(),
         id: f.id,
         layer_id: f.layer_id,
         external_id: f.external_id.clone().unwrap_or_default(),

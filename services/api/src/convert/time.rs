@@ -1,4 +1,5 @@
-//! `google.protobuf.Timestamp` ↔ `chrono` UTC times.
+//! `google.protobuf.Timestamp` ↔ `chrono` UTC times, and `std` durations →
+//! `google.protobuf.Duration`.
 
 use kovgis_core::InputError;
 
@@ -6,6 +7,13 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
         nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn duration(d: std::time::Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
     }
 }
 
@@ -30,5 +38,11 @@ mod tests {
             nanos: 0,
         };
         assert_eq!(from_timestamp("as_of", &bad).unwrap_err().field, "as_of");
+    }
+
+    #[test]
+    fn durations_keep_seconds_and_nanoseconds() {
+        let d = duration(std::time::Duration::from_millis(5_250));
+        assert_eq!((d.seconds, d.nanos), (5, 250_000_000));
     }
 }

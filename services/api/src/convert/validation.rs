@@ -12,7 +12,11 @@ use kovgis_core::{InputError, InputLimits};
 use kovgis_engine::index::Index;
 use kovgis_engine::rules::{Locale, Proposal, Report, Severity, Verdict};
 
-use super::{Output, from_timestamp, geometry, json_struct, output, output_geometry, timestamp};
+use kovgis_core::names::layer_resource_name;
+
+use super::{
+    Output, duration, from_timestamp, geometry, json_struct, output, output_geometry, timestamp,
+};
 use crate::v1;
 
 /// A validation request, read and checked.
@@ -163,6 +167,12 @@ pub fn report(
                     out,
                 )?,
                 authority: f.authority.clone().unwrap_or_default(),
+                layer_resource_name: f
+                    .layer_resource_name
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                feature_resource_name: f.feature_resource_name.clone().unwrap_or_default(),
             })
         })
         .collect::<Result<Vec<_>, TransformError>>()?;
@@ -190,7 +200,12 @@ pub fn report(
 }
 
 /// What the validation index holds, as `GetIndexStats` answers.
-pub fn index_stats(index: &Index, built_at: SystemTime, resident_bytes: u64) -> v1::IndexStats {
+/// `resident_bytes`: the process's resident memory, where the platform tells it.
+pub fn index_stats(
+    index: &Index,
+    built_at: SystemTime,
+    resident_bytes: Option<u64>,
+) -> v1::IndexStats {
     let s = &index.stats;
     v1::IndexStats {
         parcels: s.parcels as u64,
@@ -205,9 +220,10 @@ pub fn index_stats(index: &Index, built_at: SystemTime, resident_bytes: u64) -> 
                 features: l.features as u64,
                 bytes: l.bytes as u64,
                 dataset_version: l.version.unwrap_or(0),
+                resource_name: layer_resource_name(l.municipality_code.as_deref(), &l.name),
             })
             .collect(),
-        build_seconds: s.build.as_secs_f64(),
+        build_duration: Some(duration(s.build)),
         built_at: Some(timestamp(chrono::DateTime::<chrono::Utc>::from(built_at))),
         resident_bytes,
     }

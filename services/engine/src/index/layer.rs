@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use geo::{BoundingRect, Geometry, MultiPolygon, Rect};
 use kovgis_core::model::LayerKind;
+use kovgis_core::names::layer_resource_name;
 
 use super::facts::Facts;
 use super::tree::Indexed;
@@ -92,6 +93,9 @@ pub struct Layer {
     pub info: LayerInfo,
     /// How reports name it: `layer <name> (<id>)`.
     label: String,
+    /// Its stable resource name (`municipalities/0793/layers/zoning`, `layers/shore-zones`),
+    /// made once and shared with every finding about it.
+    resource_name: Arc<str>,
     pub(super) features: Indexed<Feature>,
 }
 
@@ -99,6 +103,8 @@ impl Layer {
     pub fn new(info: LayerInfo, features: Vec<Feature>) -> Self {
         Layer {
             label: format!("layer {} ({})", info.name, info.id),
+            resource_name: layer_resource_name(info.municipality_code.as_deref(), &info.name)
+                .into(),
             info,
             // Large features whose area fills little of their box (a shore zone along a river)
             // are found by the boxes of their grid rows, so that a proposal in the empty part of
@@ -120,6 +126,11 @@ impl Layer {
 
     pub fn len(&self) -> usize {
         self.features.items.len()
+    }
+
+    /// Its stable resource name, e.g. `municipalities/0793/layers/zoning`.
+    pub fn resource_name(&self) -> &Arc<str> {
+        &self.resource_name
     }
 
     /// How reports name it in their provenance: `layer <name> (<id>)`.

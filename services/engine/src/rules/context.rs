@@ -81,6 +81,8 @@ impl<'a> Ctx<'a> {
             layer_name: None,
             feature_id: None,
             feature_name: None,
+            layer_resource_name: None,
+            feature_resource_name: None,
             attributes: None,
             overlap_area_m2: None,
             overlap_share_pct: None,

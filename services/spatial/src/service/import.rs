@@ -39,7 +39,7 @@ async fn next(
     match tokio::time::timeout(IDLE_TIMEOUT, stream.message()).await {
         Ok(Ok(m)) => Ok(m),
         Ok(Err(e)) => Err(ServiceError::Stream(e.message().to_owned())),
-        Err(_) => Err(ServiceError::Stream(format!(
+        Err(_) => Err(ServiceError::Idle(format!(
             "no message for {} s; the import was abandoned",
             IDLE_TIMEOUT.as_secs()
         ))),
@@ -112,6 +112,13 @@ fn header(h: &v1::ImportHeader) -> Result<Header, InputError> {
     let mode = match v1::ImportMode::try_from(h.mode) {
         Ok(v1::ImportMode::Replace) => ImportMode::Replace,
         Ok(v1::ImportMode::Upsert) => ImportMode::Upsert,
+        Ok(v1::ImportMode::Unspecified) => {
+            return Err(InputError::new(
+                f("mode"),
+                "say what to do with current rows the stream does not mention: REPLACE (close \
+                 them) or UPSERT (keep them)",
+            ));
+        }
         Err(_) => {
             return Err(InputError::new(
                 f("mode"),
@@ -224,7 +231,7 @@ pub async fn run(
         }
     }
     Ok(v1::ImportFeaturesResponse {
-        dataset_version: summary.version.unwrap_or(0),
+        dataset_version: summary.version,
         unchanged: summary.unchanged_file,
         dry_run: summary.dry_run,
         received: index,
@@ -237,7 +244,9 @@ pub async fn run(
             skipped + summary.dropped.len() as u64
         },
         closed: summary.closed,
-        seconds: summary.seconds,
+        duration: Some(convert::duration(std::time::Duration::from_secs_f64(
+            summary.seconds.max(0.0),
+        ))),
         problems: if summary.unchanged_file {
             Vec::new()
         } else {

@@ -1,20 +1,44 @@
-//! `ListLayers` and `QueryFeatures` (features streamed as PostGIS returns them).
+//! `ListLayers` (paged) and `QueryFeatures` (features streamed in batches as PostGIS returns
+//! them, a page at a time).
 
 use futures::StreamExt;
 use kovgis_api::convert;
+use kovgis_api::page_token::{Filter, page_size};
 use kovgis_api::v1;
+use kovgis_api::v1::query_features_request::LayerRef;
 use kovgis_api::v1::spatial_service_server::SpatialService;
 use kovgis_core::InputError;
 use kovgis_core::codes::parse_municipality_code;
+use kovgis_core::model::Layer;
+use kovgis_core::names::{LayerName, layer_resource_name};
 use tonic::Status;
 
 use super::{Result, SpatialApi};
 use crate::ServiceError;
+use crate::error::Missing;
 
-/// Most features one `QueryFeatures` call streams.
-const MAX_FEATURES: u32 = 100_000;
+/// `ListLayers` pages: the default and the largest.
+const DEFAULT_LAYER_PAGE: u32 = 100;
+const MAX_LAYER_PAGE: u32 = 1000;
+/// `QueryFeatures` pages: the default and the largest.
+const DEFAULT_FEATURE_PAGE: u32 = 10_000;
+const MAX_FEATURE_PAGE: u32 = 100_000;
+/// Features per message of the `QueryFeatures` stream.
+const FEATURES_PER_MESSAGE: usize = 500;
 
 type FeatureStream = <SpatialApi as SpatialService>::QueryFeaturesStream;
+
+/// Where a layer stands in the `ListLayers` order — national first, then by kind and name — as
+/// the text a page token carries. The listing is sorted by exactly this key, so a position
+/// always lies between two layers.
+fn list_position(l: &Layer) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}",
+        l.municipality_code.as_deref().unwrap_or(""),
+        l.kind.as_str(),
+        l.name
+    )
+}
 
 pub(super) async fn list(
     api: &SpatialApi,
@@ -24,16 +48,70 @@ pub(super) async fn list(
         let code = parse_municipality_code("municipality_code", &req.municipality_code)?;
         let kind = convert::layer_kind_filter("kind", req.kind)?;
         if api.store.get_municipality(&code, false).await?.is_none() {
-            return Err(ServiceError::NotFound(format!(
-                "no municipality with EHAK code {code}"
-            )));
+            return Err(ServiceError::not_found(
+                Missing::Municipality,
+                &code,
+                format!("no municipality with EHAK code {code}"),
+            ));
         }
-        let layers = api.store.list_layers(&code, kind).await?;
+        let filter = Filter::builder("ListLayers")
+            .part(code.as_bytes())
+            .part(kind.map(|k| k.as_str()).unwrap_or("").as_bytes())
+            .finish();
+        let after = api.tokens.open(&filter, &req.page_token)?;
+        let size = page_size(req.page_size, DEFAULT_LAYER_PAGE, MAX_LAYER_PAGE) as usize;
+        // A municipality sees a few dozen layers: they are read whole and paged here, in the
+        // store's order, by position.
+        let mut layers = api.store.list_layers(&code, kind).await?;
+        layers.sort_by_cached_key(list_position);
+        let start = match &after {
+            Some(pos) => layers
+                .iter()
+                .position(|l| list_position(l) > *pos)
+                .unwrap_or(layers.len()),
+            None => 0,
+        };
+        let page = &layers[start..(start + size).min(layers.len())];
+        let next_page_token = match page.last() {
+            Some(last) if start + size < layers.len() => {
+                api.tokens.seal(&filter, &list_position(last))
+            }
+            _ => String::new(),
+        };
         Result::Ok(v1::ListLayersResponse {
-            layers: layers.iter().map(convert::layer).collect(),
+            layers: page.iter().map(convert::layer).collect(),
+            next_page_token,
         })
     };
     Ok(run.await?)
+}
+
+/// The layer a request names, by id or by resource name.
+async fn resolve(api: &SpatialApi, layer: Option<&LayerRef>) -> Result<Layer> {
+    let found = match layer {
+        Some(LayerRef::LayerId(id)) if *id > 0 => api.store.get_layer(*id).await?,
+        Some(LayerRef::Layer(name)) => {
+            let n = LayerName::parse("layer", name)?;
+            api.store
+                .get_layer_by_name(n.municipality_code.as_deref(), &n.name)
+                .await?
+        }
+        _ => {
+            return Err(InputError::new(
+                "layer_id",
+                "a layer is required: its id (from ListLayers) or its resource name in `layer`",
+            )
+            .into());
+        }
+    };
+    found.ok_or_else(|| {
+        let key = match layer {
+            Some(LayerRef::LayerId(id)) => id.to_string(),
+            Some(LayerRef::Layer(name)) => name.clone(),
+            None => String::new(),
+        };
+        ServiceError::not_found(Missing::Layer, &key, format!("no layer {key}"))
+    })
 }
 
 pub(super) async fn query_features(
@@ -41,46 +119,66 @@ pub(super) async fn query_features(
     req: v1::QueryFeaturesRequest,
 ) -> std::result::Result<FeatureStream, Status> {
     let run = async {
-        if req.layer_id <= 0 {
-            return Err(
-                InputError::new("layer_id", "a layer id (from ListLayers) is required").into(),
-            );
-        }
+        let layer = resolve(api, req.layer_ref.as_ref()).await?;
         let geometry = req
             .intersects
             .as_ref()
             .map(|g| api.geometry("intersects", Some(g)))
             .transpose()?;
         let out = convert::output("output", req.output.as_ref())?;
-        if req.limit > MAX_FEATURES {
-            return Err(InputError::new(
-                "limit",
-                format!("at most {MAX_FEATURES} features per call"),
+        let size = page_size(req.page_size, DEFAULT_FEATURE_PAGE, MAX_FEATURE_PAGE) as usize;
+        let filter = Filter::builder("QueryFeatures")
+            .part(&layer.id.to_le_bytes())
+            .part(
+                geometry
+                    .as_ref()
+                    .map(|g| g.hash_hex())
+                    .unwrap_or_default()
+                    .as_bytes(),
             )
-            .into());
-        }
-        let limit = if req.limit == 0 {
-            MAX_FEATURES
-        } else {
-            req.limit
+            .finish();
+        let after = match api.tokens.open(&filter, &req.page_token)? {
+            Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
+                InputError::new("page_token", "not a QueryFeatures page token")
+                    .with_code(InputError::INVALID_PAGE_TOKEN)
+            })?),
+            None => None,
         };
-        api.store
-            .get_layer(req.layer_id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("no layer {}", req.layer_id)))?;
         let rows = api
             .store
             .query_features(
-                req.layer_id,
+                layer.id,
                 geometry.as_ref().map(|g| &g.geometry),
-                limit as i64,
+                after,
+                size as i64 + 1,
                 !out.omit_geometry,
             )
             .await?;
-        let stream = rows.map(move |r| {
-            let f = r.map_err(ServiceError::from)?;
-            convert::feature(&f, &out).map_err(|e| Status::from(ServiceError::from(e)))
-        });
+        let layer_name = layer_resource_name(layer.municipality_code.as_deref(), &layer.name);
+        let tokens = api.tokens.clone();
+        // Rows in batches; the row after the page's last one only tells that there is more.
+        let mut sent = 0usize;
+        let mut last_id = None;
+        let stream = rows
+            .ready_chunks(FEATURES_PER_MESSAGE)
+            .map(move |chunk| {
+                let mut message = v1::QueryFeaturesResponse::default();
+                for r in chunk {
+                    let f = r.map_err(ServiceError::from)?;
+                    if sent == size {
+                        let last: i64 = last_id.expect("a full page has a last feature");
+                        message.next_page_token = tokens.seal(&filter, &last.to_string());
+                        break;
+                    }
+                    sent += 1;
+                    last_id = Some(f.id);
+                    message
+                        .features
+                        .push(convert::feature(&f, &layer_name, &out).map_err(ServiceError::from)?);
+                }
+                Result::Ok(message)
+            })
+            .map(|m| m.map_err(Status::from));
         Result::Ok(Box::pin(stream) as FeatureStream)
     };
     Ok(run.await?)

@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
+use kovgis_api::page_token::PageTokenKey;
 use kovgis_api::v1;
 use kovgis_api::v1::spatial_service_server::SpatialService;
 use kovgis_core::{InputError, InputLimits, ParsedGeometry};
@@ -28,16 +29,24 @@ use crate::validation::{Built, IndexHandle};
 pub struct SpatialApi {
     store: Store,
     limits: InputLimits,
+    /// Signs and checks the page tokens of every listing.
+    tokens: PageTokenKey,
     index: IndexHandle,
 }
 
 type Result<T> = std::result::Result<T, ServiceError>;
 
 impl SpatialApi {
-    pub fn new(store: Store, limits: InputLimits, index: IndexHandle) -> Self {
+    pub fn new(
+        store: Store,
+        limits: InputLimits,
+        tokens: PageTokenKey,
+        index: IndexHandle,
+    ) -> Self {
         Self {
             store,
             limits,
+            tokens,
             index,
         }
     }
@@ -149,7 +158,7 @@ impl SpatialService for SpatialApi {
     }
 
     type QueryFeaturesStream =
-        Pin<Box<dyn Stream<Item = std::result::Result<v1::Feature, Status>> + Send + 'static>>;
+        Pin<Box<dyn Stream<Item = std::result::Result<v1::QueryFeaturesResponse, Status>> + Send>>;
 
     async fn query_features(
         &self,

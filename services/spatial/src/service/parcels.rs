@@ -1,6 +1,7 @@
 //! `GetParcel` and `FindParcels` (one page at a time, in cadastral-code order).
 
-use kovgis_api::convert::{self, page_token};
+use kovgis_api::convert;
+use kovgis_api::page_token::{self, page_size};
 use kovgis_api::v1;
 use kovgis_core::InputError;
 use kovgis_core::codes::{parse_cadastral_code, parse_municipality_code};
@@ -9,6 +10,7 @@ use tonic::Status;
 
 use super::{Result, SpatialApi};
 use crate::ServiceError;
+use crate::error::Missing;
 
 /// Largest page of `FindParcels`, and the default.
 const MAX_PAGE: u32 = 1000;
@@ -30,9 +32,12 @@ pub(super) async fn get(
             .store
             .get_parcel(&code, as_of, !out.omit_geometry)
             .await?
-            .ok_or_else(|| match as_of {
-                Some(t) => ServiceError::NotFound(format!("no parcel {code} in force at {t}")),
-                None => ServiceError::NotFound(format!("no current parcel {code}")),
+            .ok_or_else(|| {
+                let message = match as_of {
+                    Some(t) => format!("no parcel {code} in force at {t}"),
+                    None => format!("no current parcel {code}"),
+                };
+                ServiceError::not_found(Missing::Parcel, &code, message)
             })?;
         Result::Ok(convert::parcel(&p, &out)?)
     };
@@ -71,25 +76,21 @@ pub(super) async fn find(
                 &req.municipality_code,
             )?)
         };
-        if req.page_size > MAX_PAGE {
-            return Err(InputError::new(
-                "page_size",
-                format!("at most {MAX_PAGE} parcels per page"),
-            )
-            .into());
-        }
-        let limit = if req.page_size == 0 {
-            DEFAULT_PAGE
-        } else {
-            req.page_size
-        } as usize;
+        let limit = page_size(req.page_size, DEFAULT_PAGE, MAX_PAGE) as usize;
         let out = convert::output("output", req.output.as_ref())?;
+        // The filter is the normalised geometry (EPSG:3301 WKB, whichever encoding and CRS the
+        // caller used) and the municipality.
+        let filter = page_token::Filter::builder("FindParcels")
+            .part(geometry.hash_hex().as_bytes())
+            .part(municipality_code.as_deref().unwrap_or("").as_bytes())
+            .finish();
+        let after = api.tokens.open(&filter, &req.page_token)?;
         let page = api
             .store
             .find_parcels(&ParcelQuery {
                 geometry: geometry.geometry,
                 municipality_code,
-                after: page_token::decode(&req.page_token)?,
+                after,
                 limit,
                 with_geometry: !out.omit_geometry,
             })
@@ -104,7 +105,7 @@ pub(super) async fn find(
             next_page_token: page
                 .next_after
                 .as_deref()
-                .map(page_token::encode)
+                .map(|after| api.tokens.seal(&filter, after))
                 .unwrap_or_default(),
         })
     };

@@ -39,6 +39,15 @@ impl TestServer {
 
     /// A server over another database (a [`FreshDb`]).
     pub async fn start_on(url: &str, limits: InputLimits) -> Self {
+        let config = kovgis_spatial::Config {
+            limits,
+            ..Default::default()
+        };
+        Self::start_config(url, config).await
+    }
+
+    /// A server with its own settings (e.g. a page-token key shared with another instance).
+    pub async fn start_config(url: &str, config: kovgis_spatial::Config) -> Self {
         let store = Store::connect(&StoreConfig {
             database_url: url.to_owned(),
             max_connections: 4,
@@ -48,10 +57,6 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = kovgis_spatial::Config {
-            limits,
-            ..Default::default()
-        };
         let handle = tokio::spawn(kovgis_spatial::run(listener, store, config, async {
             let _ = stopped.await;
         }));
@@ -125,6 +130,27 @@ pub fn assert_invalid(status: &tonic::Status, field: &str, needle: &str) {
         "expected '{needle}' in '{}'",
         v.description
     );
+    // Every refusal also carries an ErrorInfo naming the same field.
+    let info = details
+        .error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, "kovgis.ee");
+    assert_eq!(
+        info.metadata.get("field").map(String::as_str),
+        Some(field),
+        "{status:?}"
+    );
+}
+
+/// Asserts that a status carries a `google.rpc.ErrorInfo` of domain kovgis.ee and `reason`.
+pub fn assert_reason(status: &tonic::Status, reason: &str) {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let info = details
+        .error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, "kovgis.ee", "{status:?}");
+    assert_eq!(info.reason, reason, "{status:?}");
 }
 
 /// Keeps the trait in scope for the handler-level tests.

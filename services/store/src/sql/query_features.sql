@@ -1,4 +1,5 @@
--- $1 layer id, $2 geometry WKB (EPSG:3301) or NULL for all, $3 limit, $4 with_geometry
+-- $1 layer id, $2 geometry WKB (EPSG:3301) or NULL for all, $3 limit, $4 with_geometry,
+-- $5 continue after this feature id (keyset paging) or NULL
 SELECT id, layer_id, external_id, attributes,
        CASE WHEN $4 THEN ST_AsBinary(geom) END AS wkb,
        valid_from, valid_to
@@ -6,5 +7,6 @@ FROM feature
 WHERE layer_id = $1
   AND valid_to IS NULL
   AND ($2::bytea IS NULL OR ST_Intersects(geom, ST_GeomFromWKB($2, 3301)))
+  AND ($5::bigint IS NULL OR id > $5::bigint)
 ORDER BY id
 LIMIT $3
