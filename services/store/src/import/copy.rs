@@ -11,8 +11,6 @@ use super::digest::{CurrentParcel, CurrentParcels};
 use super::pg;
 use crate::StoreError;
 
-pub(super) const STAGE_COPY: &str = "COPY import_stage FROM STDIN (FORMAT binary)";
-
 pub(super) async fn start_copy(
     c: &Object,
     copy: &str,

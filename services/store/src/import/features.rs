@@ -11,8 +11,11 @@ use super::{Import, pg};
 use crate::StoreError;
 
 pub(super) const FEATURE_STAGE: &str = "CREATE TEMP TABLE import_stage (
-    idx bigint, code text, attributes jsonb, wkb bytea, needs_repair bool, row_hash bytea
+    idx bigint, external_id text, attributes jsonb, wkb bytea, needs_repair bool, row_hash bytea
 ) ON COMMIT DROP";
+
+/// In [`Import::push_feature`]'s order.
+pub(super) const FEATURE_STAGE_COPY: &str = "COPY import_stage (idx, external_id, attributes, wkb, needs_repair, row_hash) FROM STDIN (FORMAT binary)";
 
 pub(super) const FEATURE_TYPES: [Type; 6] = [
     Type::INT8,
@@ -66,7 +69,10 @@ impl Import {
         let keyed = spec.keyed;
         if keyed {
             let missing: i64 = c
-                .query_one("SELECT count(*) FROM import_stage WHERE code IS NULL", &[])
+                .query_one(
+                    "SELECT count(*) FROM import_stage WHERE external_id IS NULL",
+                    &[],
+                )
                 .await
                 .map_err(pg("checking feature ids"))?
                 .get(0);
@@ -78,7 +84,7 @@ impl Import {
             c.execute(
                 "UPDATE feature f SET valid_to = now()
                  FROM import_stage s
-                 WHERE f.layer_id = $1 AND f.external_id = s.code AND f.valid_to IS NULL
+                 WHERE f.layer_id = $1 AND f.external_id = s.external_id AND f.valid_to IS NULL
                    AND f.row_hash IS DISTINCT FROM s.row_hash",
                 &[&layer_id],
             )
@@ -89,7 +95,7 @@ impl Import {
                     .execute(
                         "UPDATE feature f SET valid_to = now()
                          WHERE f.layer_id = $1 AND f.valid_to IS NULL
-                           AND NOT EXISTS (SELECT 1 FROM import_stage s WHERE s.code = f.external_id)",
+                           AND NOT EXISTS (SELECT 1 FROM import_stage s WHERE s.external_id = f.external_id)",
                         &[&layer_id],
                     )
                     .await
@@ -108,11 +114,11 @@ impl Import {
             .execute(
                 "INSERT INTO feature (layer_id, municipality_code, external_id, attributes, geom,
                                       valid_from, dataset_version_id, row_hash)
-                 SELECT $1, (SELECT municipality_code FROM layer WHERE id = $1), s.code, s.attributes,
+                 SELECT $1, (SELECT municipality_code FROM layer WHERE id = $1), s.external_id, s.attributes,
                         ST_GeomFromWKB(s.wkb, 3301), now(), $2, s.row_hash
                  FROM import_stage s
                  WHERE NOT $3 OR NOT EXISTS (SELECT 1 FROM feature f
-                                             WHERE f.layer_id = $1 AND f.external_id = s.code
+                                             WHERE f.layer_id = $1 AND f.external_id = s.external_id
                                                AND f.valid_to IS NULL)",
                 &[&layer_id, &self.version, &keyed],
             )

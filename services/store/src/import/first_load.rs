@@ -1,10 +1,11 @@
 //! The first load of an empty cadastre: rows copied straight into `parcel` with its indexes
 //! dropped, and the indexes built once at the end. Not the merge of later imports.
 
+use deadpool_postgres::Object;
 use tokio_postgres::types::Type;
 
-use super::copy::{STAGE_COPY, start_copy};
-use super::parcels::{PARCEL_STAGE, PARCEL_TYPES};
+use super::columns::{parcel_stage_copy, parcel_stage_ddl, parcel_stage_types};
+use super::copy::start_copy;
 use super::rows::ParcelRow;
 use super::{Import, pg};
 use crate::StoreError;
@@ -19,27 +20,73 @@ pub(super) struct Direct {
     pub(super) valid_from: std::time::SystemTime,
     pub(super) written: u64,
     pub(super) deferred: Vec<ParcelRow>,
-    /// [`digest_entry`]s of the rows written.
+    /// [`super::digest::digest_entry`]s of the rows written.
     pub(super) digest: Vec<u8>,
+    /// `CREATE INDEX` statements of the indexes dropped for the load.
+    indexes: Vec<String>,
 }
 
-/// Columns of a direct first load, in [`Import::push_parcel`]'s order.
-pub(super) const PARCEL_DIRECT_COPY: &str =
-    "COPY parcel (cadastral_code, municipality_code, address,
-    use1_code, use1_pct, use2_code, use2_pct, use3_code, use3_pct, registered_area_m2, attributes,
-    geom, valid_from, dataset_version_id, row_hash, source_hash) FROM STDIN (FORMAT binary)";
+/// The indexes of `parcel` as the migrations left them (not the ones behind a constraint: the
+/// primary key stays), unique ones first, so that a duplicate code fails the first build.
+/// Read from the catalogue, so that the migrations stay the one place they are defined.
+const PARCEL_INDEXES: &str = "
+    SELECT format('DROP INDEX %I', c.relname), pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid = 'parcel'::regclass
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+    ORDER BY i.indisunique DESC, c.relname";
 
-pub(super) const PARCEL_INDEXES_DROP: &str =
-    "DROP INDEX parcel_geom_gist; DROP INDEX parcel_code_history;
-    DROP INDEX parcel_municipality; DROP INDEX parcel_current_code;";
+impl Direct {
+    /// Starts a first load: drops the parcel indexes (the table is empty and locked for this
+    /// import; readers wait for the commit) and notes what the rows need.
+    pub(super) async fn start(c: &Object) -> Result<Direct, StoreError> {
+        let mut drop = Vec::new();
+        let mut indexes = Vec::new();
+        for row in c
+            .query(PARCEL_INDEXES, &[])
+            .await
+            .map_err(pg("reading the parcel indexes"))?
+        {
+            drop.push(row.get::<_, String>(0));
+            indexes.push(row.get(1));
+        }
+        c.batch_execute(&drop.join(";\n"))
+            .await
+            .map_err(pg("dropping indexes for the first load"))?;
+        let row = c
+            .query_one("SELECT now(), 'geometry'::regtype::oid", &[])
+            .await
+            .map_err(pg("preparing the first load"))?;
+        Ok(Direct {
+            geometry: Type::new(
+                "geometry".into(),
+                row.get(1),
+                tokio_postgres::types::Kind::Simple,
+                "public".into(),
+            ),
+            valid_from: row.get(0),
+            written: 0,
+            deferred: Vec::new(),
+            digest: Vec::new(),
+            indexes,
+        })
+    }
 
-/// As in the migrations; built once at the end of a first load.
-pub(super) const PARCEL_INDEXES_CREATE: &str = "
-    CREATE UNIQUE INDEX parcel_current_code ON parcel (cadastral_code) WHERE valid_to IS NULL;
-    CREATE INDEX parcel_geom_gist ON parcel USING gist (geom);
-    CREATE INDEX parcel_code_history ON parcel (cadastral_code, valid_from);
-    CREATE INDEX parcel_municipality ON parcel (municipality_code) WHERE valid_to IS NULL;
-    ANALYZE parcel;";
+    /// Builds the indexes [`Direct::start`] dropped, once, and analyses the table.
+    pub(super) async fn rebuild_indexes(&self, c: &Object) -> Result<(), StoreError> {
+        let mut sql = self.indexes.join(";\n");
+        sql.push_str(";\nANALYZE parcel");
+        c.batch_execute(&sql)
+            .await
+            .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
+                Some("23505") => StoreError::Invalid(format!(
+                    "the source has the same cadastral code more than once: {}",
+                    crate::error::describe(&e)
+                )),
+                _ => StoreError::Postgres(e, "building the parcel indexes"),
+            })
+    }
+}
 
 impl Import {
     /// First load: after the direct COPY, the rows kept aside go through the stage.
@@ -49,11 +96,16 @@ impl Import {
         };
         let deferred = std::mem::take(&mut direct.deferred);
         let c = self.client();
-        c.batch_execute(PARCEL_STAGE)
+        c.batch_execute(&parcel_stage_ddl())
             .await
             .map_err(pg("creating the stage table"))?;
-        let writer =
-            start_copy(c, STAGE_COPY, &PARCEL_TYPES, "starting COPY into the stage").await?;
+        let writer = start_copy(
+            c,
+            &parcel_stage_copy(),
+            &parcel_stage_types(),
+            "starting COPY into the stage",
+        )
+        .await?;
         self.writer = writer;
         self.copy_ended = false;
         for r in &deferred {

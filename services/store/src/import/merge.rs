@@ -56,7 +56,10 @@ impl Import {
         if !empty.is_empty() {
             dropped_codes = c
                 .query(
-                    "DELETE FROM import_stage WHERE idx = ANY($1) RETURNING code",
+                    &format!(
+                        "DELETE FROM import_stage WHERE idx = ANY($1) RETURNING {}",
+                        self.target.stage_key()
+                    ),
                     &[&empty],
                 )
                 .await
@@ -98,7 +101,7 @@ impl Import {
         .map_err(pg("recording the import counts"))?;
         let payload = serde_json::json!({
             "version": self.version,
-            "target": match self.target { ImportTarget::Parcels => "parcels", ImportTarget::Layer(_) => "layer" },
+            "target": self.target.version_target(),
             "layer_id": self.layer_id,
         })
         .to_string();

@@ -26,6 +26,7 @@
 //! [`ewkb`] the geometry values a first load writes; [`first_load`], [`parcels`], [`features`]
 //! and [`merge`] the paths rows take into the tables.
 
+mod columns;
 mod copy;
 mod digest;
 mod ewkb;

@@ -1,43 +1,14 @@
 //! The parcel path: staging parcels (or, on a first load, writing them) and merging the stage
 //! into `parcel` — placement, closing changed and vanished parcels, inserting, the next digest.
 
-use tokio_postgres::types::{ToSql, Type};
-
+use super::columns::{direct_values, parcel_insert_from_stage, stage_values};
 use super::digest::{MAX_DIGEST_DELTAS, digest_entry};
 use super::ewkb::{Ewkb, multipolygon_ewkb};
-use super::first_load::PARCEL_INDEXES_CREATE;
 use super::options::{ImportMode, ImportSummary};
 use super::rows::ParcelRow;
 use super::target::ImportTarget;
 use super::{Import, pg};
 use crate::StoreError;
-
-pub(super) const PARCEL_STAGE: &str = "CREATE TEMP TABLE import_stage (
-    idx bigint, code text, municipality_name text, address text,
-    use1_code text, use1_pct smallint, use2_code text, use2_pct smallint, use3_code text, use3_pct smallint,
-    registered_area_m2 float8, attributes jsonb, wkb bytea, needs_repair bool, row_hash bytea,
-    municipality_code char(4), source_hash bytea
-) ON COMMIT DROP";
-
-pub(super) const PARCEL_TYPES: [Type; 17] = [
-    Type::INT8,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT2,
-    Type::TEXT,
-    Type::INT2,
-    Type::TEXT,
-    Type::INT2,
-    Type::FLOAT8,
-    Type::JSONB,
-    Type::BYTEA,
-    Type::BOOL,
-    Type::BYTEA,
-    Type::BPCHAR,
-    Type::BYTEA,
-];
 
 impl Import {
     /// Parcels the reader found unchanged (their source hash equals the current one), as
@@ -78,26 +49,9 @@ impl Import {
             direct.deferred.push(r.clone());
             return Ok(());
         };
-        let [(u1, p1), (u2, p2), (u3, p3)] = &r.uses;
         let geom = Ewkb(multipolygon_ewkb(&r.wkb, kovgis_core::crs::EPSG_LEST97)?);
-        let row: [&(dyn ToSql + Sync); 16] = [
-            &r.cadastral_code,
-            municipality,
-            &r.address,
-            u1,
-            p1,
-            u2,
-            p2,
-            u3,
-            p3,
-            &r.registered_area_m2,
-            &r.attributes,
-            &geom,
-            &direct.valid_from,
-            &self.version,
-            &r.row_hash,
-            &r.source_hash,
-        ];
+        let municipality = Some(municipality);
+        let row = direct_values(r, &municipality, [&geom, &direct.valid_from, &self.version]);
         self.writer
             .as_mut()
             .write(&row)
@@ -116,30 +70,11 @@ impl Import {
     }
 
     pub(super) async fn stage_parcel(&mut self, r: &ParcelRow) -> Result<(), StoreError> {
-        let [(u1, p1), (u2, p2), (u3, p3)] = &r.uses;
         let municipality = r
             .municipality_name
             .as_ref()
             .and_then(|n| self.municipalities.get(&n.to_lowercase()));
-        let row: [&(dyn ToSql + Sync); 17] = [
-            &r.index,
-            &r.cadastral_code,
-            &r.municipality_name,
-            &r.address,
-            u1,
-            p1,
-            u2,
-            p2,
-            u3,
-            p3,
-            &r.registered_area_m2,
-            &r.attributes,
-            &r.wkb,
-            &r.needs_repair,
-            &r.row_hash,
-            &municipality,
-            &r.source_hash,
-        ];
+        let row = stage_values(r, &municipality);
         self.writer
             .as_mut()
             .write(&row)
@@ -182,7 +117,7 @@ impl Import {
         .map_err(pg("placing parcels in municipalities"))?;
         let homeless = c
             .query(
-                "DELETE FROM import_stage WHERE municipality_code IS NULL RETURNING idx, code",
+                "DELETE FROM import_stage WHERE municipality_code IS NULL RETURNING idx, cadastral_code",
                 &[],
             )
             .await
@@ -246,19 +181,7 @@ impl Import {
         }
         let inserted = c
             .query(
-                "INSERT INTO parcel (cadastral_code, municipality_code, address,
-                                     use1_code, use1_pct, use2_code, use2_pct, use3_code, use3_pct,
-                                     registered_area_m2, attributes, geom, valid_from,
-                                     dataset_version_id, row_hash, source_hash)
-                 SELECT s.code, s.municipality_code, s.address,
-                        s.use1_code, s.use1_pct, s.use2_code, s.use2_pct, s.use3_code, s.use3_pct,
-                        s.registered_area_m2, s.attributes, ST_Multi(ST_GeomFromWKB(s.wkb, 3301)), now(),
-                        $1, s.row_hash, s.source_hash
-                 FROM import_stage s
-                 -- a first load has no current rows to keep (and no index to look them up)
-                 WHERE ($2 OR NOT EXISTS (SELECT 1 FROM parcel p
-                                          WHERE p.cadastral_code = s.code AND p.valid_to IS NULL))
-                 RETURNING cadastral_code, source_hash, row_hash",
+                &parcel_insert_from_stage(),
                 &[&self.version, &self.direct.is_some()],
             )
             .await
@@ -326,15 +249,7 @@ impl Import {
         tracing::debug!(elapsed = ?self.started.elapsed(), "digest written");
         if let Some(direct) = &self.direct {
             summary.written += direct.written;
-            c.batch_execute(PARCEL_INDEXES_CREATE).await.map_err(|e| {
-                match e.as_db_error().map(|d| d.code().code()) {
-                    Some("23505") => StoreError::Invalid(format!(
-                        "the source has the same cadastral code more than once: {}",
-                        crate::error::describe(&e)
-                    )),
-                    _ => StoreError::Postgres(e, "building the parcel indexes"),
-                }
-            })?;
+            direct.rebuild_indexes(c).await?;
             tracing::debug!(elapsed = ?self.started.elapsed(), "indexes built");
         }
         let remaining = self.staged - summary.dropped.len() as u64;

@@ -5,14 +5,16 @@
 use std::time::Instant;
 
 use deadpool_postgres::Object;
-use tokio_postgres::types::Type;
 
-use super::copy::{STAGE_COPY, load_current, start_copy};
+use super::columns::{
+    parcel_direct_copy, parcel_direct_types, parcel_stage_copy, parcel_stage_ddl,
+    parcel_stage_types,
+};
+use super::copy::{load_current, start_copy};
 use super::digest::load_digest;
-use super::features::{FEATURE_STAGE, FEATURE_TYPES};
-use super::first_load::{Direct, PARCEL_DIRECT_COPY, PARCEL_INDEXES_DROP};
+use super::features::{FEATURE_STAGE, FEATURE_STAGE_COPY, FEATURE_TYPES};
+use super::first_load::Direct;
 use super::options::{ImportOptions, ImportStart, ImportSummary};
-use super::parcels::{PARCEL_STAGE, PARCEL_TYPES};
 use super::target::{ImportTarget, upsert_layer};
 use super::{Import, pg};
 use crate::{Store, StoreError};
@@ -57,39 +59,13 @@ impl Store {
         let mut guard = ConnGuard(Some(client));
         let c = guard.0.as_ref().expect("connection");
 
-        let key = target.key();
-        let locked: bool = if options.wait_for_lock {
-            c.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                &[&key],
-            )
-            .await
-            .map_err(pg("waiting for the import lock"))?;
-            true
-        } else {
-            c.query_one(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
-                &[&key],
-            )
-            .await
-            .map_err(pg("taking the import lock"))?
-            .get(0)
-        };
-        if !locked {
-            return Err(StoreError::Busy(format!(
-                "another import of {} is running; try again when it has finished (or pass --wait)",
-                target.describe()
-            )));
-        }
+        lock(c, &target, options.wait_for_lock).await?;
 
         let layer_id = match &target {
             ImportTarget::Parcels => None,
             ImportTarget::Layer(spec) => Some(upsert_layer(c, spec).await?),
         };
-        let target_name = match target {
-            ImportTarget::Parcels => "parcels",
-            ImportTarget::Layer(_) => "layer",
-        };
+        let target_name = target.version_target();
         let table_was_empty = match target {
             ImportTarget::Parcels => c
                 .query_one("SELECT NOT EXISTS (SELECT 1 FROM parcel)", &[])
@@ -140,22 +116,7 @@ impl Store {
             }));
         }
 
-        let version: i64 = c
-            .query_one(
-                "INSERT INTO dataset_version (target, layer_id, municipality_code, source, file_sha256, mode)
-                 VALUES ($1, $2, (SELECT municipality_code FROM layer WHERE id = $2), $3, $4, $5)
-                 RETURNING id",
-                &[
-                    &target_name,
-                    &layer_id,
-                    &source,
-                    &sha256.unwrap_or(PENDING_HASH),
-                    &options.mode.as_str(),
-                ],
-            )
-            .await
-            .map_err(pg("recording the dataset version"))?
-            .get(0);
+        let version = record_version(c, target_name, layer_id, source, sha256, options).await?;
 
         let municipalities = c
             .query(
@@ -168,56 +129,31 @@ impl Store {
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         let direct = if table_was_empty && matches!(target, ImportTarget::Parcels) {
-            // The table is empty and locked for this import; readers wait for the commit.
-            c.batch_execute(PARCEL_INDEXES_DROP)
-                .await
-                .map_err(pg("dropping indexes for the first load"))?;
-            let row = c
-                .query_one("SELECT now(), 'geometry'::regtype::oid", &[])
-                .await
-                .map_err(pg("preparing the first load"))?;
-            Some(Direct {
-                geometry: Type::new(
-                    "geometry".into(),
-                    row.get(1),
-                    tokio_postgres::types::Kind::Simple,
-                    "public".into(),
-                ),
-                valid_from: row.get(0),
-                written: 0,
-                deferred: Vec::new(),
-                digest: Vec::new(),
-            })
+            Some(Direct::start(c).await?)
         } else {
             None
         };
         let writer = match (&target, &direct) {
             (ImportTarget::Parcels, Some(d)) => {
-                let types = vec![
-                    Type::TEXT,
-                    Type::BPCHAR,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::INT2,
-                    Type::TEXT,
-                    Type::INT2,
-                    Type::TEXT,
-                    Type::INT2,
-                    Type::FLOAT8,
-                    Type::JSONB,
-                    d.geometry.clone(),
-                    Type::TIMESTAMPTZ,
-                    Type::INT8,
-                    Type::BYTEA,
-                    Type::BYTEA,
-                ];
-                start_copy(c, PARCEL_DIRECT_COPY, &types, "starting COPY into parcel").await?
+                start_copy(
+                    c,
+                    &parcel_direct_copy(),
+                    &parcel_direct_types(d.geometry.clone()),
+                    "starting COPY into parcel",
+                )
+                .await?
             }
             (ImportTarget::Parcels, None) => {
-                c.batch_execute(PARCEL_STAGE)
+                c.batch_execute(&parcel_stage_ddl())
                     .await
                     .map_err(pg("creating the stage table"))?;
-                start_copy(c, STAGE_COPY, &PARCEL_TYPES, "starting COPY into the stage").await?
+                start_copy(
+                    c,
+                    &parcel_stage_copy(),
+                    &parcel_stage_types(),
+                    "starting COPY into the stage",
+                )
+                .await?
             }
             (ImportTarget::Layer(_), _) => {
                 c.batch_execute(FEATURE_STAGE)
@@ -225,7 +161,7 @@ impl Store {
                     .map_err(pg("creating the stage table"))?;
                 start_copy(
                     c,
-                    STAGE_COPY,
+                    FEATURE_STAGE_COPY,
                     &FEATURE_TYPES,
                     "starting COPY into the stage",
                 )
@@ -254,6 +190,63 @@ impl Store {
             direct,
         })))
     }
+}
+
+/// Takes the advisory lock of `target` for this transaction: waits for a concurrent import of
+/// the same target, or refuses with [`StoreError::Busy`].
+async fn lock(c: &Object, target: &ImportTarget, wait: bool) -> Result<(), StoreError> {
+    let key = target.key();
+    let locked: bool = if wait {
+        c.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&key],
+        )
+        .await
+        .map_err(pg("waiting for the import lock"))?;
+        true
+    } else {
+        c.query_one(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&key],
+        )
+        .await
+        .map_err(pg("taking the import lock"))?
+        .get(0)
+    };
+    if !locked {
+        return Err(StoreError::Busy(format!(
+            "another import of {} is running; try again when it has finished (or pass --wait)",
+            target.describe()
+        )));
+    }
+    Ok(())
+}
+
+/// Records the dataset version this import writes; its counts are filled in at merge.
+async fn record_version(
+    c: &Object,
+    target_name: &str,
+    layer_id: Option<i64>,
+    source: &str,
+    sha256: Option<&str>,
+    options: ImportOptions,
+) -> Result<i64, StoreError> {
+    Ok(c
+        .query_one(
+            "INSERT INTO dataset_version (target, layer_id, municipality_code, source, file_sha256, mode)
+             VALUES ($1, $2, (SELECT municipality_code FROM layer WHERE id = $2), $3, $4, $5)
+             RETURNING id",
+            &[
+                &target_name,
+                &layer_id,
+                &source,
+                &sha256.unwrap_or(PENDING_HASH),
+                &options.mode.as_str(),
+            ],
+        )
+        .await
+        .map_err(pg("recording the dataset version"))?
+        .get(0))
 }
 
 /// Rolls the import transaction back and returns the connection to the pool; if that is not
@@ -302,10 +295,7 @@ impl Import {
                                   WHERE target = $1 AND layer_id IS NOT DISTINCT FROM $2 AND id <> $4
                                   ORDER BY id DESC LIMIT 1), false)",
                 &[
-                    &match self.target {
-                        ImportTarget::Parcels => "parcels",
-                        ImportTarget::Layer(_) => "layer",
-                    },
+                    &self.target.version_target(),
                     &self.layer_id,
                     &sha256,
                     &self.version,
@@ -319,10 +309,7 @@ impl Import {
                 .query_one(
                     "SELECT max(id) FROM dataset_version WHERE target = $1 AND layer_id IS NOT DISTINCT FROM $2 AND id <> $3",
                     &[
-                        &match self.target {
-                            ImportTarget::Parcels => "parcels",
-                            ImportTarget::Layer(_) => "layer",
-                        },
+                        &self.target.version_target(),
                         &self.layer_id,
                         &self.version,
                     ],

@@ -43,6 +43,22 @@ impl ImportTarget {
         }
     }
 
+    /// `dataset_version.target` of its versions.
+    pub(super) fn version_target(&self) -> &'static str {
+        match self {
+            ImportTarget::Parcels => "parcels",
+            ImportTarget::Layer(_) => "layer",
+        }
+    }
+
+    /// The stage's key column: named as in the target table.
+    pub(super) fn stage_key(&self) -> &'static str {
+        match self {
+            ImportTarget::Parcels => "cadastral_code",
+            ImportTarget::Layer(_) => "external_id",
+        }
+    }
+
     /// Human name for messages.
     pub fn describe(&self) -> String {
         match self {
