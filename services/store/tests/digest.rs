@@ -187,7 +187,7 @@ async fn hit_miss_and_stale_version() {
     let b = "79301:099:0002";
     import(&store, 1, &[parcel(a, "Esimene 1"), parcel(b, "Teine 2")]).await;
     let b2 = parcel(b, "Teine 2a");
-    import(&store, 2, &[b2.clone()]).await;
+    import(&store, 2, std::slice::from_ref(&b2)).await;
     let kinds: Vec<String> = sql
         .query(
             "SELECT kind FROM parcel_digest ORDER BY dataset_version_id",
