@@ -182,7 +182,9 @@ async fn hit_miss_and_stale_version() {
     let (sql, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
     tokio::spawn(conn);
 
-    // Two imports: a full digest of every current parcel, then a delta with a changed parcel.
+    // No digest to start from (the demo load wrote one): the first import reads the table and
+    // writes a full digest of every current parcel, the second a delta with a changed parcel.
+    sql.execute("DELETE FROM parcel_digest", &[]).await.unwrap();
     let a = "79301:099:0001";
     let b = "79301:099:0002";
     import(&store, 1, &[parcel(a, "Esimene 1"), parcel(b, "Teine 2")]).await;
