@@ -24,7 +24,7 @@ fi
 ADMIN_URL="${DATABASE_URL%/*}/postgres"
 BENCH_URL="${DATABASE_URL%/*}/benchv"
 
-cargo build --release --locked -p kovgis -p kovgis-national-gen -p kovgis-spatial
+cargo build --release --locked -p kovgis -p kovgis-national-gen -p kovgis-bench
 T=${CARGO_TARGET_DIR:-target}
 OUT=$T/national-$PARCELS-layers
 if [ ! -f "$OUT/restrictions.gpkg" ]; then

@@ -1,9 +1,12 @@
 //! The `kovgis.v1` gRPC API: the code generated from `proto/kovgis/v1`, the descriptor set for
-//! reflection, and the conversions between proto messages and `kovgis-core` types.
+//! reflection, and the conversions between proto messages and the domain types of `kovgis-core`
+//! and `kovgis-engine` ([`convert`]).
 //!
-//! Generated types stay at this edge: service crates convert here and hand core types inward.
+//! Generated types stay at this edge: service crates convert here and hand domain types inward.
+//! No I/O and no database types: a client of the API links this crate without PostgreSQL.
 
 pub mod convert;
+pub mod page_token;
 
 /// Generated code of package `kovgis.v1`.
 pub mod v1 {

@@ -77,12 +77,8 @@ impl ParsedGeometry {
     /// SHA-256 of the geometry's EPSG:3301 WKB, hex: identifies the normalised input in provenance.
     pub fn hash_hex(&self) -> String {
         let wkb = crate::output::to_wkb(&self.geometry);
-        hex_lower(&Sha256::digest(wkb))
+        hex::encode(Sha256::digest(wkb))
     }
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl GeometryInput {

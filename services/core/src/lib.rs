@@ -14,6 +14,7 @@ pub mod extent;
 pub mod ingest;
 pub mod input;
 pub mod model;
+pub mod names;
 pub mod output;
 pub mod validity;
 

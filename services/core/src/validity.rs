@@ -259,13 +259,8 @@ mod tests {
     /// outlines, stars that wind twice, bow ties, spikes, a vertex touching another edge.
     #[test]
     fn large_rings_are_decided_as_geo_decides() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = kovgis_testkit::Rng::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.unit();
         let (mut valid, mut invalid) = (0, 0);
         for case in 0..400 {
             let n = FAST_FROM + (next() * 300.0) as usize;

@@ -81,6 +81,9 @@ fn run_op(
     })
 }
 
+/// The panic message of geo's debug-only assertion in relate (see the verdict below).
+const DEBUG_ASSERTION: &str = "panicked: topology position conflict";
+
 #[test]
 fn geos_relate_suites_pass_except_the_listed_cases() {
     // Panics inside geo are caught and reported as failures; keep their noise off the output.
@@ -184,9 +187,17 @@ fn geos_relate_suites_pass_except_the_listed_cases() {
         .filter(|(k, _)| !expected.contains_key(*k))
         .map(|(k, why)| format!("{k} — {why}"))
         .collect();
+    // geo raises its "topology position conflict" with `debug_assert!` (relate/geomgraph/
+    // edge_end_bundle_star.rs): in an optimised build (scripts/test.sh builds --release) the
+    // assertion is compiled out and those ops run on, sometimes to GEOS's answer. Only for
+    // them is passing as acceptable as failing.
+    let debug_only = |reason: &str| reason.contains(DEBUG_ASSERTION);
     let fixed: Vec<&String> = expected
-        .keys()
-        .filter(|k| !failures.contains_key(*k))
+        .iter()
+        .filter(|(k, reason)| {
+            !failures.contains_key(*k) && (cfg!(debug_assertions) || !debug_only(reason))
+        })
+        .map(|(k, _)| k)
         .collect();
     assert!(
         new.is_empty() && fixed.is_empty(),

@@ -57,11 +57,7 @@ pub fn file_sha256(path: &Path) -> Result<String, ImportError> {
             hasher.update(&buf[..n]);
         }
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// GDAL's last error messages, collected by the error handler installed on first use, so that

@@ -1,6 +1,10 @@
 //! The validation index behind `ValidateGeometry`: built from PostGIS at start, rebuilt when an
 //! import announces a new dataset version (`pg_notify('kovgis_dataset_version', …)`, from this
-//! instance or another), and swapped in whole while validations continue on the old one.
+//! instance or another), and swapped in whole while validations continue on the old one; and
+//! the small indexes of past moments, read from PostGIS around one proposal.
+//!
+//! What the engine does with an index is `kovgis-engine`'s; the handlers that use it are in
+//! `service::validate`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,11 +19,14 @@ use kovgis_store::{Store, StoreError};
 #[derive(Debug)]
 pub struct Built {
     pub index: Index,
+    /// The rule versions, as the `validation_rule` table held them at the build.
     pub rules: RuleSet,
+    /// The municipality codes a proposal may name.
     pub municipalities: std::collections::HashSet<String>,
     /// When the newest dataset version in it was imported: earlier dates are answered from
     /// PostGIS ([`build_past`]).
     pub newest_version_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the build finished (reports say which index answered them).
     pub built_at: SystemTime,
     /// Process resident memory right after the build, bytes.
     pub resident_bytes: u64,
@@ -30,6 +37,7 @@ pub struct Built {
 pub struct IndexHandle(Arc<RwLock<Option<Arc<Built>>>>);
 
 impl IndexHandle {
+    /// The index now in use (`None` until the first build has finished).
     pub fn current(&self) -> Option<Arc<Built>> {
         self.0.read().map(|g| g.clone()).unwrap_or_default()
     }
@@ -41,6 +49,7 @@ impl IndexHandle {
     }
 }
 
+/// The process's resident memory from `/proc/self/statm` (0 where there is none).
 fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -102,67 +111,65 @@ pub async fn build_past(
 
 /// The CPU part of a build.
 fn assemble(source: kovgis_store::index_source::IndexSource, started: Instant) -> Built {
-    {
-        let parcels = source
-            .parcels
+    let parcels = source
+        .parcels
+        .into_iter()
+        .filter_map(|p| {
+            areal_part(&p.geometry).map(|g| Parcel::new(p.code, p.municipality_code, g))
+        })
+        .collect();
+    let mut by_layer: HashMap<i64, Vec<Feature>> = HashMap::new();
+    for f in source.features {
+        by_layer.entry(f.layer_id).or_default().push(Feature::new(
+            f.id,
+            f.external_id,
+            f.attributes,
+            f.geometry,
+        ));
+    }
+    let layers = source
+        .layers
+        .into_iter()
+        .map(|l| {
+            let features = by_layer.remove(&l.id).unwrap_or_default();
+            Layer::new(
+                LayerInfo {
+                    id: l.id,
+                    name: l.name,
+                    title: l.title,
+                    kind: l.kind,
+                    municipality_code: l.municipality_code,
+                    authority: l.authority,
+                    version: l.version,
+                },
+                features,
+            )
+        })
+        .collect();
+    let rules = RuleSet {
+        rules: source
+            .rules
             .into_iter()
-            .filter_map(|p| {
-                areal_part(&p.geometry).map(|g| Parcel::new(p.code, p.municipality_code, g))
+            .map(|r| RuleDef {
+                severity: Severity::parse(&r.severity).unwrap_or(Severity::Blocking),
+                code: r.code,
+                version: r.version,
+                municipality_code: r.municipality_code,
+                procedures: r.procedures,
+                params: r.params,
+                valid_from: r.valid_from,
+                valid_to: r.valid_to,
             })
-            .collect();
-        let mut by_layer: HashMap<i64, Vec<Feature>> = HashMap::new();
-        for f in source.features {
-            by_layer.entry(f.layer_id).or_default().push(Feature::new(
-                f.id,
-                f.external_id,
-                f.attributes,
-                f.geometry,
-            ));
-        }
-        let layers = source
-            .layers
-            .into_iter()
-            .map(|l| {
-                let features = by_layer.remove(&l.id).unwrap_or_default();
-                Layer::new(
-                    LayerInfo {
-                        id: l.id,
-                        name: l.name,
-                        title: l.title,
-                        kind: l.kind,
-                        municipality_code: l.municipality_code,
-                        authority: l.authority,
-                        version: l.version,
-                    },
-                    features,
-                )
-            })
-            .collect();
-        let rules = RuleSet {
-            rules: source
-                .rules
-                .into_iter()
-                .map(|r| RuleDef {
-                    severity: Severity::parse(&r.severity).unwrap_or(Severity::Blocking),
-                    code: r.code,
-                    version: r.version,
-                    municipality_code: r.municipality_code,
-                    procedures: r.procedures,
-                    params: r.params,
-                    valid_from: r.valid_from,
-                    valid_to: r.valid_to,
-                })
-                .collect(),
-        };
-        let index = Index::build(parcels, source.parcel_version, layers, started);
-        Built {
-            index,
-            rules,
-            municipalities: source.municipalities.into_iter().collect(),
-            newest_version_at: source.newest_version_at,
-            built_at: SystemTime::now(),
-            resident_bytes: resident_bytes(),
-        }
+            .collect(),
+    };
+    let index = Index::build(parcels, source.parcel_version, layers, started);
+    Built {
+        index,
+        rules,
+        municipalities: source.municipalities.into_iter().collect(),
+        newest_version_at: source.newest_version_at,
+        built_at: SystemTime::now(),
+        resident_bytes: resident_bytes(),
     }
 }
 

@@ -5,8 +5,12 @@ mod common;
 
 use common::*;
 use kovgis_core::InputLimits;
+use kovgis_testkit::wait;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+
+/// How long an import's COPY may take to start or to go.
+const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn header(target: v1::ImportTarget) -> v1::ImportFeaturesRequest {
     v1::ImportFeaturesRequest {
@@ -107,29 +111,6 @@ async fn snapshot(c: &tokio_postgres::Client) -> (i64, i64, i64) {
 }
 
 /// Imports of this database whose COPY is running.
-async fn copying(c: &tokio_postgres::Client) -> i64 {
-    c.query_one(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-           AND query LIKE 'COPY import_stage%' AND state = 'active'",
-        &[],
-    )
-    .await
-    .unwrap()
-    .get(0)
-}
-
-/// Waits up to 5 s until an import's COPY is running (`true`) or gone (`false`) in this
-/// database; says whether it got there.
-async fn wait_for_copy(c: &tokio_postgres::Client, running: bool) -> bool {
-    for _ in 0..500 {
-        if (copying(c).await > 0) == running {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    false
-}
-
 async fn versions(c: &tokio_postgres::Client) -> i64 {
     c.query_one("SELECT count(*) FROM dataset_version", &[])
         .await
@@ -428,7 +409,7 @@ async fn a_second_import_of_the_same_layer_is_refused_while_the_first_runs() {
     let first = tokio::spawn(async move { client.import_features(ReceiverStream::new(rx)).await });
     // Wait until it holds the lock (its COPY is running).
     assert!(
-        wait_for_copy(&c, true).await,
+        wait::import_copy(&c, true, COPY_WAIT).await,
         "the first import never reached COPY"
     );
     let e = send(
@@ -535,14 +516,14 @@ async fn a_cancelled_stream_leaves_nothing_and_frees_the_lock() {
             .unwrap();
     let call = tokio::spawn(async move { client.import_features(ReceiverStream::new(rx)).await });
     assert!(
-        wait_for_copy(&c, true).await,
+        wait::import_copy(&c, true, COPY_WAIT).await,
         "the import never reached COPY"
     );
     // The client gives up mid-stream.
     call.abort();
     let _ = call.await;
     assert!(
-        wait_for_copy(&c, false).await,
+        wait::import_copy(&c, false, COPY_WAIT).await,
         "the server kept the import open after the client went away"
     );
     drop(tx);

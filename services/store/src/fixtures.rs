@@ -101,10 +101,7 @@ fn read(dir: &Path, rel: &str) -> Result<SourceFile, StoreError> {
         file: path.display().to_string(),
         reason: format!("cannot be read: {e}"),
     })?;
-    let sha256 = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = hex::encode(Sha256::digest(&bytes));
     Ok(SourceFile {
         rel: rel.to_owned(),
         bytes,

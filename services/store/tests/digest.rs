@@ -9,61 +9,7 @@
 
 use kovgis_store::import::{ImportMode, ImportOptions, ImportStart, ImportTarget, ParcelRow};
 use kovgis_store::{Store, StoreConfig};
-use tokio_postgres::NoTls;
-
-/// A database of its own, dropped at the end.
-struct TestDb {
-    url: String,
-    name: String,
-    admin: tokio_postgres::Client,
-}
-
-impl TestDb {
-    async fn new(tag: &str) -> TestDb {
-        let base = std::env::var("DATABASE_URL")
-            .expect("DATABASE_URL is not set: run the tests with scripts/test.sh");
-        let (prefix, _) = base
-            .rsplit_once('/')
-            .expect("DATABASE_URL names a database");
-        let name = format!("kovgis_t_{tag}_{}", std::process::id());
-        let (admin, conn) = tokio_postgres::connect(&format!("{prefix}/postgres"), NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        // Copies from one template may not run at the same time (same key as the other tests).
-        admin
-            .batch_execute("SELECT pg_advisory_lock(7301)")
-            .await
-            .unwrap();
-        let created = admin
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE kovgis_template"))
-            .await;
-        admin
-            .batch_execute("SELECT pg_advisory_unlock(7301)")
-            .await
-            .unwrap();
-        created.expect("cannot copy kovgis_template (scripts/test.sh creates it)");
-        TestDb {
-            url: format!("{prefix}/{name}"),
-            name,
-            admin,
-        }
-    }
-
-    async fn drop_db(self) {
-        self.admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .unwrap();
-    }
-}
+use kovgis_testkit::db::FreshDb;
 
 /// A triangle in Tartu (L-EST97) as little-endian WKB.
 fn triangle_wkb(x: f64, y: f64) -> Vec<u8> {
@@ -172,15 +118,14 @@ async fn current_count(sql: &tokio_postgres::Client) -> usize {
 
 #[tokio::test]
 async fn hit_miss_and_stale_version() {
-    let db = TestDb::new("digest").await;
+    let db = FreshDb::new("digest").await;
     let store = Store::connect(&StoreConfig {
         database_url: db.url.clone(),
         max_connections: 4,
     })
     .await
     .unwrap();
-    let (sql, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let sql = db.sql().await;
 
     // No digest to start from (the demo load wrote one): the first import reads the table and
     // writes a full digest of every current parcel, the second a delta with a changed parcel.

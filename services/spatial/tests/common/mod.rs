@@ -1,11 +1,13 @@
 //! Test harness: a real kovgis server on 127.0.0.1:0 over the PostGIS that `scripts/test.sh`
-//! starts (DATABASE_URL, with the demo data loaded), the generated gRPC client, and a plain SQL
-//! connection to ask PostGIS for independent expectations.
+//! starts (DATABASE_URL, with the demo data loaded), the generated gRPC client, and request
+//! builders and status checks for the tests of SpatialService. The test databases, plain SQL
+//! connections and fixture files are `kovgis-testkit`'s, re-exported here.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+pub mod validation;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use kovgis_api::v1::spatial_service_client::SpatialServiceClient;
 use kovgis_api::v1::spatial_service_server::SpatialService;
@@ -15,12 +17,8 @@ use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
 pub use kovgis_api::v1;
-
-pub fn database_url() -> String {
-    std::env::var("DATABASE_URL").expect(
-        "DATABASE_URL is not set: run the tests with scripts/test.sh, which starts PostGIS and loads the demo data",
-    )
-}
+pub use kovgis_testkit::db::{FreshDb, database_url, sql};
+pub use kovgis_testkit::fixtures::json as fixture_json;
 
 /// A running server; stops when dropped.
 pub struct TestServer {
@@ -39,7 +37,7 @@ impl TestServer {
         Self::start_on(&database_url(), limits).await
     }
 
-    /// A server over another database (see [`FreshDb`]).
+    /// A server over another database (a [`FreshDb`]).
     pub async fn start_on(url: &str, limits: InputLimits) -> Self {
         let store = Store::connect(&StoreConfig {
             database_url: url.to_owned(),
@@ -85,91 +83,6 @@ impl Drop for TestServer {
             let _ = stop.send(());
         }
     }
-}
-
-/// A database of its own for a test that writes, copied from the template `scripts/test.sh`
-/// prepares (migrated, demo data loaded); dropped by [`FreshDb::drop_db`].
-pub struct FreshDb {
-    pub url: String,
-    name: String,
-    admin_url: String,
-}
-
-impl FreshDb {
-    pub async fn new(tag: &str) -> FreshDb {
-        let base = database_url();
-        let (prefix, _) = base
-            .rsplit_once('/')
-            .expect("DATABASE_URL names a database");
-        let name = format!("kovgis_g_{tag}_{}", std::process::id());
-        let admin_url = format!("{prefix}/postgres");
-        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        admin
-            .batch_execute("SELECT pg_advisory_lock(7301)")
-            .await
-            .unwrap();
-        let created = admin
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE kovgis_template"))
-            .await;
-        admin
-            .batch_execute("SELECT pg_advisory_unlock(7301)")
-            .await
-            .unwrap();
-        created.expect("cannot copy kovgis_template (scripts/test.sh creates it)");
-        FreshDb {
-            url: format!("{prefix}/{name}"),
-            name,
-            admin_url,
-        }
-    }
-
-    pub async fn sql(&self) -> tokio_postgres::Client {
-        let (c, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        c
-    }
-
-    pub async fn drop_db(self) {
-        let (admin, conn) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let _ = admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-    }
-}
-
-/// A plain connection to the test database.
-pub async fn sql() -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
-        .await
-        .expect("cannot connect to the test database");
-    tokio::spawn(conn);
-    client
-}
-
-/// The checkout's fixtures folder.
-pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-/// Reads a fixture GeoJSON FeatureCollection as JSON.
-pub fn fixture_json(rel: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(fixtures().join(rel)).unwrap();
-    serde_json::from_str(&text).unwrap()
 }
 
 pub fn geojson(s: &str, epsg: u32) -> v1::Geometry {

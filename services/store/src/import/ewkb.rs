@@ -178,13 +178,7 @@ mod tests {
     /// same bytes, in both byte orders, for a polygon with a hole and for a multipolygon.
     #[tokio::test]
     async fn postgis_writes_the_same_bytes() {
-        let url = std::env::var("DATABASE_URL").expect(
-            "DATABASE_URL is not set: run the tests with scripts/test.sh, which starts PostGIS",
-        );
-        let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .expect("cannot connect to the test database");
-        tokio::spawn(conn);
+        let c = kovgis_testkit::db::sql().await;
         for wkt in [
             "POLYGON((659000 6474000, 659100 6474000, 659100 6474100, 659000 6474000), \
              (659050 6474010, 659090 6474010, 659090 6474050, 659050 6474010))",

@@ -5,6 +5,9 @@
 //! `ingest`). The content hash is taken over the encoded features as they arrive, so an
 //! unchanged re-send is recognised at the end and rolled back. If the client cancels or the
 //! stream breaks, the `Import` is dropped unfinished and nothing of it remains.
+//!
+//! The header is read here rather than in `kovgis-api`: what it becomes (`ImportTarget`,
+//! `ImportOptions`) are `kovgis-store` types, and the API crate does not depend on the store.
 
 use kovgis_api::convert;
 use kovgis_api::v1;
@@ -133,29 +136,6 @@ fn header(h: &v1::ImportHeader) -> Result<Header, InputError> {
     })
 }
 
-fn json_value(v: &prost_types::Value) -> serde_json::Value {
-    use prost_types::value::Kind;
-    match &v.kind {
-        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
-        Some(Kind::BoolValue(b)) => (*b).into(),
-        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(*n)
-            .map(Into::into)
-            .unwrap_or(serde_json::Value::Null),
-        Some(Kind::StringValue(s)) => s.clone().into(),
-        Some(Kind::ListValue(l)) => l.values.iter().map(json_value).collect(),
-        Some(Kind::StructValue(s)) => json_object(s).into(),
-    }
-}
-
-fn json_object(s: &prost_types::Struct) -> serde_json::Map<String, serde_json::Value> {
-    // BTreeMap order: the same attributes always hash the same.
-    let sorted: std::collections::BTreeMap<_, _> = s.fields.iter().collect();
-    sorted
-        .into_iter()
-        .map(|(k, v)| (k.clone(), json_value(v)))
-        .collect()
-}
-
 fn text(v: Option<&serde_json::Value>) -> Option<String> {
     match v? {
         serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -232,11 +212,7 @@ pub async fn run(
         )
         .into());
     }
-    let sha: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = hex::encode(hasher.finalize());
     let summary = import.finish_with_hash(&sha).await?;
     for (i, reason) in &summary.dropped {
         if problems.len() < MAX_PROBLEMS {
@@ -312,7 +288,11 @@ async fn stage(
             return Err(InputError::new(field("geometry"), reason).into());
         }
     };
-    let mut attributes = f.attributes.as_ref().map(json_object).unwrap_or_default();
+    let mut attributes = f
+        .attributes
+        .as_ref()
+        .map(convert::struct_json)
+        .unwrap_or_default();
     if parcels {
         let keys: Vec<String> = attributes.keys().cloned().collect();
         let columns = cadastre::detect(&keys).ok();

@@ -1,0 +1,214 @@
+//! Validation in and out: a `ValidateGeometryRequest` read into the engine's [`Proposal`] (with
+//! the caller's output choice and "as of" moment), the engine's [`Report`] written as a
+//! `ValidationReport`, and the index statistics as `IndexStats`.
+//!
+//! Which index a proposal is checked on, and when, is the service's business, not this module's.
+
+use std::time::SystemTime;
+
+use kovgis_core::codes::{parse_cadastral_code, parse_municipality_code};
+use kovgis_core::crs::TransformError;
+use kovgis_core::{InputError, InputLimits};
+use kovgis_engine::index::Index;
+use kovgis_engine::rules::{Locale, Proposal, Report, Severity, Verdict};
+
+use super::{Output, from_timestamp, geometry, json_struct, output, output_geometry, timestamp};
+use crate::v1;
+
+/// A validation request, read and checked.
+#[derive(Debug, Clone)]
+pub struct ProposalRequest {
+    pub proposal: Proposal,
+    /// How the findings' outlines are to be encoded.
+    pub output: Output,
+    /// The moment to validate at (`None`: now).
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Reads a validation request; field names are prefixed with `at` (for batch elements).
+/// `known_municipality` says whether a (well-formed) municipality code exists.
+pub fn proposal(
+    at: &str,
+    req: &v1::ValidateGeometryRequest,
+    limits: &InputLimits,
+    known_municipality: impl Fn(&str) -> bool,
+) -> Result<ProposalRequest, InputError> {
+    let field = |name: &str| {
+        if at.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    let municipality_code =
+        parse_municipality_code(&field("municipality_code"), &req.municipality_code)?;
+    if !known_municipality(&municipality_code) {
+        return Err(InputError::new(
+            field("municipality_code"),
+            format!("there is no municipality {municipality_code}"),
+        ));
+    }
+    let word = |name: &str, v: &str, example: &str| {
+        let v = v.trim();
+        if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(InputError::new(
+                field(name),
+                format!("expected a lower-case code such as {example}, got '{v}'"),
+            ));
+        }
+        Ok(v.to_owned())
+    };
+    let procedure = word("procedure_type", &req.procedure_type, "building_permit")?;
+    let intended_use = word("intended_use", &req.intended_use, "residential_building")?;
+    let parsed = geometry(&field("geometry"), req.geometry.as_ref(), limits)?;
+    let geometry = match parsed.geometry {
+        geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
+        geo::Geometry::MultiPolygon(m) => m,
+        other => {
+            return Err(InputError::new(
+                field("geometry"),
+                format!(
+                    "a proposal must be a Polygon or MultiPolygon, not a {}",
+                    geometry_type(&other)
+                ),
+            ));
+        }
+    };
+    let parcel_codes = req
+        .parcel_codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| parse_cadastral_code(&format!("{}[{i}]", field("parcel_codes")), c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let as_of = req
+        .as_of
+        .as_ref()
+        .map(|t| from_timestamp(&field("as_of"), t))
+        .transpose()?;
+    let on = as_of.unwrap_or_else(chrono::Utc::now).date_naive();
+    let locale = match req.locale.as_str() {
+        "" | "et" => Locale::Et,
+        "en" => Locale::En,
+        other => {
+            return Err(InputError::new(
+                field("locale"),
+                format!("'{other}' is not a supported language: et or en"),
+            ));
+        }
+    };
+    let out = output(&field("output"), req.output.as_ref())?;
+    Ok(ProposalRequest {
+        proposal: Proposal {
+            municipality_code,
+            procedure,
+            geometry,
+            intended_use,
+            parcel_codes,
+            on,
+            locale,
+            outlines: !out.omit_geometry,
+        },
+        output: out,
+        as_of,
+    })
+}
+
+fn geometry_type(g: &geo::Geometry) -> &'static str {
+    match g {
+        geo::Geometry::Point(_) => "Point",
+        geo::Geometry::Line(_) | geo::Geometry::LineString(_) => "LineString",
+        geo::Geometry::MultiPoint(_) => "MultiPoint",
+        geo::Geometry::MultiLineString(_) => "MultiLineString",
+        geo::Geometry::GeometryCollection(_) => "GeometryCollection",
+        _ => "geometry of another type",
+    }
+}
+
+/// A report as the API gives it; `index_built_at` is when the index it came from was built.
+pub fn report(
+    r: &Report,
+    index_built_at: SystemTime,
+    out: &Output,
+) -> Result<v1::ValidationReport, TransformError> {
+    let severity = |s: Severity| match s {
+        Severity::Info => v1::Severity::Info,
+        Severity::Warning => v1::Severity::Warning,
+        Severity::Blocking => v1::Severity::Blocking,
+    } as i32;
+    let findings = r
+        .findings
+        .iter()
+        .map(|f| {
+            Ok(v1::Finding {
+                rule: f.rule.into(),
+                rule_version: f.rule_version,
+                code: f.code.into(),
+                severity: severity(f.severity),
+                passed: f.passed,
+                message: f.message.clone(),
+                layer_id: f.layer_id.unwrap_or(0),
+                layer_name: f.layer_name.clone().unwrap_or_default(),
+                feature_id: f.feature_id.clone().unwrap_or_default(),
+                feature_name: f.feature_name.clone().unwrap_or_default(),
+                attributes: f
+                    .attributes
+                    .as_deref()
+                    .filter(|a| !a.is_null())
+                    .map(json_struct),
+                overlap_area_m2: f.overlap_area_m2,
+                overlap_share_pct: f.overlap_share_pct,
+                distance_m: f.distance_m,
+                geometry: output_geometry(
+                    f.geometry.clone().map(geo::Geometry::MultiPolygon).as_ref(),
+                    out,
+                )?,
+                authority: f.authority.clone().unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>, TransformError>>()?;
+    Ok(v1::ValidationReport {
+        verdict: match r.verdict {
+            Verdict::Clear => v1::Verdict::Clear,
+            Verdict::NeedsCoordination => v1::Verdict::NeedsCoordination,
+            Verdict::Blocked => v1::Verdict::Blocked,
+        } as i32,
+        findings,
+        parcel_codes: r.parcels.clone(),
+        dataset_versions: r
+            .dataset_versions
+            .iter()
+            .map(|(name, v)| v1::DatasetVersionUsed {
+                name: name.clone(),
+                version: v.unwrap_or(0),
+            })
+            .collect(),
+        input_hash: r.input_hash.clone(),
+        index_built_at: Some(timestamp(chrono::DateTime::<chrono::Utc>::from(
+            index_built_at,
+        ))),
+    })
+}
+
+/// What the validation index holds, as `GetIndexStats` answers.
+pub fn index_stats(index: &Index, built_at: SystemTime, resident_bytes: u64) -> v1::IndexStats {
+    let s = &index.stats;
+    v1::IndexStats {
+        parcels: s.parcels as u64,
+        parcel_bytes: s.parcel_bytes as u64,
+        layers: s
+            .layers
+            .iter()
+            .map(|l| v1::LayerIndexStats {
+                layer_id: l.layer_id,
+                name: l.name.clone(),
+                municipality_code: l.municipality_code.clone().unwrap_or_default(),
+                features: l.features as u64,
+                bytes: l.bytes as u64,
+                dataset_version: l.version.unwrap_or(0),
+            })
+            .collect(),
+        build_seconds: s.build.as_secs_f64(),
+        built_at: Some(timestamp(chrono::DateTime::<chrono::Utc>::from(built_at))),
+        resident_bytes,
+    }
+}

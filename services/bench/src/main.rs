@@ -1,0 +1,34 @@
+//! Validation benchmark (run by `scripts/bench-validate.sh`, not a test).
+//!
+//! `kovgis-bench-validate inprocess`: builds the index from DATABASE_URL (time, resident memory),
+//! then checks seeded footprints (100–2 000 m², rotated rectangles and many-vertex round shapes on
+//! random parcels) and large plan areas with the engine on one thread (numbers, no outlines, like
+//! the SQL), and the same checks with one prepared PostGIS statement (GiST, JIT off) on one
+//! connection; prints p50, p99 and ratios.
+//!
+//! `kovgis-bench-validate grpc ADDR`: a bounded load client against a running `kovgis serve`:
+//! unary ValidateGeometry at concurrency 1, 16 and 64 over 4 HTTP/2 connections, then
+//! ValidateGeometries in batches; prints throughput and latency percentiles.
+//!
+//! Modules: `samples` (seeded footprints and plan areas on random parcels), `inprocess` (the
+//! engine against PostGIS in one process), `grpc` (the load client), `stats` (percentiles).
+
+mod grpc;
+mod inprocess;
+mod samples;
+mod stats;
+
+/// The same allocator as `kovgis serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("inprocess") => inprocess::run(&url).await,
+        Some("grpc") => grpc::run(args.get(2).expect("grpc ADDR"), &url).await,
+        _ => eprintln!("usage: kovgis-bench-validate inprocess | grpc ADDR"),
+    }
+}

@@ -1,0 +1,86 @@
+//! The gRPC server around [`SpatialApi`]: the listener (with Nagle's algorithm off), gRPC health,
+//! server reflection, gRPC-Web (HTTP/1.1, for browser clients), the validation index built before
+//! serving, and graceful shutdown when the caller's future completes.
+//!
+//! No request handling here: the handlers are in [`crate::service`].
+
+use std::future::Future;
+
+use kovgis_api::v1::spatial_service_server::SpatialServiceServer;
+use kovgis_store::Store;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::{Config, SpatialApi, validation};
+
+/// Why the server stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("gRPC transport error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("building the validation index: {0}")]
+    Index(#[from] kovgis_store::StoreError),
+}
+
+/// Accepted connections with Nagle's algorithm off: small unary responses must not wait for the
+/// client's delayed ACK (measured: 44 ms per call at concurrency 1 without this).
+fn incoming(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|stream| {
+        if let Ok(s) = &stream
+            && let Err(e) = s.set_nodelay(true)
+        {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        stream
+    })
+}
+
+/// Serves SpatialService, health and reflection on `listener` until `shutdown` resolves, then
+/// finishes in-flight calls and returns.
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<SpatialServiceServer<SpatialApi>>()
+        .await;
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    // The validation index: built before serving, then kept current in the background.
+    let index = validation::IndexHandle::default();
+    let refresher = validation::start(&store, &index).await?;
+    let spatial = SpatialServiceServer::new(SpatialApi::new(store, config.limits, index))
+        .max_decoding_message_size(config.max_message_bytes);
+
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving kovgis.v1.SpatialService (gRPC, gRPC-Web, health, reflection)");
+    }
+    tonic::transport::Server::builder()
+        .accept_http1(true)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_v1alpha)
+        .add_service(spatial)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .await?;
+    refresher.abort();
+    tracing::info!("server stopped");
+    Ok(())
+}
