@@ -1,0 +1,116 @@
+//! The first load of an empty cadastre: rows copied straight into `parcel` with its indexes
+//! dropped, and the indexes built once at the end. Not the merge of later imports.
+
+use deadpool_postgres::Object;
+use tokio_postgres::types::Type;
+
+use super::columns::{parcel_stage_copy, parcel_stage_ddl, parcel_stage_types};
+use super::copy::start_copy;
+use super::rows::ParcelRow;
+use super::{Import, pg};
+use crate::StoreError;
+
+/// A first load of the cadastre (the table is empty): rows are copied straight into `parcel`
+/// with its indexes dropped — no stage round trip, one index build at the end. Rows that need
+/// SQL (repair, placement by geometry) are kept aside and go through the stage at finish.
+pub(super) struct Direct {
+    /// PostGIS `geometry`, whose OID differs per database.
+    pub(super) geometry: Type,
+    /// The transaction's `now()`, the rows' `valid_from`.
+    pub(super) valid_from: std::time::SystemTime,
+    pub(super) written: u64,
+    pub(super) deferred: Vec<ParcelRow>,
+    /// [`super::digest::digest_entry`]s of the rows written.
+    pub(super) digest: Vec<u8>,
+    /// `CREATE INDEX` statements of the indexes dropped for the load.
+    indexes: Vec<String>,
+}
+
+/// The indexes of `parcel` as the migrations left them (not the ones behind a constraint: the
+/// primary key stays), unique ones first, so that a duplicate code fails the first build.
+/// Read from the catalogue, so that the migrations stay the one place they are defined.
+const PARCEL_INDEXES: &str = "
+    SELECT format('DROP INDEX %I', c.relname), pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid = 'parcel'::regclass
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+    ORDER BY i.indisunique DESC, c.relname";
+
+impl Direct {
+    /// Starts a first load: drops the parcel indexes (the table is empty and locked for this
+    /// import; readers wait for the commit) and notes what the rows need.
+    pub(super) async fn start(c: &Object) -> Result<Direct, StoreError> {
+        let mut drop = Vec::new();
+        let mut indexes = Vec::new();
+        for row in c
+            .query(PARCEL_INDEXES, &[])
+            .await
+            .map_err(pg("reading the parcel indexes"))?
+        {
+            drop.push(row.get::<_, String>(0));
+            indexes.push(row.get(1));
+        }
+        c.batch_execute(&drop.join(";\n"))
+            .await
+            .map_err(pg("dropping indexes for the first load"))?;
+        let row = c
+            .query_one("SELECT now(), 'geometry'::regtype::oid", &[])
+            .await
+            .map_err(pg("preparing the first load"))?;
+        Ok(Direct {
+            geometry: Type::new(
+                "geometry".into(),
+                row.get(1),
+                tokio_postgres::types::Kind::Simple,
+                "public".into(),
+            ),
+            valid_from: row.get(0),
+            written: 0,
+            deferred: Vec::new(),
+            digest: Vec::new(),
+            indexes,
+        })
+    }
+
+    /// Builds the indexes [`Direct::start`] dropped, once, and analyses the table.
+    pub(super) async fn rebuild_indexes(&self, c: &Object) -> Result<(), StoreError> {
+        let mut sql = self.indexes.join(";\n");
+        sql.push_str(";\nANALYZE parcel");
+        c.batch_execute(&sql)
+            .await
+            .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
+                Some("23505") => StoreError::Invalid(format!(
+                    "the source has the same cadastral code more than once: {}",
+                    crate::error::describe(&e)
+                )),
+                _ => StoreError::Postgres(e, "building the parcel indexes"),
+            })
+    }
+}
+
+impl Import {
+    /// First load: after the direct COPY, the rows kept aside go through the stage.
+    pub(super) async fn stage_deferred(&mut self) -> Result<(), StoreError> {
+        let Some(direct) = &mut self.direct else {
+            return Ok(());
+        };
+        let deferred = std::mem::take(&mut direct.deferred);
+        let c = self.client();
+        c.batch_execute(&parcel_stage_ddl())
+            .await
+            .map_err(pg("creating the stage table"))?;
+        let writer = start_copy(
+            c,
+            &parcel_stage_copy(),
+            &parcel_stage_types(),
+            "starting COPY into the stage",
+        )
+        .await?;
+        self.writer = writer;
+        self.copy_ended = false;
+        for r in &deferred {
+            self.stage_parcel(r).await?;
+        }
+        self.end_copy().await
+    }
+}
