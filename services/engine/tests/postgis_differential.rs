@@ -18,14 +18,10 @@ use geo::{Coord, Geometry, MultiPolygon, Polygon};
 use kovgis_engine::predicates as p;
 use kovgis_engine::shape::{self, Shape};
 use random_shapes::{GRID, Rng, extent, pairs, perimeter, ring, shape};
-use tokio_postgres::NoTls;
 
 #[tokio::test]
 async fn predicates_overlap_areas_and_distances_equal_postgis() {
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL is not set: run the tests with scripts/test.sh");
-    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let client = kovgis_testkit::db::sql().await;
 
     let pairs = pairs(3_000);
     let wkb = |g: &MultiPolygon| kovgis_core::output::to_wkb(&Geometry::MultiPolygon(g.clone()));
@@ -143,11 +139,8 @@ fn parcel(x0: f64, y0: f64, x1: f64, y1: f64, east: &[f64]) -> MultiPolygon {
 /// equals PostGIS's `ST_Distance(a, ST_Boundary(ST_Union(…)))`.
 #[tokio::test]
 async fn setback_over_several_parcels_equals_postgis_union_boundary() {
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL is not set: run the tests with scripts/test.sh");
-    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(conn);
-    let mut rng = Rng(0x0073_6574_6261_636b);
+    let client = kovgis_testkit::db::sql().await;
+    let mut rng = Rng::new(0x0073_6574_6261_636b);
     let mut cases = Vec::new();
     for i in 0..400 {
         let (x, y) = (

@@ -16,7 +16,6 @@ use kovgis_core::model::LayerKind;
 use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel};
 use kovgis_engine::shape::{self, Placement, Shape};
 use random_shapes::{GRID, Rng, band, boxed, extent, pairs, perimeter};
-use tokio_postgres::NoTls;
 
 /// The index path against PostGIS: every proposal of the random pairs, and small boxes strewn
 /// along long bands, queried against an [`Index`] holding the pairs' other shapes and the bands as
@@ -26,13 +25,10 @@ use tokio_postgres::NoTls;
 /// shapes.
 #[tokio::test]
 async fn indexed_parcels_and_features_answer_as_postgis() {
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL is not set: run the tests with scripts/test.sh");
-    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let client = kovgis_testkit::db::sql().await;
 
     let pairs = pairs(2_000);
-    let mut rng = Rng(0x0069_6e64_6578);
+    let mut rng = Rng::new(0x0069_6e64_6578);
     let mut shapes: Vec<MultiPolygon> = pairs.iter().map(|(_, b)| b.clone()).collect();
     let mut proposals: Vec<MultiPolygon> = pairs.iter().map(|(a, _)| a.clone()).collect();
     for _ in 0..150 {

@@ -107,11 +107,26 @@ pub(crate) fn input_hash(geometry: &MultiPolygon) -> String {
     let digest = Sha256::digest(kovgis_core::output::to_wkb(&Geometry::MultiPolygon(
         geometry.clone(),
     )));
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut input_hash = String::with_capacity(64);
-    for b in digest {
-        input_hash.push(HEX[usize::from(b >> 4)] as char);
-        input_hash.push(HEX[usize::from(b & 15)] as char);
+    hex::encode(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use geo::{LineString, Polygon};
+
+    use super::*;
+
+    /// The hash is SHA-256 over little-endian ISO WKB, in lower-case hex. The expected value is
+    /// Python's `hashlib.sha256(…).hexdigest()` over the same WKB written out by hand with
+    /// `struct.pack('<…')`: byte order 1, type 6 (MultiPolygon), 1 polygon; byte order 1, type
+    /// 3, 1 ring of 5 points (0 0, 1 0, 1 1, 0 1, 0 0).
+    #[test]
+    fn input_hash_is_lowercase_sha256_of_the_wkb() {
+        let ring = LineString::from(vec![(0., 0.), (1., 0.), (1., 1.), (0., 1.), (0., 0.)]);
+        let square = MultiPolygon(vec![Polygon::new(ring, vec![])]);
+        assert_eq!(
+            input_hash(&square),
+            "31feeff2b061896a67ba95060acfe078c102ec6fe8b382853514d708ae446d0f"
+        );
     }
-    input_hash
 }

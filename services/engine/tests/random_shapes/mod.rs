@@ -1,29 +1,13 @@
 //! Seeded random polygons at Estonian coordinates (EPSG:3301) for the PostGIS differential
 //! tests: stars, boxes, near-circles, shapes with holes, long thin bands, and pairs of them
 //! overlapping, apart, touching exactly or nested. Also the tolerance helpers (perimeter, extent)
-//! the comparisons use. Deterministic and independent of the engine.
+//! the comparisons use. Deterministic (the workspace's seeded generator, `kovgis_testkit::Rng`)
+//! and independent of the engine.
 
 #![allow(dead_code)] // each test file uses its own part
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
-
-/// xorshift64*: deterministic, no dependency.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next()
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() * n as f64) as usize % n
-    }
-}
+pub use kovgis_testkit::Rng;
 
 pub fn ring(points: Vec<Coord>) -> LineString {
     let mut points = points;
@@ -115,7 +99,7 @@ pub fn shape(rng: &mut Rng, c: Coord, r: f64) -> Polygon {
 
 /// Pairs (proposal, feature): overlapping, apart, touching exactly, nested; small and huge.
 pub fn pairs(n: usize) -> Vec<(MultiPolygon, MultiPolygon)> {
-    let mut rng = Rng(0x6b6f_7667_6973);
+    let mut rng = Rng::new(0x6b6f_7667_6973);
     (0..n)
         .map(|i| {
             let c = Coord {
