@@ -220,41 +220,18 @@ impl Store {
         municipality_code: &str,
         kind: Option<LayerKind>,
     ) -> Result<Vec<Layer>, StoreError> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/list_layers.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the layer list"))?;
-        let rows = client
-            .query(
-                &stmt,
-                &[
-                    &municipality_code,
-                    &kind.map(LayerKind::as_str),
-                    &None::<i64>,
-                    &None::<String>,
-                ],
-            )
-            .await
-            .map_err(StoreError::pg("listing layers"))?;
-        rows.iter().map(layer).collect()
+        self.layers(
+            Some(municipality_code),
+            kind.map(LayerKind::as_str),
+            None,
+            None,
+        )
+        .await
     }
 
     /// One layer by id.
     pub async fn get_layer(&self, id: i64) -> Result<Option<Layer>, StoreError> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/list_layers.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the layer query"))?;
-        let rows = client
-            .query(
-                &stmt,
-                &[&None::<String>, &None::<String>, &Some(id), &None::<String>],
-            )
-            .await
-            .map_err(StoreError::pg("reading a layer"))?;
-        rows.first().map(layer).transpose()
+        Ok(self.layers(None, None, Some(id), None).await?.pop())
     }
 
     /// The layer named `name` owned by `municipality_code` (`None`: the national one).
@@ -263,24 +240,30 @@ impl Store {
         municipality_code: Option<&str>,
         name: &str,
     ) -> Result<Option<Layer>, StoreError> {
+        Ok(self
+            .layers(municipality_code, None, None, Some(name))
+            .await?
+            .pop())
+    }
+
+    /// `sql/list_layers.sql` with its four optional filters.
+    async fn layers(
+        &self,
+        municipality_code: Option<&str>,
+        kind: Option<&str>,
+        id: Option<i64>,
+        name: Option<&str>,
+    ) -> Result<Vec<Layer>, StoreError> {
         let client = self.pool.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/list_layers.sql"))
             .await
             .map_err(StoreError::pg("preparing the layer query"))?;
         let rows = client
-            .query(
-                &stmt,
-                &[
-                    &municipality_code,
-                    &None::<String>,
-                    &None::<i64>,
-                    &Some(name),
-                ],
-            )
+            .query(&stmt, &[&municipality_code, &kind, &id, &name])
             .await
-            .map_err(StoreError::pg("reading a layer"))?;
-        rows.first().map(layer).transpose()
+            .map_err(StoreError::pg("reading layers"))?;
+        rows.iter().map(layer).collect()
     }
 
     /// Current features of a layer intersecting `geometry` (all when `None`), in id order after
