@@ -60,13 +60,18 @@ impl LayerName {
     }
 }
 
-/// Whether `name` is a layer machine name: 1–64 lower-case ASCII letters, digits, `-`, `_`.
+/// The longest layer machine name.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// Whether `name` is a layer machine name: 1–[`MAX_NAME_LEN`] lower-case ASCII letters, digits,
+/// `-` and `_`, starting with a letter or digit (the database's CHECK on `layer.name`, plus a
+/// length bound). The import refuses other names, so every layer can be named by its resource
+/// name.
 pub fn is_machine_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    name.len() <= MAX_NAME_LEN
+        && name.bytes().next().is_some_and(alnum)
+        && name.bytes().all(|b| alnum(b) || b == b'-' || b == b'_')
 }
 
 /// The resource name of a layer owned by `municipality_code` (`None`: national).
@@ -117,6 +122,7 @@ mod tests {
             "layers",
             "layers/",
             "layers/Zoning",
+            "layers/-zoning",
             "layers/a/b",
             "municipalities/793/layers/zoning",
             "municipalities/0793/zoning",

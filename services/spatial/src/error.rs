@@ -69,6 +69,9 @@ pub enum ServiceError {
     Idle(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Something that must not happen (a worker task that panicked): logged, not sent.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ServiceError {

@@ -475,3 +475,105 @@ async fn every_rpc_that_takes_a_geometry_refuses_the_same_input_the_same_way() {
         }
     }
 }
+
+#[tokio::test]
+async fn listing_tokens_are_bound_to_kind_layer_and_geometry() {
+    let mut s = TestServer::start().await;
+    // ListLayers: a token of the unfiltered listing is not one of the restriction layers.
+    let r = s
+        .client
+        .list_layers(v1::ListLayersRequest {
+            municipality_code: "0793".into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.next_page_token.is_empty());
+    let e = s
+        .client
+        .list_layers(v1::ListLayersRequest {
+            municipality_code: "0793".into(),
+            kind: v1::LayerKind::Restriction as i32,
+            page_size: 1,
+            page_token: r.next_page_token.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "page_token", "different request");
+    // The same listing in pages of one follows the order the API states: national first, then
+    // by kind (zoning, restriction, building, detailed plan, other) and name — as SQL sorts it.
+    let expected: Vec<String> = sql()
+        .await
+        .query(
+            "SELECT name FROM layer WHERE municipality_code IS NULL OR municipality_code = '0793'
+             ORDER BY municipality_code NULLS FIRST, kind, name",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut names = vec![r.layers[0].name.clone()];
+    let mut token = r.next_page_token;
+    while !token.is_empty() {
+        let r = s
+            .client
+            .list_layers(v1::ListLayersRequest {
+                municipality_code: "0793".into(),
+                page_size: 1,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        names.extend(r.layers.into_iter().map(|l| l.name));
+        token = r.next_page_token;
+    }
+    assert_eq!(names, expected);
+
+    // QueryFeatures: a token continues only the same layer with the same geometry.
+    let first = |layer: &str, g: Option<v1::Geometry>, token: String| v1::QueryFeaturesRequest {
+        layer_ref: Some(LayerRef::Layer(layer.into())),
+        intersects: g,
+        page_size: 2,
+        page_token: token,
+        ..Default::default()
+    };
+    let tartu = "POLYGON((26.68 58.36, 26.76 58.36, 26.76 58.40, 26.68 58.40, 26.68 58.36))";
+    let mut stream = s
+        .client
+        .query_features(first(
+            "layers/road-protection-zones",
+            Some(wkt(tartu, 4326)),
+            String::new(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut token = String::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        token = m.next_page_token;
+    }
+    assert!(!token.is_empty(), "more than two roads in central Tartu");
+    let wider = "POLYGON((26.68 58.36, 26.77 58.36, 26.77 58.40, 26.68 58.40, 26.68 58.36))";
+    for req in [
+        first(
+            "layers/road-protection-zones",
+            Some(wkt(wider, 4326)),
+            token.clone(),
+        ),
+        first("layers/road-protection-zones", None, token.clone()),
+        first(
+            "layers/protected-species-cat3",
+            Some(wkt(tartu, 4326)),
+            token.clone(),
+        ),
+    ] {
+        let e = s.client.query_features(req).await.unwrap_err();
+        assert_invalid(&e, "page_token", "different request");
+    }
+}

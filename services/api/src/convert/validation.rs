@@ -219,7 +219,7 @@ pub fn index_stats(
                 municipality_code: l.municipality_code.clone().unwrap_or_default(),
                 features: l.features as u64,
                 bytes: l.bytes as u64,
-                dataset_version: l.version.unwrap_or(0),
+                dataset_version: l.version,
                 resource_name: layer_resource_name(l.municipality_code.as_deref(), &l.name),
             })
             .collect(),

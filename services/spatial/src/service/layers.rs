@@ -28,14 +28,15 @@ const FEATURES_PER_MESSAGE: usize = 500;
 
 type FeatureStream = <SpatialApi as SpatialService>::QueryFeaturesStream;
 
-/// Where a layer stands in the `ListLayers` order — national first, then by kind and name — as
-/// the text a page token carries. The listing is sorted by exactly this key, so a position
-/// always lies between two layers.
+/// Where a layer stands in the `ListLayers` order — national first, then by kind (in the
+/// order of `LayerKind`: zoning, restriction, building, detailed plan, other) and name — as the
+/// text a page token carries. The listing is sorted by exactly this key, so a position always
+/// lies between two layers.
 fn list_position(l: &Layer) -> String {
     format!(
         "{}\u{1f}{}\u{1f}{}",
         l.municipality_code.as_deref().unwrap_or(""),
-        l.kind.as_str(),
+        convert::layer_kind(l.kind) as i32,
         l.name
     )
 }
@@ -60,8 +61,8 @@ pub(super) async fn list(
             .finish();
         let after = api.tokens.open(&filter, &req.page_token)?;
         let size = page_size(req.page_size, DEFAULT_LAYER_PAGE, MAX_LAYER_PAGE) as usize;
-        // A municipality sees a few dozen layers: they are read whole and paged here, in the
-        // store's order, by position.
+        // A municipality sees a few dozen layers: they are read whole and paged here, by
+        // position (the store's order, made explicit).
         let mut layers = api.store.list_layers(&code, kind).await?;
         layers.sort_by_cached_key(list_position);
         let start = match &after {

@@ -129,7 +129,7 @@ pub(super) async fn batch(
         // Parts are in order: the first error is the lowest-numbered proposal's.
         done.push(
             task.await
-                .map_err(|e| Status::internal(format!("validation stopped: {e}")))??,
+                .map_err(|e| ServiceError::Internal(format!("validation stopped: {e}")))??,
         );
     }
     if done.iter().all(|(_, reports)| reports.is_some()) {

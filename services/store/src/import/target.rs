@@ -73,6 +73,15 @@ impl ImportTarget {
 }
 
 pub(super) async fn upsert_layer(c: &Object, spec: &LayerSpec) -> Result<i64, StoreError> {
+    // The rule of resource names, so that every layer's name can be asked for by it.
+    if !kovgis_core::names::is_machine_name(&spec.name) {
+        return Err(StoreError::Invalid(format!(
+            "layer name '{}' must be 1–{} lower-case letters, digits, '-' and '_', starting with a \
+             letter or digit",
+            spec.name,
+            kovgis_core::names::MAX_NAME_LEN
+        )));
+    }
     let row = c
         .query_one(
             "INSERT INTO layer (municipality_code, name, title, kind, description, attribution, authority)
