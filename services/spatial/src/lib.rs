@@ -33,6 +33,9 @@ pub struct Config {
     /// that any of them continues a listing another began. The default is a random key of this
     /// process (its tokens die with it).
     pub page_tokens: PageTokenKey,
+    /// Longest silence of an `ImportFeatures` stream before it is abandoned (its transaction
+    /// rolled back, its lock released) with `DEADLINE_EXCEEDED`.
+    pub import_idle_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             limits: InputLimits::default(),
             max_message_bytes: 16 * 1024 * 1024,
             page_tokens: PageTokenKey::random(),
+            import_idle_timeout: std::time::Duration::from_secs(120),
         }
     }
 }

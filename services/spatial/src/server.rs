@@ -65,13 +65,8 @@ pub async fn run(
     // The validation index: built before serving, then kept current in the background.
     let index = validation::IndexHandle::default();
     let refresher = validation::start(&store, &index).await?;
-    let spatial = SpatialServiceServer::new(SpatialApi::new(
-        store,
-        config.limits,
-        config.page_tokens,
-        index,
-    ))
-    .max_decoding_message_size(config.max_message_bytes);
+    let spatial = SpatialServiceServer::new(SpatialApi::new(store, &config, index))
+        .max_decoding_message_size(config.max_message_bytes);
 
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving kovgis.v1.SpatialService (gRPC, gRPC-Web, health, reflection)");

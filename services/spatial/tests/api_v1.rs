@@ -577,3 +577,67 @@ async fn listing_tokens_are_bound_to_kind_layer_and_geometry() {
         assert_invalid(&e, "page_token", "different request");
     }
 }
+
+#[tokio::test]
+async fn an_idle_import_stream_ends_with_deadline_exceeded_and_releases_its_lock() {
+    let db = FreshDb::new("idle").await;
+    let config = kovgis_spatial::Config {
+        import_idle_timeout: std::time::Duration::from_millis(800),
+        ..Default::default()
+    };
+    let mut s = TestServer::start_config(&db.url, config).await;
+    let header = || v1::ImportFeaturesRequest {
+        message: Some(v1::import_features_request::Message::Header(
+            v1::ImportHeader {
+                target: v1::ImportTarget::Layer as i32,
+                municipality_code: "0793".into(),
+                kind: v1::LayerKind::Restriction as i32,
+                layer_name: "idle-test".into(),
+                mode: v1::ImportMode::Replace as i32,
+                keyed: true,
+                ..Default::default()
+            },
+        )),
+    };
+    // The header, then silence with the stream held open.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tx.send(header()).await.unwrap();
+    let e = s
+        .client
+        .import_features(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::DeadlineExceeded, "{e:?}");
+    assert_reason(&e, "STREAM_IDLE");
+    drop(tx);
+    // Nothing of it remains, and the next import of the same layer is not refused as busy.
+    let c = db.sql().await;
+    let layers: i64 = c
+        .query_one("SELECT count(*) FROM layer WHERE name = 'idle-test'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(layers, 0);
+    let feature = v1::ImportFeaturesRequest {
+        message: Some(v1::import_features_request::Message::Batch(
+            v1::ImportBatch {
+                features: vec![v1::ImportFeature {
+                    id: "I1".into(),
+                    geometry: Some(v1::import_feature::Geometry::Geojson(
+                        r#"{"type":"Polygon","coordinates":[[[26.72,58.38],[26.7203,58.38],[26.7203,58.3802],[26.72,58.3802],[26.72,58.38]]]}"#.into(),
+                    )),
+                    attributes: None,
+                }],
+            },
+        )),
+    };
+    let r = s
+        .client
+        .import_features(tokio_stream::iter(vec![header(), feature]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.written, 1);
+    drop(s);
+    db.drop_db().await;
+}

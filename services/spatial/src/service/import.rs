@@ -29,19 +29,18 @@ use crate::ServiceError;
 /// Problems listed in a response at most.
 const MAX_PROBLEMS: usize = 1000;
 
-/// Longest wait for the next message: a stalled client must not hold the import lock and an
-/// open transaction forever.
-const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
-
+/// The next message, waiting at most `idle` (`Config::import_idle_timeout`): a stalled client
+/// must not hold the import lock and an open transaction forever.
 async fn next(
     stream: &mut Streaming<v1::ImportFeaturesRequest>,
+    idle: std::time::Duration,
 ) -> Result<Option<v1::ImportFeaturesRequest>, ServiceError> {
-    match tokio::time::timeout(IDLE_TIMEOUT, stream.message()).await {
+    match tokio::time::timeout(idle, stream.message()).await {
         Ok(Ok(m)) => Ok(m),
         Ok(Err(e)) => Err(ServiceError::Stream(e.message().to_owned())),
         Err(_) => Err(ServiceError::Idle(format!(
-            "no message for {} s; the import was abandoned",
-            IDLE_TIMEOUT.as_secs()
+            "no message for {:.1} s; the import was abandoned",
+            idle.as_secs_f64()
         ))),
     }
 }
@@ -163,9 +162,10 @@ fn number(v: Option<&serde_json::Value>) -> Option<f64> {
 pub async fn run(
     store: &Store,
     mut stream: Streaming<v1::ImportFeaturesRequest>,
+    idle: std::time::Duration,
 ) -> Result<v1::ImportFeaturesResponse, ServiceError> {
     use v1::import_features_request::Message as M;
-    let first = next(&mut stream).await?;
+    let first = next(&mut stream, idle).await?;
     let h = match first.and_then(|m| m.message) {
         Some(M::Header(h)) => header(&h)?,
         _ => {
@@ -186,7 +186,7 @@ pub async fn run(
     let mut index: u64 = 0;
     let mut problems: Vec<v1::ImportProblem> = Vec::new();
     let mut skipped: u64 = 0;
-    while let Some(msg) = next(&mut stream).await? {
+    while let Some(msg) = next(&mut stream, idle).await? {
         let batch = match msg.message {
             Some(M::Batch(b)) => b,
             Some(M::Header(_)) => {

@@ -31,22 +31,20 @@ pub struct SpatialApi {
     limits: InputLimits,
     /// Signs and checks the page tokens of every listing.
     tokens: PageTokenKey,
+    /// Longest silence of an import stream before it is abandoned.
+    import_idle_timeout: std::time::Duration,
     index: IndexHandle,
 }
 
 type Result<T> = std::result::Result<T, ServiceError>;
 
 impl SpatialApi {
-    pub fn new(
-        store: Store,
-        limits: InputLimits,
-        tokens: PageTokenKey,
-        index: IndexHandle,
-    ) -> Self {
+    pub fn new(store: Store, config: &crate::Config, index: IndexHandle) -> Self {
         Self {
             store,
-            limits,
-            tokens,
+            limits: config.limits,
+            tokens: config.page_tokens.clone(),
+            import_idle_timeout: config.import_idle_timeout,
             index,
         }
     }
@@ -153,7 +151,8 @@ impl SpatialService for SpatialApi {
         &self,
         request: Request<tonic::Streaming<v1::ImportFeaturesRequest>>,
     ) -> std::result::Result<Response<v1::ImportFeaturesResponse>, Status> {
-        let response = import::run(&self.store, request.into_inner()).await?;
+        let response =
+            import::run(&self.store, request.into_inner(), self.import_idle_timeout).await?;
         Ok(Response::new(response))
     }
 
