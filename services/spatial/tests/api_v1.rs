@@ -280,6 +280,17 @@ async fn instances_sharing_the_key_continue_each_others_listings() {
     assert_invalid(&e, "page_token", "not a page token");
 }
 
+/// A feature of about 18 × 22 m in Tartu (WGS84 GeoJSON).
+fn small_square(id: &str) -> v1::ImportFeature {
+    v1::ImportFeature {
+        id: id.into(),
+        geometry: Some(v1::import_feature::Geometry::Geojson(
+            r#"{"type":"Polygon","coordinates":[[[26.72,58.38],[26.7203,58.38],[26.7203,58.3802],[26.72,58.3802],[26.72,58.38]]]}"#.into(),
+        )),
+        attributes: None,
+    }
+}
+
 #[tokio::test]
 async fn an_import_without_a_mode_is_refused_and_changes_nothing() {
     let db = FreshDb::new("nomode").await;
@@ -302,13 +313,7 @@ async fn an_import_without_a_mode_is_refused_and_changes_nothing() {
         v1::ImportFeaturesRequest {
             message: Some(v1::import_features_request::Message::Batch(
                 v1::ImportBatch {
-                    features: vec![v1::ImportFeature {
-                        id: "79501:001:0001".into(),
-                        geometry: Some(v1::import_feature::Geometry::Geojson(
-                            r#"{"type":"Polygon","coordinates":[[[26.72,58.38],[26.7203,58.38],[26.7203,58.3802],[26.72,58.3802],[26.72,58.38]]]}"#.into(),
-                        )),
-                        attributes: None,
-                    }],
+                    features: vec![small_square("79501:001:0001")],
                 },
             )),
         },
@@ -621,13 +626,7 @@ async fn an_idle_import_stream_ends_with_deadline_exceeded_and_releases_its_lock
     let feature = v1::ImportFeaturesRequest {
         message: Some(v1::import_features_request::Message::Batch(
             v1::ImportBatch {
-                features: vec![v1::ImportFeature {
-                    id: "I1".into(),
-                    geometry: Some(v1::import_feature::Geometry::Geojson(
-                        r#"{"type":"Polygon","coordinates":[[[26.72,58.38],[26.7203,58.38],[26.7203,58.3802],[26.72,58.3802],[26.72,58.38]]]}"#.into(),
-                    )),
-                    attributes: None,
-                }],
+                features: vec![small_square("I1")],
             },
         )),
     };
@@ -640,4 +639,103 @@ async fn an_idle_import_stream_ends_with_deadline_exceeded_and_releases_its_lock
     assert_eq!(r.written, 1);
     drop(s);
     db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_layer_name_that_could_not_be_asked_for_by_its_resource_name_is_refused() {
+    let db = FreshDb::new("longname").await;
+    let mut s = TestServer::start_on(&db.url, Default::default()).await;
+    // 201 characters: the database's CHECK would take it, the resource-name rule does not.
+    let name = "a".repeat(201);
+    let messages = vec![
+        v1::ImportFeaturesRequest {
+            message: Some(v1::import_features_request::Message::Header(
+                v1::ImportHeader {
+                    target: v1::ImportTarget::Layer as i32,
+                    national: true,
+                    kind: v1::LayerKind::Restriction as i32,
+                    layer_name: name.clone(),
+                    mode: v1::ImportMode::Replace as i32,
+                    ..Default::default()
+                },
+            )),
+        },
+        v1::ImportFeaturesRequest {
+            message: Some(v1::import_features_request::Message::Batch(
+                v1::ImportBatch {
+                    features: vec![small_square("L1")],
+                },
+            )),
+        },
+    ];
+    let e = s
+        .client
+        .import_features(tokio_stream::iter(messages))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert_reason(&e, "IMPORT_REFUSED");
+    let n: i64 = db
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM layer WHERE name = $1", &[&name])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    drop(s);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn findings_name_their_layer_and_feature_by_resource_name() {
+    let mut s = TestServer::start().await;
+    // A national restriction feature with a source id, and a small square inside it in Tartu.
+    let row = sql()
+        .await
+        .query_one(
+            "SELECT l.name, f.external_id,
+                    ST_AsText(ST_Buffer(ST_PointOnSurface(f.geom), 3, 'quad_segs=1'))
+             FROM feature f JOIN layer l ON l.id = f.layer_id
+             JOIN municipality m ON ST_Contains(m.boundary, ST_PointOnSurface(f.geom))
+             WHERE l.kind = 'restriction' AND l.municipality_code IS NULL
+               AND f.valid_to IS NULL AND f.external_id IS NOT NULL
+               AND m.municipality_code = '0793'
+               AND ST_Area(f.geom) > 1000
+             ORDER BY f.id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (layer, external_id, square): (String, String, String) =
+        (row.get(0), row.get(1), row.get(2));
+    let report = s
+        .client
+        .validate_geometry(v1::ValidateGeometryRequest {
+            municipality_code: "0793".into(),
+            procedure_type: "building_permit".into(),
+            geometry: Some(wkt(&square, 3301)),
+            intended_use: "residential_building".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let hit = report
+        .findings
+        .iter()
+        .find(|f| f.code == "RESTRICTION_OVERLAP" && f.feature_id == external_id)
+        .unwrap_or_else(|| panic!("no finding for {layer}/{external_id}: {report:?}"));
+    assert_eq!(hit.layer_resource_name, format!("layers/{layer}"));
+    assert_eq!(
+        hit.feature_resource_name,
+        format!(
+            "layers/{layer}/features/{}",
+            external_id.replace('%', "%25").replace('/', "%2F")
+        )
+    );
+    // Findings about parcels name no layer.
+    for f in report.findings.iter().filter(|f| f.rule == "WITHIN_PARCEL") {
+        assert!(f.layer_resource_name.is_empty() && f.feature_resource_name.is_empty());
+    }
 }

@@ -12,7 +12,7 @@ use kovgis_core::{InputError, InputLimits};
 use kovgis_engine::index::Index;
 use kovgis_engine::rules::{Locale, Proposal, Report, Severity, Verdict};
 
-use kovgis_core::names::layer_resource_name;
+use kovgis_core::names::{feature_resource_name, layer_resource_name};
 
 use super::{
     Output, duration, from_timestamp, geometry, json_struct, output, output_geometry, timestamp,
@@ -172,7 +172,12 @@ pub fn report(
                     .as_deref()
                     .unwrap_or_default()
                     .to_owned(),
-                feature_resource_name: f.feature_resource_name.clone().unwrap_or_default(),
+                feature_resource_name: match (&f.layer_resource_name, &f.feature_id) {
+                    (Some(layer), Some(id)) if f.feature_id_from_source => {
+                        feature_resource_name(layer, id)
+                    }
+                    _ => String::new(),
+                },
             })
         })
         .collect::<Result<Vec<_>, TransformError>>()?;

@@ -82,7 +82,7 @@ impl<'a> Ctx<'a> {
             feature_id: None,
             feature_name: None,
             layer_resource_name: None,
-            feature_resource_name: None,
+            feature_id_from_source: false,
             attributes: None,
             overlap_area_m2: None,
             overlap_share_pct: None,

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use geo::{Geometry, MultiPolygon};
-use kovgis_core::names::feature_resource_name;
 use sha2::{Digest, Sha256};
 
 use super::catalogue::{Outcome, RuleCode, Severity};
@@ -27,9 +26,11 @@ pub struct Finding {
     pub layer_name: Option<String>,
     pub feature_id: Option<String>,
     pub feature_name: Option<String>,
-    /// Stable resource names of the layer and (when it has a source id) the feature.
+    /// Stable resource name of the layer (shared with the index).
     pub layer_resource_name: Option<Arc<str>>,
-    pub feature_resource_name: Option<String>,
+    /// Whether `feature_id` is the feature's id in its source data (then the feature has a
+    /// resource name, written when the report is converted, not here on the hot path).
+    pub feature_id_from_source: bool,
     /// The feature's attributes (shared with the index).
     pub attributes: Option<Arc<serde_json::Value>>,
     pub overlap_area_m2: Option<f64>,
@@ -76,10 +77,7 @@ impl Finding {
         self.feature_id = f.external_id.clone().or_else(|| Some(f.id.to_string()));
         self.feature_name = Some(f.name());
         self.layer_resource_name = Some(Arc::clone(layer.resource_name()));
-        self.feature_resource_name = f
-            .external_id
-            .as_deref()
-            .map(|id| feature_resource_name(layer.resource_name(), id));
+        self.feature_id_from_source = f.external_id.is_some();
         self.attributes = Some(Arc::clone(&f.attributes));
         self.overlap_area_m2 = Some(area);
         self.overlap_share_pct = Some(100.0 * area / proposal_area.max(f64::MIN_POSITIVE));
