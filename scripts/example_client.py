@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Calls a running kovgis with nothing but gRPC server reflection: no .proto files needed.
 
-    pip install grpcio grpcio-reflection protobuf
-    python3 scripts/example_client.py [HOST:PORT]
+    python3 -m venv .kovgis/venv
+    .kovgis/venv/bin/pip install grpcio grpcio-reflection protobuf
+    .kovgis/venv/bin/python scripts/example_client.py [HOST:PORT]
 
 Lists the 79 municipalities, then finds the parcels under a WGS84 point in Pirita, Tallinn.
 """
@@ -16,7 +17,11 @@ try:
         ProtoReflectionDescriptorDatabase,
     )
 except ImportError:
-    sys.exit("needs: pip install grpcio grpcio-reflection protobuf")
+    sys.exit(
+        "needs grpcio, grpcio-reflection and protobuf: python3 -m venv .kovgis/venv && "
+        ".kovgis/venv/bin/pip install grpcio grpcio-reflection protobuf, then run it with "
+        ".kovgis/venv/bin/python"
+    )
 
 addr = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
 channel = grpc.insecure_channel(addr)

@@ -13,7 +13,7 @@ as_root() {
 
 # Debian packages the build and the database need; installed only when missing.
 ensure_packages() {
-  local want=(postgresql-15 postgresql-15-postgis-3 protobuf-compiler cmake sqlite3 libsqlite3-dev pkg-config libgdal-dev gdal-bin)
+  local want=(postgresql-15 postgresql-15-postgis-3 protobuf-compiler cmake sqlite3 libsqlite3-dev pkg-config libgdal-dev gdal-bin python3-venv)
   local missing=()
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,25 +32,46 @@ pg_run() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# start_cluster DIR PORT: initialises DIR once and starts a server on 127.0.0.1:PORT.
+# start_cluster DIR PORT [durable]: initialises DIR once and starts a server on 127.0.0.1:PORT
+# with a database `kovgis`.
+#
+# Without `durable` the cluster is a throwaway one (tests, benchmarks): every local user may log in
+# over TCP without a password, and fsync, full_page_writes and synchronous_commit are off, because
+# a crash only loses data that the next run throws away anyway.
+#
+# With `durable` (the run command's cluster) the server keeps the PostgreSQL defaults that make a
+# committed transaction survive a crash (fsync, full_page_writes, synchronous_commit on), and TCP
+# logins need the password generated once into `$KOVGIS_PG_PASSWORD_FILE` (mode 600 in a mode 700
+# folder); the Unix socket in DIR is peer-authenticated. A durable cluster made by an older
+# version of this script (trust logins, fsync off) is brought up to this on start.
 start_cluster() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 durable=${3:-}
   mkdir -p "$dir"
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; chmod 700 "$dir"; fi
   if [ ! -f "$dir/PG_VERSION" ]; then
     log "initialising a PostgreSQL cluster in $dir"
-    pg_run "$PG_BIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    if [ -n "$durable" ]; then
+      local pwfile
+      pwfile=$(mktemp)
+      pg_password >"$pwfile"
+      [ "$(id -u)" -eq 0 ] && chown postgres: "$pwfile"
+      pg_run "$PG_BIN/initdb" -D "$dir" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+        --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >/dev/null
+      rm -f "$pwfile"
+    else
+      pg_run "$PG_BIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    fi
     cat >>"$dir/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 jit = off
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 shared_buffers = 256MB
 max_connections = 200
 CONF
+    if [ -z "$durable" ]; then
+      printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$dir/postgresql.conf"
+    fi
   fi
   if pg_run "$PG_BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     log "PostgreSQL already running in $dir"
@@ -58,10 +79,52 @@ CONF
     pg_run "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 -o "-p $port" start >/dev/null \
       || { cat "$dir/server.log" >&2; die "PostgreSQL did not start (log above)"; }
   fi
+  if [ -n "$durable" ]; then
+    harden_cluster "$dir" "$port"
+    PGPASSWORD=$(pg_password)
+    export PGPASSWORD
+  fi
+  # (runuser keeps the environment, so PGPASSWORD reaches psql without a command line.)
   if ! pg_run "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'kovgis'" | grep -q 1; then
     pg_run "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres kovgis
   fi
+}
+
+# Where the run command's database password is kept: the checkout's private folder.
+KOVGIS_PG_PASSWORD_FILE=${KOVGIS_PG_PASSWORD_FILE:-$PWD/.kovgis/pg.password}
+
+# Prints the durable cluster's password, generating it (and its private folder) the first time.
+pg_password() {
+  if [ ! -s "$KOVGIS_PG_PASSWORD_FILE" ]; then
+    local folder
+    folder=$(dirname "$KOVGIS_PG_PASSWORD_FILE")
+    mkdir -p "$folder" && chmod 700 "$folder"
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 \
+      >"$KOVGIS_PG_PASSWORD_FILE")
+  fi
+  cat "$KOVGIS_PG_PASSWORD_FILE"
+}
+
+# harden_cluster DIR PORT: a durable cluster made before passwords and fsync (trust logins,
+# `fsync = off` lines) gets the password, password-only TCP logins and crash safety back.
+harden_cluster() {
+  local dir=$1 port=$2
+  local hba=$dir/pg_hba.conf conf=$dir/postgresql.conf changed=
+  if pg_run grep -Eq '^[^#]*[[:space:]]trust[[:space:]]*$' "$hba"; then
+    log "setting a password on the cluster in $dir (kept in $KOVGIS_PG_PASSWORD_FILE)"
+    printf "ALTER ROLE postgres PASSWORD '%s';\n" "$(pg_password)" \
+      | pg_run "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -q >/dev/null
+    pg_run sed -i -E -e 's/^(local[[:space:]].*[[:space:]])trust[[:space:]]*$/\1peer/' \
+      -e 's/^(host[[:space:]].*[[:space:]])trust[[:space:]]*$/\1scram-sha-256/' "$hba"
+    changed=1
+  fi
+  if pg_run grep -Eq '^(fsync|synchronous_commit|full_page_writes) = off' "$conf"; then
+    log "turning fsync, full_page_writes and synchronous_commit back on in $dir"
+    pg_run sed -i -E '/^(fsync|synchronous_commit|full_page_writes) = off/d' "$conf"
+    changed=1
+  fi
+  if [ -n "$changed" ]; then pg_run "$PG_BIN/pg_ctl" -D "$dir" reload >/dev/null; sleep 1; fi
 }
 
 stop_cluster() {
@@ -74,4 +137,35 @@ free_port() {
   local p=$1
   while (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
   echo "$p"
+}
+
+# A database URL as it may be shown: the password, if any, replaced by ***.
+redact_url() {
+  printf '%s\n' "$1" | sed -E 's#^([a-z]+://[^:/@]*):[^@]*@#\1:***@#'
+}
+
+# ensure_tools: with DATABASE_URL set the scripts install nothing: this only names what is
+# missing for the build (and psql) and stops.
+ensure_tools() {
+  local want=(postgresql-client-15 protobuf-compiler cmake sqlite3 libsqlite3-dev pkg-config libgdal-dev gdal-bin)
+  local missing=()
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] || die "DATABASE_URL is set, so nothing is installed; missing Debian packages: ${missing[*]} (install them, or unset DATABASE_URL to let the script install them with a private cluster)"
+  [ -x "$PG_BIN/psql" ] || die "psql not found in $PG_BIN (Debian: postgresql-client-15)"
+  command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
+}
+
+# psql_url URL ARGS…: psql on a database URL without putting its password on a command line
+# (where every local user could read it): the password travels in PGPASSWORD.
+psql_url() {
+  local url=$1
+  shift
+  local password=
+  if [[ $url =~ ^([a-z]+://[^:/@]*):([^@]*)@(.*)$ ]]; then
+    password=$(printf '%b' "${BASH_REMATCH[2]//%/\\x}")
+    url="${BASH_REMATCH[1]}@${BASH_REMATCH[3]}"
+  fi
+  PGPASSWORD=${password:-${PGPASSWORD:-}} "$PG_BIN/psql" "$url" "$@"
 }

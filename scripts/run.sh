@@ -1,32 +1,46 @@
 #!/usr/bin/env bash
 # Runs kovgis with the demo data: installs what is missing, starts a private PostgreSQL + PostGIS
-# in .kovgis/pg (unless DATABASE_URL is set), migrates, loads the demo data and serves gRPC.
-# Re-running it is harmless: the cluster and loaded data are reused.
+# in .kovgis/pg, migrates, loads the demo data and serves gRPC. Re-running it is harmless: the
+# cluster and loaded data are reused. The private cluster is durable (fsync on) and takes TCP
+# logins only with the password generated into .kovgis/pg.password.
+#
+# With DATABASE_URL set it installs nothing (it names what is missing), starts no cluster,
+# migrates that database and loads the demo data only when KOVGIS_LOAD_DEMO=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages
 if [ -z "${DATABASE_URL:-}" ]; then
+  ensure_packages
   PGDIR=$PWD/.kovgis/pg
   PGPORT=${KOVGIS_PG_PORT:-54329}
   if [ ! -f "$PGDIR/postmaster.pid" ]; then PGPORT=$(free_port "$PGPORT"); fi
-  [ -f "$PGDIR/postgresql.conf" ] && PGPORT=$(sed -n "s/^port = //p" "$PGDIR/postgresql.conf" | tail -1)
-  start_cluster "$PGDIR" "$PGPORT"
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/kovgis"
-  log "database: $DATABASE_URL (stop it with: runuser -u postgres -- $PG_BIN/pg_ctl -D $PGDIR stop)"
+  [ -f "$PGDIR/postgresql.conf" ] && PGPORT=$(pg_run sed -n "s/^port = //p" "$PGDIR/postgresql.conf" | tail -1)
+  start_cluster "$PGDIR" "$PGPORT" durable
+  export DATABASE_URL="postgres://postgres:$(pg_password)@127.0.0.1:$PGPORT/kovgis"
+  LOAD_DEMO=1
+  log "database: $(redact_url "$DATABASE_URL") (password in .kovgis/pg.password; stop it with: scripts/stop.sh)"
+else
+  ensure_tools
+  LOAD_DEMO=${KOVGIS_LOAD_DEMO:-0}
+  log "database: $(redact_url "$DATABASE_URL") (from DATABASE_URL)"
 fi
 
 log "building kovgis (release)"
 cargo build --release --locked -p kovgis
 BIN="${CARGO_TARGET_DIR:-target}/release/kovgis"
 "$BIN" migrate
-"$BIN" load-demo --fixtures fixtures
+if [ "$LOAD_DEMO" = 1 ]; then
+  "$BIN" load-demo --fixtures fixtures
+else
+  log "demo data not loaded (DATABASE_URL is set; KOVGIS_LOAD_DEMO=1 loads it into that database)"
+fi
 LISTEN=${KOVGIS_LISTEN:-127.0.0.1:50051}
 cat >&2 <<MSG
 
   kovgis serves gRPC on $LISTEN (reflection, health and gRPC-Web enabled). Try:
-    pip install grpcio grpcio-reflection protobuf && python3 scripts/example_client.py $LISTEN
+    python3 -m venv .kovgis/venv && .kovgis/venv/bin/pip install -q grpcio grpcio-reflection protobuf
+    .kovgis/venv/bin/python scripts/example_client.py $LISTEN
   or, if you have grpcurl:
     grpcurl -plaintext $LISTEN list
     grpcurl -plaintext -d '{"contains_point":{"geojson":"{\"type\":\"Point\",\"coordinates\":[24.8337,59.4665]}"}}' \\

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace against a throwaway PostgreSQL + PostGIS: installs what is
-# missing, starts a fresh cluster under target/ (or uses DATABASE_URL when set), migrates and
-# loads the demo data, runs the tests, and stops the cluster whatever happens.
+# missing, starts a fresh cluster under target/, migrates and loads the demo data, runs the tests,
+# and stops the cluster whatever happens.
+#
+# With DATABASE_URL set it installs nothing and starts no cluster: it migrates that database and
+# loads the demo data into it only when KOVGIS_LOAD_DEMO=1 (the tests need it there); tests that
+# import work in databases they create from a copy of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages
 if [ -z "${DATABASE_URL:-}" ]; then
+  ensure_packages
+  LOAD_DEMO=1
   PGDIR=$PWD/target/kovgis-test-pg
   # The cluster of a previous, interrupted run is stopped and thrown away.
   [ -f "$PGDIR/PG_VERSION" ] && stop_cluster "$PGDIR"
@@ -16,8 +21,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
   trap 'stop_cluster "$PGDIR"' EXIT
   start_cluster "$PGDIR" "$PGPORT"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/kovgis"
+else
+  ensure_tools
+  LOAD_DEMO=${KOVGIS_LOAD_DEMO:-0}
 fi
-log "test database: $DATABASE_URL"
+log "test database: $(redact_url "$DATABASE_URL")"
 
 # One profile for both README commands: the tests build with --release, like scripts/run.sh, so
 # a newcomer who runs the tests and then the service compiles the workspace (and the bundled
@@ -25,9 +33,13 @@ log "test database: $DATABASE_URL"
 cargo build --release --locked -p kovgis
 BIN="${CARGO_TARGET_DIR:-target}/release/kovgis"
 "$BIN" migrate
-"$BIN" load-demo --fixtures fixtures
+if [ "$LOAD_DEMO" = 1 ]; then
+  "$BIN" load-demo --fixtures fixtures
+elif [ "$(psql_url "$DATABASE_URL" -tAc "SELECT count(*) FROM municipality")" != 79 ]; then
+  die "the tests need the demo data in DATABASE_URL: KOVGIS_LOAD_DEMO=1 loads it there (or unset DATABASE_URL for a throwaway cluster)"
+fi
 # Tests that write (imports) each work in their own database copied from this template.
-"$PG_BIN/psql" "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS kovgis_template" \
+psql_url "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS kovgis_template" \
   -c "CREATE DATABASE kovgis_template TEMPLATE $(basename "${DATABASE_URL%%\?*}")"
 
 cargo test --release --workspace --locked --doc
@@ -36,3 +48,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --release --workspace --locked --no-fail-fast
 fi
+
+# The run command's private cluster: durable, and no login without its password.
+scripts/check-durable-cluster.sh
