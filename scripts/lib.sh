@@ -41,9 +41,9 @@ pg_run() {
 #
 # With `durable` (the run command's cluster) the server keeps the PostgreSQL defaults that make a
 # committed transaction survive a crash (fsync, full_page_writes, synchronous_commit on), and TCP
-# logins need the password generated once into `$KOVGIS_PG_PASSWORD_FILE` (mode 600 in a mode 700
-# folder); the Unix socket in DIR is peer-authenticated. A durable cluster made by an older
-# version of this script (trust logins, fsync off) is brought up to this on start.
+# logins need the password generated once into `$KOVGIS_PG_PASSWORD_FILE` (mode 600, in a
+# folder others cannot list); the Unix socket in DIR is peer-authenticated. A durable cluster
+# made by an older version of this script (trust logins, fsync off) is brought up to this on start.
 start_cluster() {
   local dir=$1 port=$2 durable=${3:-}
   mkdir -p "$dir"
@@ -99,7 +99,10 @@ pg_password() {
   if [ ! -s "$KOVGIS_PG_PASSWORD_FILE" ]; then
     local folder
     folder=$(dirname "$KOVGIS_PG_PASSWORD_FILE")
-    mkdir -p "$folder" && chmod 700 "$folder"
+    # Not listable by others; as root it must stay traversable (711), because the cluster
+    # folder inside it belongs to the postgres user.
+    mkdir -p "$folder"
+    if [ "$(id -u)" -eq 0 ]; then chmod 711 "$folder"; else chmod 700 "$folder"; fi
     (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 \
       >"$KOVGIS_PG_PASSWORD_FILE")
   fi
