@@ -299,7 +299,7 @@ fn authority(a: &mut Map<String, Value>, layer_has_authority: bool) -> Result<()
         } else {
             Err(format!(
                 "a restriction needs an authority to coordinate with: attribute '{NAME}', or the \
-                 layer's (--authority)"
+                 layer's (kovgis import --authority, ImportHeader.authority)"
             ))
         };
     }

@@ -12,9 +12,10 @@ use kovgis_api::v1;
 use kovgis_api::v1::spatial_service_client::SpatialServiceClient;
 use kovgis_store::{Store, StoreConfig};
 
-/// Zones 100 m × 100 m in Tartu (EPSG:3301), in a row from x = 657 500, y = 6 477 100.
-const X0: f64 = 657_500.0;
-const Y0: f64 = 6_477_100.0;
+/// Zones 100 m × 100 m in Tartu (EPSG:3301), in a row from x = 650 000, y = 6 472 000: inside
+/// Tartu linn, away from every demo layer and parcel.
+const X0: f64 = 650_000.0;
+const Y0: f64 = 6_472_000.0;
 
 fn square(x: f64, y: f64, side: f64) -> String {
     format!(
