@@ -13,6 +13,7 @@ pub mod error;
 pub mod extent;
 pub mod ingest;
 pub mod input;
+pub mod layer_attributes;
 pub mod model;
 pub mod names;
 pub mod output;

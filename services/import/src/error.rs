@@ -18,6 +18,13 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store refused the import as it stood (it would shrink the target); nothing was
+    /// written. The report holds the problems that explain it.
+    #[error("{source}")]
+    Refused {
+        report: Box<crate::ImportReport>,
+        source: StoreError,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }

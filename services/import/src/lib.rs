@@ -26,8 +26,10 @@ pub use progress::Progress;
 pub use reader::file_sha256;
 pub use rows::{AttributeMapping, Problem};
 
-use kovgis_store::Store;
-use kovgis_store::import::{ImportOptions, ImportStart, ImportSummary, ImportTarget, LayerSpec};
+use kovgis_store::import::{
+    ImportMode, ImportOptions, ImportStart, ImportSummary, ImportTarget, LayerSpec,
+};
+use kovgis_store::{Store, StoreError};
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -118,8 +120,12 @@ pub async fn run_import(
         ..Default::default()
     };
     tracing::debug!("source opened");
+    let options = ImportOptions {
+        reader: reader_settings(&request, &prepared),
+        ..request.options.clone()
+    };
     let mut import = match store
-        .begin_import_hashing(target, &source_name, sha256, request.options)
+        .begin_import_hashing(target, &source_name, sha256, options)
         .await?
     {
         ImportStart::Unchanged(summary) => {
@@ -130,6 +136,7 @@ pub async fn run_import(
     };
     tracing::debug!("import begun");
     prepared.set_current(import.current_source_hashes());
+    prepared.set_layer_authority(import.layer_authority().is_some());
     progress.start(prepared.feature_count);
 
     let scanned = match scan {
@@ -174,15 +181,48 @@ pub async fn run_import(
         }
     }
     progress.finish();
-    if report.read == 0 {
+    let replace = request.options.mode == ImportMode::Replace;
+    if report.read == 0 && !(replace && request.options.allow_shrink) {
         import.abort().await?;
         return Err(ImportError::Source {
             path: request.path.clone(),
             reason: "the file has no features; refusing to replace the data with nothing".into(),
         });
     }
-    report.summary = import.finish().await?;
+    report.summary = match import.finish().await {
+        Ok(summary) => summary,
+        Err(source @ StoreError::WouldShrink(_)) => {
+            return Err(ImportError::Refused {
+                report: Box::new(report),
+                source,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(report)
+}
+
+/// What this reader makes of the file besides its bytes, for the import's fingerprint: the
+/// layer read, the source CRS, repair, the attribute mapping and the attribute checks' version.
+fn reader_settings(request: &ImportRequest, prepared: &reader::Prepared) -> Vec<(String, String)> {
+    let mut s: Vec<(String, String)> = vec![
+        ("reader".into(), "gdal".into()),
+        ("layer".into(), prepared.layer_name().into()),
+        ("epsg".into(), prepared.epsg.to_string()),
+        ("repair".into(), request.repair.to_string()),
+        (
+            "attributes".into(),
+            kovgis_core::layer_attributes::VERSION.into(),
+        ),
+    ];
+    if let ImportKind::Layer { mapping, .. } = &request.kind {
+        s.push(("id".into(), mapping.id_field.clone().unwrap_or_default()));
+        for (stored, source) in &mapping.renames {
+            s.push(("map".into(), format!("{stored}={source}")));
+        }
+        s.push(("only_mapped".into(), mapping.only_mapped.to_string()));
+    }
+    s
 }
 
 /// Stops a background scan whose result is no longer wanted.

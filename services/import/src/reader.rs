@@ -268,6 +268,16 @@ impl Prepared {
     }
 
     /// Source hashes of the current rows, to skip unchanged records.
+    /// The layer of the source file read.
+    pub fn layer_name(&self) -> &str {
+        &self.layer
+    }
+
+    /// See [`Converter::set_layer_authority`].
+    pub fn set_layer_authority(&mut self, has: bool) {
+        self.converter.set_layer_authority(has);
+    }
+
     pub fn set_current(&mut self, current: Arc<kovgis_store::import::CurrentParcels>) {
         self.converter.set_current(current);
     }

@@ -1,5 +1,6 @@
 //! Turning GDAL features into stage rows: geometry checks, CRS transform, attribute mapping,
-//! content hash. Runs on the reader thread.
+//! the checks of the attributes the rules read (kovgis-core's `layer_attributes`), content hash.
+//! Runs on the reader thread.
 
 use std::path::{Path, PathBuf};
 
@@ -108,6 +109,10 @@ enum Mode {
         id: Option<usize>,
         /// Stored name per source field (`None` = not stored).
         names: Vec<Option<String>>,
+        /// What the layer holds, for the attribute checks.
+        kind: kovgis_core::model::LayerKind,
+        /// The layer names an authority (a restriction feature may then omit its own).
+        has_authority: bool,
     },
 }
 
@@ -144,7 +149,7 @@ impl Converter {
                 let attribute = (0..fields.len()).map(|i| !mapped.contains(&i)).collect();
                 Mode::Parcels { columns, attribute }
             }
-            ImportKind::Layer { mapping, .. } => {
+            ImportKind::Layer { mapping, spec } => {
                 let find = |name: &str| {
                     fields
                         .iter()
@@ -173,7 +178,12 @@ impl Converter {
                     })?;
                     names[i] = Some(stored.clone());
                 }
-                Mode::Layer { id, names }
+                Mode::Layer {
+                    id,
+                    names,
+                    kind: spec.kind,
+                    has_authority: spec.authority.is_some(),
+                }
             }
         };
         let mut converter = Self {
@@ -191,6 +201,14 @@ impl Converter {
 
     pub fn set_current(&mut self, current: std::sync::Arc<CurrentParcels>) {
         self.current = current;
+    }
+
+    /// Whether the layer has an authority once the import has updated it (the import's, else
+    /// the one it had).
+    pub fn set_layer_authority(&mut self, has: bool) {
+        if let Mode::Layer { has_authority, .. } = &mut self.mode {
+            *has_authority = has;
+        }
     }
 
     pub fn current(&self) -> &CurrentParcels {
@@ -359,9 +377,9 @@ impl Converter {
                     address: get(columns.address).and_then(|v| text(&Some(v.clone()))),
                     uses,
                     registered_area_m2: get(columns.registered_area).and_then(number),
-                    attributes: attributes(&self.fields, &values, |i| {
+                    attributes: serde_json::Value::Object(attributes(&self.fields, &values, |i| {
                         attribute[i].then(|| self.fields[i].clone())
-                    }),
+                    })),
                     wkb: kovgis_core::output::to_wkb(&geometry),
                     needs_repair,
                     row_hash: Vec::new(),
@@ -372,11 +390,27 @@ impl Converter {
                 row.row_hash = row.content_hash();
                 batch.items.push(Item::Parcel(row));
             }
-            Mode::Layer { names, .. } => {
+            Mode::Layer {
+                names,
+                kind,
+                has_authority,
+                ..
+            } => {
+                let mut attributes = attributes(&self.fields, &values, |i| names[i].clone());
+                // The attributes the rules read, as they read them, or the feature is skipped.
+                let problems = kovgis_core::layer_attributes::normalise(
+                    *kind,
+                    &mut attributes,
+                    *has_authority,
+                );
+                if !problems.is_empty() {
+                    skip(batch, problems.join("; "));
+                    return Ok(());
+                }
                 let mut row = FeatureRow {
                     index: index as i64,
                     external_id: id,
-                    attributes: attributes(&self.fields, &values, |i| names[i].clone()),
+                    attributes: serde_json::Value::Object(attributes),
                     wkb: kovgis_core::output::to_wkb(&geometry),
                     needs_repair,
                     row_hash: Vec::new(),
@@ -478,7 +512,7 @@ fn attributes(
     fields: &[String],
     values: &[Option<FieldValue>],
     stored_name: impl Fn(usize) -> Option<String>,
-) -> serde_json::Value {
+) -> serde_json::Map<String, serde_json::Value> {
     let mut map = serde_json::Map::new();
     for (i, value) in values.iter().enumerate().take(fields.len()) {
         if let Some(name) = stored_name(i) {
@@ -488,7 +522,7 @@ fn attributes(
             );
         }
     }
-    serde_json::Value::Object(map)
+    map
 }
 
 #[cfg(test)]

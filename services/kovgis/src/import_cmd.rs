@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use kovgis_core::model::LayerKind;
-use kovgis_import::{AttributeMapping, ImportKind, ImportReport, ImportRequest, Progress};
+use kovgis_import::{
+    AttributeMapping, ImportError, ImportKind, ImportReport, ImportRequest, Progress,
+};
 use kovgis_store::Store;
-use kovgis_store::import::{ImportMode, ImportOptions, LayerSpec};
+use kovgis_store::import::{DEFAULT_MAX_SHRINK, ImportMode, ImportOptions, LayerSpec, grouped};
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
@@ -72,6 +74,19 @@ pub struct Common {
     /// Wait for a running import of the same target instead of refusing.
     #[arg(long)]
     pub wait: bool,
+    /// Replace mode: let the import stage nothing, or close more than --max-shrink-percent of
+    /// the current rows (refused otherwise: one bad file must not empty a layer).
+    #[arg(long)]
+    pub allow_shrink: bool,
+    /// Replace mode: the share of the current rows, in percent, the import may close without
+    /// --allow-shrink.
+    #[arg(
+        long,
+        env = "KOVGIS_IMPORT_MAX_SHRINK_PERCENT",
+        default_value_t = DEFAULT_MAX_SHRINK * 100.0,
+        value_parser = percent
+    )]
+    pub max_shrink_percent: f64,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -90,6 +105,13 @@ pub enum Kind {
     Building,
     DetailedPlan,
     Other,
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').trim().parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("expected a percentage from 0 to 100, got '{s}'")),
+    }
 }
 
 fn parse_srs(s: &str) -> anyhow::Result<u32> {
@@ -170,6 +192,9 @@ pub async fn run(store: &Store, cmd: ImportCommand) -> anyhow::Result<()> {
             },
             wait_for_lock: common.wait,
             dry_run: common.dry_run,
+            allow_shrink: common.allow_shrink,
+            max_shrink: common.max_shrink_percent / 100.0,
+            ..Default::default()
         },
     };
     let label = common
@@ -178,7 +203,15 @@ pub async fn run(store: &Store, cmd: ImportCommand) -> anyhow::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut progress = Progress::new(label, !common.quiet);
-    let report = kovgis_import::run_import(store, request, &mut progress).await?;
+    let report = match kovgis_import::run_import(store, request, &mut progress).await {
+        Ok(report) => report,
+        Err(ImportError::Refused { report, source }) => {
+            // The problems are why: show them with the refusal.
+            print_problems(&common.file, &report);
+            return Err(source.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     print_report(&common.file, &report);
     Ok(())
 }
@@ -216,6 +249,30 @@ fn print_report(file: &std::path::Path, r: &ImportReport) {
             .map(|v| format!(", dataset version {v}"))
             .unwrap_or_default()
     );
+    if let Some(shrink) = &s.shrink
+        && (shrink.exceeds() || s.dry_run)
+    {
+        let verdict = match (shrink.exceeds(), s.dry_run) {
+            (false, _) => "a real import would go ahead",
+            (true, true) => "a real import is refused without --allow-shrink",
+            (true, false) => "allowed by --allow-shrink",
+        };
+        println!(
+            "shrink: {} of {} current rows closed, {} incoming; {verdict}",
+            grouped(shrink.closing),
+            grouped(shrink.current),
+            grouped(shrink.incoming),
+        );
+        if shrink.exceeds() {
+            println!("  the import {}", shrink.describe());
+        }
+    }
+    print_problems(file, r);
+}
+
+/// Every feature skipped or repaired (the first 50), with file, index and id.
+fn print_problems(file: &std::path::Path, r: &ImportReport) {
+    let s = &r.summary;
     let problems = r
         .skipped
         .iter()

@@ -53,6 +53,12 @@ enum Command {
         /// address the same. Unset: a random key of this process, whose tokens end with it.
         #[arg(long, env = "KOVGIS_PAGE_TOKEN_KEY", hide_env_values = true)]
         page_token_key: Option<String>,
+        /// Seconds an `ImportFeatures` stream may stay silent before it is abandoned.
+        #[arg(long, env = "KOVGIS_IMPORT_IDLE_SECS", default_value_t = kovgis_spatial::Config::default().import_idle_timeout.as_secs())]
+        import_idle_secs: u64,
+        /// Seconds an `ImportFeatures` stream may take in all before it is abandoned.
+        #[arg(long, env = "KOVGIS_IMPORT_TOTAL_SECS", default_value_t = kovgis_spatial::Config::default().import_total_timeout.as_secs())]
+        import_total_secs: u64,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -121,6 +127,8 @@ async fn main() -> anyhow::Result<()> {
             max_vertices,
             db_connections,
             page_token_key,
+            import_idle_secs,
+            import_total_secs,
         } => {
             let page_tokens = match page_token_key {
                 Some(secret) => PageTokenKey::new(secret.as_bytes())
@@ -142,6 +150,8 @@ async fn main() -> anyhow::Result<()> {
             let config = kovgis_spatial::Config {
                 limits: InputLimits { max_vertices },
                 page_tokens,
+                import_idle_timeout: std::time::Duration::from_secs(import_idle_secs.max(1)),
+                import_total_timeout: std::time::Duration::from_secs(import_total_secs.max(1)),
                 ..Default::default()
             };
             kovgis_spatial::run(listener, store, config, shutdown_signal()).await?;

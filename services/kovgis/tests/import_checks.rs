@@ -41,25 +41,27 @@ async fn invalid_geometries_are_skipped_or_repaired() {
         .unwrap()
         .get(0);
     assert_eq!(n, 0);
-    // The same file again with --repair: now the bow tie is stored, valid, as two triangles.
+    // The corrected re-send, the same file with --repair, is another import (not "unchanged"):
+    // now the bow tie is stored, valid, as two triangles.
     let out = ok(&db.kovgis(&["import", "parcels", p, "--mode", "upsert", "--repair", "-q"]));
+    assert!(!out.contains("unchanged since"), "{out}");
     assert_eq!(
-        out.matches("unchanged since").count(),
-        1,
-        "same bytes: {out}"
+        (
+            count(&out, "written"),
+            count(&out, "repaired"),
+            count(&out, "skipped")
+        ),
+        (1, 1, 0),
+        "{out}"
     );
-    std::fs::write(
-        &path,
-        parcel_geojson(&[
-            ("99999:001:0001", "Ruut 1", SQUARE),
-            ("99999:001:0002", "Liblikas 2 ", BOW_TIE),
-        ]),
-    )
-    .unwrap();
+    // Now the same file with the same settings is unchanged…
     let out = ok(&db.kovgis(&["import", "parcels", p, "--mode", "upsert", "--repair", "-q"]));
+    assert!(out.contains("unchanged since"), "{out}");
+    // …and without --repair it is not (the bow tie is skipped again; upsert keeps it).
+    let out = ok(&db.kovgis(&["import", "parcels", p, "--mode", "upsert", "-q"]));
     assert_eq!(
-        (count(&out, "repaired"), count(&out, "skipped")),
-        (1, 0),
+        (count(&out, "written"), count(&out, "skipped")),
+        (0, 1),
         "{out}"
     );
     let row = c
@@ -100,8 +102,13 @@ async fn dry_run_writes_nothing() {
     ]));
     assert!(out.contains("DRY RUN"), "{out}");
     assert_eq!(count(&out, "written"), 289, "{out}");
-    // Replace mode would close every other parcel of the demo: reported, not done.
+    // Replace mode would close every other parcel of the demo: reported, not done — and more
+    // than a real import may close without --allow-shrink, which the dry run says.
     assert_eq!(count(&out, "closed"), 18 + 58, "{out}");
+    assert!(
+        out.contains("shrink: 76 of 365 current rows closed, 289 incoming; a real import is refused without --allow-shrink"),
+        "{out}"
+    );
     let r = c
         .query_one(
             "SELECT (SELECT count(*) FROM parcel), (SELECT count(*) FROM dataset_version)",

@@ -11,7 +11,40 @@ use common::*;
 async fn update_closes_vanished_parcels_and_keeps_history() {
     let db = TestDb::new("update").await;
     let full = tartu_file(&db.dir, "full.gpkg", "GPKG", GPKG, &[]);
-    let out = ok(&db.kovgis(&["import", "parcels", full.to_str().unwrap(), "-q"]));
+    // The Tartu block replacing the demo cadastre would close the 76 other parcels of 365:
+    // more than 20 %, refused with the numbers, and nothing changes…
+    let before = db
+        .sql()
+        .await
+        .query_one("SELECT count(*), max(dataset_version_id) FROM parcel", &[])
+        .await
+        .unwrap();
+    let (n_before, v_before): (i64, i64) = (before.get(0), before.get(1));
+    let o = db.kovgis(&["import", "parcels", full.to_str().unwrap(), "-q"]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("would close 76 of 365 parcels (20.8 %"),
+        "{}",
+        stderr(&o)
+    );
+    let after = db
+        .sql()
+        .await
+        .query_one("SELECT count(*), max(dataset_version_id) FROM parcel", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.get::<_, i64>(0), after.get::<_, i64>(1)),
+        (n_before, v_before)
+    );
+    // …unless allowed.
+    let out = ok(&db.kovgis(&[
+        "import",
+        "parcels",
+        full.to_str().unwrap(),
+        "--allow-shrink",
+        "-q",
+    ]));
     let v1 = version_of(&out);
     assert_eq!(
         (count(&out, "written"), count(&out, "closed")),

@@ -3,7 +3,8 @@
 //! Every status carries a `google.rpc.ErrorInfo` in domain [`DOMAIN`] whose `reason` is a stable,
 //! machine-readable code (the README lists them), with metadata naming what it concerns. Bad
 //! input → `INVALID_ARGUMENT` with a `BadRequest` field violation (field path + reason) as well;
-//! missing → `NOT_FOUND`; a busy import → `ABORTED`; an idle stream → `DEADLINE_EXCEEDED`;
+//! missing → `NOT_FOUND`; a busy import → `ABORTED`; an idle or overlong import stream →
+//! `DEADLINE_EXCEEDED`; an import that would shrink its target → `FAILED_PRECONDITION`;
 //! everything unexpected is logged once with its details and returned as `INTERNAL` without them.
 
 use std::collections::HashMap;
@@ -67,6 +68,9 @@ pub enum ServiceError {
     /// A client stream that sent nothing for too long.
     #[error("{0}")]
     Idle(String),
+    /// An import stream that ran past the total time an import may take.
+    #[error("{message}")]
+    ImportTooLong { message: String, limit_seconds: u64 },
     #[error("{0}")]
     Unavailable(String),
     /// Something that must not happen (a worker task that panicked): logged, not sent.
@@ -119,6 +123,26 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Stream(why) => status(Code::Cancelled, why, "STREAM_BROKEN", &[]),
             ServiceError::Idle(why) => status(Code::DeadlineExceeded, why, "STREAM_IDLE", &[]),
+            ServiceError::ImportTooLong {
+                message,
+                limit_seconds,
+            } => status(
+                Code::DeadlineExceeded,
+                message,
+                "IMPORT_TOO_LONG",
+                &[("limit_seconds", &limit_seconds.to_string())],
+            ),
+            ServiceError::Store(StoreError::WouldShrink(shrink)) => status(
+                Code::FailedPrecondition,
+                StoreError::WouldShrink(shrink).to_string(),
+                "IMPORT_WOULD_SHRINK",
+                &[
+                    ("current", &shrink.current.to_string()),
+                    ("closing", &shrink.closing.to_string()),
+                    ("incoming", &shrink.incoming.to_string()),
+                    ("max_percent", &(shrink.max_share * 100.0).to_string()),
+                ],
+            ),
             ServiceError::Unavailable(why) => {
                 status(Code::Unavailable, why, "INDEX_NOT_READY", &[])
             }

@@ -36,6 +36,9 @@ pub struct Config {
     /// Longest silence of an `ImportFeatures` stream before it is abandoned (its transaction
     /// rolled back, its lock released) with `DEADLINE_EXCEEDED`.
     pub import_idle_timeout: std::time::Duration,
+    /// Longest `ImportFeatures` stream, from its start to its last message, before it is
+    /// abandoned (rolled back, lock released) with `DEADLINE_EXCEEDED` (`IMPORT_TOO_LONG`).
+    pub import_total_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             max_message_bytes: 16 * 1024 * 1024,
             page_tokens: PageTokenKey::random(),
             import_idle_timeout: std::time::Duration::from_secs(120),
+            import_total_timeout: std::time::Duration::from_secs(3600),
         }
     }
 }

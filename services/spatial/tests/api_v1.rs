@@ -598,6 +598,7 @@ async fn an_idle_import_stream_ends_with_deadline_exceeded_and_releases_its_lock
                 municipality_code: "0793".into(),
                 kind: v1::LayerKind::Restriction as i32,
                 layer_name: "idle-test".into(),
+                authority: "Terviseamet".into(),
                 mode: v1::ImportMode::Replace as i32,
                 keyed: true,
                 ..Default::default()

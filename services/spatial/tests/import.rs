@@ -3,132 +3,12 @@
 
 mod common;
 
+use common::import::*;
 use common::*;
 use kovgis_core::InputLimits;
 use kovgis_testkit::wait;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-
-/// How long an import's COPY may take to start or to go.
-const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-fn header(target: v1::ImportTarget) -> v1::ImportFeaturesRequest {
-    v1::ImportFeaturesRequest {
-        message: Some(v1::import_features_request::Message::Header(
-            v1::ImportHeader {
-                target: target as i32,
-                mode: v1::ImportMode::Replace as i32,
-                ..Default::default()
-            },
-        )),
-    }
-}
-
-fn layer_header(f: impl FnOnce(&mut v1::ImportHeader)) -> v1::ImportFeaturesRequest {
-    let mut h = v1::ImportHeader {
-        target: v1::ImportTarget::Layer as i32,
-        municipality_code: "0793".into(),
-        kind: v1::LayerKind::Restriction as i32,
-        layer_name: "noise-zones".into(),
-        layer_title: "Mürakaart (test)".into(),
-        authority: "Terviseamet".into(),
-        keyed: true,
-        source: "test-script".into(),
-        mode: v1::ImportMode::Replace as i32,
-        ..Default::default()
-    };
-    f(&mut h);
-    v1::ImportFeaturesRequest {
-        message: Some(v1::import_features_request::Message::Header(h)),
-    }
-}
-
-fn batch(features: Vec<v1::ImportFeature>) -> v1::ImportFeaturesRequest {
-    v1::ImportFeaturesRequest {
-        message: Some(v1::import_features_request::Message::Batch(
-            v1::ImportBatch { features },
-        )),
-    }
-}
-
-fn attrs(pairs: &[(&str, prost_types::value::Kind)]) -> Option<prost_types::Struct> {
-    Some(prost_types::Struct {
-        fields: pairs
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    prost_types::Value {
-                        kind: Some(v.clone()),
-                    },
-                )
-            })
-            .collect(),
-    })
-}
-
-fn text(v: &str) -> prost_types::value::Kind {
-    prost_types::value::Kind::StringValue(v.into())
-}
-
-/// A 20 m square at (x, y) in EPSG:3301, as GeoJSON in WGS84 computed by kovgis-core's PROJ.
-fn square_wgs84(x: f64, y: f64) -> String {
-    let pts: Vec<String> = [
-        (x, y),
-        (x + 20.0, y),
-        (x + 20.0, y + 20.0),
-        (x, y + 20.0),
-        (x, y),
-    ]
-    .iter()
-    .map(|(a, b)| {
-        let (lon, lat) = kovgis_core::crs::transform_xy(*a, *b, 3301, 4326).unwrap();
-        format!("[{lon},{lat}]")
-    })
-    .collect();
-    format!(
-        r#"{{"type":"Polygon","coordinates":[[{}]]}}"#,
-        pts.join(",")
-    )
-}
-
-fn zone(id: &str, x: f64, y: f64, level: &str) -> v1::ImportFeature {
-    v1::ImportFeature {
-        id: id.into(),
-        geometry: Some(v1::import_feature::Geometry::Geojson(square_wgs84(x, y))),
-        attributes: attrs(&[("level_db", text(level)), ("nimi", text("Müra õues"))]),
-    }
-}
-
-async fn snapshot(c: &tokio_postgres::Client) -> (i64, i64, i64) {
-    let r = c
-        .query_one(
-            "SELECT (SELECT count(*) FROM feature), (SELECT count(*) FROM feature WHERE valid_to IS NULL),
-                    (SELECT max(id) FROM dataset_version)",
-            &[],
-        )
-        .await
-        .unwrap();
-    (r.get(0), r.get(1), r.get(2))
-}
-
-/// Imports of this database whose COPY is running.
-async fn versions(c: &tokio_postgres::Client) -> i64 {
-    c.query_one("SELECT count(*) FROM dataset_version", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn send(
-    s: &mut TestServer,
-    messages: Vec<v1::ImportFeaturesRequest>,
-) -> Result<v1::ImportFeaturesResponse, tonic::Status> {
-    s.client
-        .import_features(tokio_stream::iter(messages))
-        .await
-        .map(|r| r.into_inner())
-}
 
 #[tokio::test]
 async fn layer_stream_imports_then_unchanged_then_merges_by_id() {
@@ -197,15 +77,22 @@ async fn layer_stream_imports_then_unchanged_then_merges_by_id() {
     assert!(again.unchanged, "{again:?}");
     assert_eq!(again.dataset_version, r.dataset_version);
 
-    // Next version: Z2 changed, Z3 gone, Z4 new.
+    // Next version: Z2 changed, Z3 gone, Z4 new. One of three closing is more than the default
+    // 20 %: this layer allows half.
     let next = vec![
         features[0].clone(),
         zone("Z2", 657600.0, 6477100.0, "62"),
         zone("Z4", 657800.0, 6477100.0, "50"),
     ];
-    let r2 = send(&mut s, vec![layer_header(|_| {}), batch(next)])
-        .await
-        .unwrap();
+    let r2 = send(
+        &mut s,
+        vec![
+            layer_header(|h| h.max_shrink_percent = Some(50.0)),
+            batch(next),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (r2.written, r2.unchanged_rows, r2.closed),
         (2, 1, 1),
@@ -444,11 +331,15 @@ async fn a_second_import_of_the_same_layer_is_refused_while_the_first_runs() {
     drop(tx);
     let r = first.await.unwrap().unwrap().into_inner();
     assert_eq!((r.received, r.written), (2, 2), "{r:?}");
-    // With `wait`, a second import queues behind the lock instead of failing.
+    // With `wait`, a second import queues behind the lock instead of failing (and replaces
+    // both features: allowed).
     let r = send(
         &mut s,
         vec![
-            layer_header(|h| h.wait = true),
+            layer_header(|h| {
+                h.wait = true;
+                h.allow_shrink = true;
+            }),
             batch(vec![zone("Z3", 657700.0, 6477100.0, "65")]),
         ],
     )

@@ -30,6 +30,14 @@ pub enum StoreError {
     Busy(String),
     #[error("{0}")]
     Invalid(String),
+    /// A replace import that would stage nothing or close too much of its target; nothing was
+    /// written (see [`crate::import::Shrink`]).
+    #[error(
+        "refused: the import {}; nothing was written. Check the source and its problems (a dry \
+         run lists them), or allow it (--allow-shrink, gRPC allow_shrink)",
+        .0.describe()
+    )]
+    WouldShrink(crate::import::Shrink),
     #[error("{file}: {reason}")]
     Fixture { file: String, reason: String },
     #[error("stored geometry cannot be read: {0}")]

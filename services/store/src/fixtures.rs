@@ -200,7 +200,7 @@ fn options(mode: ImportMode) -> ImportOptions {
     ImportOptions {
         mode,
         wait_for_lock: true,
-        dry_run: false,
+        ..Default::default()
     }
 }
 

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_validation_rules",
         include_str!("../../../migrations/0006_validation_rules.sql"),
     ),
+    (
+        "0007_import_fingerprint",
+        include_str!("../../../migrations/0007_import_fingerprint.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.

@@ -42,6 +42,7 @@ fn options(dry_run: bool) -> ImportOptions {
         mode: ImportMode::Upsert,
         wait_for_lock: true,
         dry_run,
+        ..Default::default()
     }
 }
 

@@ -2,9 +2,11 @@
 //!
 //! The stream goes into the same engine as `kovgis import` (kovgis-store's staged COPY and
 //! set-based merge in one transaction), with the same per-feature checks (kovgis-core's
-//! `ingest`). The content hash is taken over the encoded features as they arrive, so an
-//! unchanged re-send is recognised at the end and rolled back. If the client cancels or the
-//! stream breaks, the `Import` is dropped unfinished and nothing of it remains.
+//! `ingest` for geometries, `layer_attributes` for the attributes the rules read). The content
+//! hash is taken over the encoded features as they arrive, so an unchanged re-send (with the
+//! same settings) is recognised at the end and rolled back. If the client cancels or the stream
+//! breaks, stalls ([`StreamLimits::idle`]) or runs too long ([`StreamLimits::total`]), the
+//! `Import` is dropped unfinished and nothing of it remains.
 //!
 //! The header is read here rather than in `kovgis-api`: what it becomes (`ImportTarget`,
 //! `ImportOptions`) are `kovgis-store` types, and the API crate does not depend on the store.
@@ -15,11 +17,15 @@ use kovgis_core::cadastre;
 use kovgis_core::codes::{parse_cadastral_code, parse_municipality_code};
 use kovgis_core::crs::{self, EPSG_LEST97, EPSG_WGS84};
 use kovgis_core::ingest::{self, Prepared, Rejected};
+use kovgis_core::layer_attributes;
 use kovgis_core::{GeometryEncoding, InputError};
 use kovgis_store::Store;
 use kovgis_store::import::{
-    FeatureRow, Import, ImportMode, ImportOptions, ImportStart, ImportTarget, LayerSpec, ParcelRow,
+    DEFAULT_MAX_SHRINK, FeatureRow, Import, ImportMode, ImportOptions, ImportStart, ImportTarget,
+    LayerSpec, ParcelRow,
 };
+use std::time::{Duration, Instant};
+
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::Streaming;
@@ -29,18 +35,43 @@ use crate::ServiceError;
 /// Problems listed in a response at most.
 const MAX_PROBLEMS: usize = 1000;
 
-/// The next message, waiting at most `idle` (`Config::import_idle_timeout`): a stalled client
-/// must not hold the import lock and an open transaction forever.
+/// How long an import stream may take: a stalled or endless client must not hold the import
+/// lock and an open transaction forever.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    /// Longest silence (`Config::import_idle_timeout`).
+    pub idle: Duration,
+    /// Longest stream from its start to its last message (`Config::import_total_timeout`).
+    pub total: Duration,
+}
+
+/// The next message, waiting at most the idle time, and no longer than the total time left.
 async fn next(
     stream: &mut Streaming<v1::ImportFeaturesRequest>,
-    idle: std::time::Duration,
+    limits: StreamLimits,
+    started: Instant,
 ) -> Result<Option<v1::ImportFeaturesRequest>, ServiceError> {
-    match tokio::time::timeout(idle, stream.message()).await {
+    let too_long = || ServiceError::ImportTooLong {
+        message: format!(
+            "the import stream ran longer than the {} s an import may take; it was abandoned \
+             and nothing was written (send smaller imports, or ask the operator to raise the \
+             limit)",
+            limits.total.as_secs()
+        ),
+        limit_seconds: limits.total.as_secs(),
+    };
+    let left = limits.total.saturating_sub(started.elapsed());
+    if left.is_zero() {
+        return Err(too_long());
+    }
+    let wait = limits.idle.min(left);
+    match tokio::time::timeout(wait, stream.message()).await {
         Ok(Ok(m)) => Ok(m),
         Ok(Err(e)) => Err(ServiceError::Stream(e.message().to_owned())),
+        Err(_) if wait < limits.idle => Err(too_long()),
         Err(_) => Err(ServiceError::Idle(format!(
             "no message for {:.1} s; the import was abandoned",
-            idle.as_secs_f64()
+            limits.idle.as_secs_f64()
         ))),
     }
 }
@@ -108,6 +139,16 @@ fn header(h: &v1::ImportHeader) -> Result<Header, InputError> {
         }
         _ => return Err(InputError::new(f("target"), "PARCELS or LAYER is required")),
     };
+    let max_shrink = match h.max_shrink_percent {
+        None => DEFAULT_MAX_SHRINK,
+        Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => p / 100.0,
+        Some(p) => {
+            return Err(InputError::new(
+                f("max_shrink_percent"),
+                format!("a share in percent from 0 to 100 is expected, got {p}"),
+            ));
+        }
+    };
     let mode = match v1::ImportMode::try_from(h.mode) {
         Ok(v1::ImportMode::Replace) => ImportMode::Replace,
         Ok(v1::ImportMode::Upsert) => ImportMode::Upsert,
@@ -133,6 +174,16 @@ fn header(h: &v1::ImportHeader) -> Result<Header, InputError> {
             mode,
             wait_for_lock: h.wait,
             dry_run: h.dry_run,
+            allow_shrink: h.allow_shrink,
+            max_shrink,
+            // What this reader makes of a stream besides its content: part of the fingerprint.
+            reader: vec![
+                ("reader".into(), "grpc".into()),
+                ("epsg".into(), h.epsg.to_string()),
+                ("repair".into(), h.repair.to_string()),
+                ("attributes".into(), layer_attributes::VERSION.into()),
+            ],
+            ..Default::default()
         },
         source: if h.source.is_empty() {
             "grpc".into()
@@ -162,10 +213,11 @@ fn number(v: Option<&serde_json::Value>) -> Option<f64> {
 pub async fn run(
     store: &Store,
     mut stream: Streaming<v1::ImportFeaturesRequest>,
-    idle: std::time::Duration,
+    limits: StreamLimits,
 ) -> Result<v1::ImportFeaturesResponse, ServiceError> {
     use v1::import_features_request::Message as M;
-    let first = next(&mut stream, idle).await?;
+    let started = Instant::now();
+    let first = next(&mut stream, limits, started).await?;
     let h = match first.and_then(|m| m.message) {
         Some(M::Header(h)) => header(&h)?,
         _ => {
@@ -174,9 +226,8 @@ pub async fn run(
             );
         }
     };
-    let parcels = matches!(h.target, ImportTarget::Parcels);
     let mut import = match store
-        .begin_import(h.target.clone(), &h.source, None, h.options)
+        .begin_import(h.target.clone(), &h.source, None, h.options.clone())
         .await?
     {
         ImportStart::Ready(i) => i,
@@ -186,7 +237,11 @@ pub async fn run(
     let mut index: u64 = 0;
     let mut problems: Vec<v1::ImportProblem> = Vec::new();
     let mut skipped: u64 = 0;
-    while let Some(msg) = next(&mut stream, idle).await? {
+    let layer_check = match &h.target {
+        ImportTarget::Layer(spec) => Some((spec.kind, import.layer_authority().is_some())),
+        ImportTarget::Parcels => None,
+    };
+    while let Some(msg) = next(&mut stream, limits, started).await? {
         let batch = match msg.message {
             Some(M::Batch(b)) => b,
             Some(M::Header(_)) => {
@@ -198,7 +253,7 @@ pub async fn run(
         };
         for feature in &batch.features {
             hasher.update(feature.encode_to_vec());
-            let outcome = stage(&mut import, &h, parcels, index, feature).await?;
+            let outcome = stage(&mut import, &h, layer_check, index, feature).await?;
             if let Some((reason, was_skipped)) = outcome {
                 skipped += was_skipped as u64;
                 if problems.len() < MAX_PROBLEMS {
@@ -212,7 +267,8 @@ pub async fn run(
             index += 1;
         }
     }
-    if index == 0 {
+    let replace = h.options.mode == ImportMode::Replace;
+    if index == 0 && !(replace && h.options.allow_shrink) {
         return Err(InputError::new(
             "batch",
             "the stream has no features; refusing to replace the data with nothing",
@@ -252,15 +308,23 @@ pub async fn run(
         } else {
             problems
         },
+        shrink: summary.shrink.map(|s| v1::ImportShrink {
+            current: s.current,
+            closing: s.closing,
+            incoming: s.incoming,
+            max_percent: s.max_share * 100.0,
+            exceeds: s.exceeds(),
+        }),
     })
 }
 
-/// Checks and stages one feature. Returns a problem to report (and whether it was skipped),
-/// or an error that ends the import.
+/// Checks and stages one feature. `layer_check`: for a layer, its kind and whether it has an
+/// authority (for the attribute checks); `None` for parcels. Returns a problem to report (and
+/// whether it was skipped), or an error that ends the import.
 async fn stage(
     import: &mut Import,
     h: &Header,
-    parcels: bool,
+    layer_check: Option<(kovgis_core::model::LayerKind, bool)>,
     index: u64,
     f: &v1::ImportFeature,
 ) -> Result<Option<(String, bool)>, ServiceError> {
@@ -302,7 +366,7 @@ async fn stage(
         .as_ref()
         .map(convert::struct_json)
         .unwrap_or_default();
-    if parcels {
+    let Some((kind, layer_has_authority)) = layer_check else {
         let keys: Vec<String> = attributes.keys().cloned().collect();
         let columns = cadastre::detect(&keys).ok();
         let get = |i: Option<usize>| i.and_then(|i| attributes.get(&keys[i]));
@@ -356,17 +420,22 @@ async fn stage(
         row.attributes = serde_json::Value::Object(attributes);
         row.row_hash = row.content_hash();
         import.push_parcel(&row).await?;
-    } else {
-        let mut row = FeatureRow {
-            index: index as i64,
-            external_id: (!f.id.is_empty()).then(|| f.id.clone()),
-            attributes: serde_json::Value::Object(attributes),
-            wkb: kovgis_core::output::to_wkb(&geometry),
-            needs_repair,
-            row_hash: Vec::new(),
-        };
-        row.row_hash = row.content_hash();
-        import.push_feature(&row).await?;
+        return Ok(note);
+    };
+    // The attributes the rules read, as they read them, or the feature is skipped.
+    let problems = layer_attributes::normalise(kind, &mut attributes, layer_has_authority);
+    if !problems.is_empty() {
+        return Ok(Some((problems.join("; "), true)));
     }
+    let mut row = FeatureRow {
+        index: index as i64,
+        external_id: (!f.id.is_empty()).then(|| f.id.clone()),
+        attributes: serde_json::Value::Object(attributes),
+        wkb: kovgis_core::output::to_wkb(&geometry),
+        needs_repair,
+        row_hash: Vec::new(),
+    };
+    row.row_hash = row.content_hash();
+    import.push_feature(&row).await?;
     Ok(note)
 }

@@ -31,8 +31,8 @@ pub struct SpatialApi {
     limits: InputLimits,
     /// Signs and checks the page tokens of every listing.
     tokens: PageTokenKey,
-    /// Longest silence of an import stream before it is abandoned.
-    import_idle_timeout: std::time::Duration,
+    /// How long an import stream may be silent, and take.
+    import_limits: import::StreamLimits,
     index: IndexHandle,
 }
 
@@ -44,7 +44,10 @@ impl SpatialApi {
             store,
             limits: config.limits,
             tokens: config.page_tokens.clone(),
-            import_idle_timeout: config.import_idle_timeout,
+            import_limits: import::StreamLimits {
+                idle: config.import_idle_timeout,
+                total: config.import_total_timeout,
+            },
             index,
         }
     }
@@ -151,8 +154,7 @@ impl SpatialService for SpatialApi {
         &self,
         request: Request<tonic::Streaming<v1::ImportFeaturesRequest>>,
     ) -> std::result::Result<Response<v1::ImportFeaturesResponse>, Status> {
-        let response =
-            import::run(&self.store, request.into_inner(), self.import_idle_timeout).await?;
+        let response = import::run(&self.store, request.into_inner(), self.import_limits).await?;
         Ok(Response::new(response))
     }
 

@@ -5,6 +5,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod import;
 pub mod validation;
 
 use std::net::SocketAddr;

@@ -6,6 +6,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::options::{ImportMode, ImportSummary};
 use super::rows::FeatureRow;
+use super::shrink::Shrink;
 use super::target::{ImportTarget, LayerSpec};
 use super::{Import, pg};
 use crate::StoreError;
@@ -67,6 +68,37 @@ impl Import {
         let c = self.client();
         let layer_id = self.layer_id.expect("layer import has a layer");
         let keyed = spec.keyed;
+        let incoming = self.staged - summary.dropped.len() as u64;
+        if self.options.mode == ImportMode::Replace {
+            // What the replace would close, before anything is: for a keyed layer the current
+            // features whose id the stage lacks (as the close below), else the shortfall.
+            let row = c
+                .query_one(
+                    "SELECT count(*),
+                            count(*) FILTER (WHERE NOT EXISTS (
+                                SELECT 1 FROM import_stage s WHERE s.external_id = f.external_id))
+                     FROM feature f WHERE f.layer_id = $1 AND f.valid_to IS NULL",
+                    &[&layer_id],
+                )
+                .await
+                .map_err(pg("counting the current features"))?;
+            let current = row.get::<_, i64>(0) as u64;
+            let vanishing = row.get::<_, i64>(1) as u64;
+            self.guard_shrink(
+                Shrink {
+                    current,
+                    closing: if keyed {
+                        vanishing
+                    } else {
+                        current.saturating_sub(incoming)
+                    },
+                    incoming,
+                    max_share: self.options.max_shrink,
+                    noun: "features",
+                },
+                summary,
+            )?;
+        }
         if keyed {
             let missing: i64 = c
                 .query_one(
@@ -124,8 +156,7 @@ impl Import {
             )
             .await
             .map_err(pg("inserting features"))?;
-        let remaining = self.staged - summary.dropped.len() as u64;
-        summary.unchanged = remaining.saturating_sub(summary.written);
+        summary.unchanged = incoming.saturating_sub(summary.written);
         c.execute(
             "UPDATE layer SET current_version_id = $2 WHERE id = $1",
             &[&layer_id, &self.version],

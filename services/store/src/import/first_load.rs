@@ -1,5 +1,11 @@
 //! The first load of an empty cadastre: rows copied straight into `parcel` with its indexes
-//! dropped, and the indexes built once at the end. Not the merge of later imports.
+//! dropped, and the indexes built once at the end. Rows that need SQL first (repair, placement by
+//! geometry) are held aside in memory up to a bound ([`ImportOptions::first_load_aside_bytes`]);
+//! past it the load sends them, and every row after them, through the stage table, so that a
+//! file whose municipality names are all unknown cannot exhaust memory. Not the merge of later
+//! imports.
+//!
+//! [`ImportOptions::first_load_aside_bytes`]: super::ImportOptions::first_load_aside_bytes
 
 use deadpool_postgres::Object;
 use tokio_postgres::types::Type;
@@ -20,6 +26,11 @@ pub(super) struct Direct {
     pub(super) valid_from: std::time::SystemTime,
     pub(super) written: u64,
     pub(super) deferred: Vec<ParcelRow>,
+    /// What `deferred` holds, in bytes (see [`aside_size`]).
+    pub(super) aside_bytes: usize,
+    /// The rows held aside outgrew the bound: the direct COPY has ended and every row goes
+    /// through the stage.
+    pub(super) spilled: bool,
     /// [`super::digest::digest_entry`]s of the rows written.
     pub(super) digest: Vec<u8>,
     /// `CREATE INDEX` statements of the indexes dropped for the load.
@@ -67,6 +78,8 @@ impl Direct {
             valid_from: row.get(0),
             written: 0,
             deferred: Vec::new(),
+            aside_bytes: 0,
+            spilled: false,
             digest: Vec::new(),
             indexes,
         })
@@ -88,13 +101,70 @@ impl Direct {
     }
 }
 
+/// What a row held aside costs in memory, roughly: the row and what it points to.
+pub(super) fn aside_size(r: &ParcelRow) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    std::mem::size_of::<ParcelRow>()
+        + r.cadastral_code.len()
+        + text(&r.municipality_name)
+        + text(&r.address)
+        + r.uses.iter().map(|(u, _)| text(u)).sum::<usize>()
+        + r.attributes.to_string().len()
+        + r.wkb.len()
+        + r.row_hash.len()
+        + r.source_hash.as_ref().map_or(0, Vec::len)
+}
+
 impl Import {
+    /// Rows a first load holds aside in memory now, and their [`aside_size`] in bytes.
+    pub fn held_aside(&self) -> (usize, usize) {
+        self.direct
+            .as_ref()
+            .map_or((0, 0), |d| (d.deferred.len(), d.aside_bytes))
+    }
+
+    /// Holds a first-load row aside; past the bound, sends the rows held aside through the stage
+    /// and every later row with them.
+    pub(super) async fn hold_aside(&mut self, r: &ParcelRow) -> Result<(), StoreError> {
+        let direct = self.direct.as_mut().expect("a first load");
+        direct.aside_bytes += aside_size(r);
+        direct.deferred.push(r.clone());
+        if direct.aside_bytes > self.options.first_load_aside_bytes {
+            tracing::debug!(
+                rows = direct.deferred.len(),
+                bytes = direct.aside_bytes,
+                "rows held aside outgrew the bound; the rest of the first load goes through the stage"
+            );
+            // The direct COPY must end before the stage's can start on this connection.
+            self.end_copy().await?;
+            self.open_stage_with_deferred().await?;
+            if let Some(d) = &mut self.direct {
+                d.spilled = true;
+            }
+        }
+        Ok(())
+    }
+
     /// First load: after the direct COPY, the rows kept aside go through the stage.
     pub(super) async fn stage_deferred(&mut self) -> Result<(), StoreError> {
+        match &self.direct {
+            None => return Ok(()),
+            // Already in the stage, whose COPY has ended.
+            Some(d) if d.spilled => return Ok(()),
+            Some(_) => {}
+        }
+        self.open_stage_with_deferred().await?;
+        self.end_copy().await
+    }
+
+    /// Creates the stage, starts COPY into it and writes the rows held aside; the COPY stays
+    /// open for more.
+    async fn open_stage_with_deferred(&mut self) -> Result<(), StoreError> {
         let Some(direct) = &mut self.direct else {
             return Ok(());
         };
         let deferred = std::mem::take(&mut direct.deferred);
+        direct.aside_bytes = 0;
         let c = self.client();
         c.batch_execute(&parcel_stage_ddl())
             .await
@@ -111,6 +181,6 @@ impl Import {
         for r in &deferred {
             self.stage_parcel(r).await?;
         }
-        self.end_copy().await
+        Ok(())
     }
 }

@@ -11,7 +11,8 @@
 //!    or — a first load of an empty cadastre — straight into `parcel` with its indexes dropped;
 //! 4. at finish, set-based SQL: invalid geometries the caller flagged are repaired with
 //!    `ST_MakeValid` (or dropped when that leaves nothing), parcels without a known municipality
-//!    placed by geometry, changed and (in replace mode) vanished current rows closed (`valid_to`),
+//!    placed by geometry, a replace that would stage nothing or close too much refused
+//!    ([`shrink`]), changed and (in replace mode) vanished current rows closed (`valid_to`),
 //!    rows with no current version inserted, indexes rebuilt after a first load, the parcel
 //!    digest extended; counts go into the version row;
 //! 5. `COMMIT` (or `ROLLBACK` for a dry run).
@@ -21,22 +22,27 @@
 //! If an `Import` is dropped unfinished, its connection is closed rather than returned to the pool.
 //!
 //! One concept a file: [`target`] and [`options`] say what an import writes and how, [`rows`]
-//! what it is fed; [`session`] opens it (lock, dataset version) and ends it (commit, rollback);
+//! what it is fed and [`canonical`] how rows are hashed, [`fingerprint`] when an import is
+//! "unchanged" and [`shrink`] when it is refused for closing too much; [`session`] opens it
+//! (lock, dataset version) and ends it (commit, rollback);
 //! [`digest`] is the cache of the current parcels, [`copy`] the binary COPY in and out and
 //! [`ewkb`] the geometry values a first load writes; [`first_load`], [`parcels`], [`features`]
 //! and [`merge`] the paths rows take into the tables.
 
+mod canonical;
 mod columns;
 mod copy;
 mod digest;
 mod ewkb;
 mod features;
+mod fingerprint;
 mod first_load;
 mod merge;
 mod options;
 mod parcels;
 mod rows;
 mod session;
+mod shrink;
 mod target;
 
 use std::pin::Pin;
@@ -48,8 +54,12 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use crate::StoreError;
 
 pub use digest::{CurrentParcel, CurrentParcels};
-pub use options::{ImportMode, ImportOptions, ImportStart, ImportSummary};
+pub use options::{
+    DEFAULT_FIRST_LOAD_ASIDE_BYTES, DEFAULT_MAX_SHRINK, ImportMode, ImportOptions, ImportStart,
+    ImportSummary,
+};
 pub use rows::{FeatureRow, ParcelRow};
+pub use shrink::{Shrink, grouped};
 pub use target::{ImportTarget, LayerSpec};
 
 use first_load::Direct;
@@ -60,6 +70,8 @@ pub struct Import {
     writer: Pin<Box<BinaryCopyInWriter>>,
     target: ImportTarget,
     layer_id: Option<i64>,
+    /// The layer's authority after this import's update of it (layer imports).
+    layer_authority: Option<String>,
     version: i64,
     options: ImportOptions,
     started: Instant,
@@ -120,6 +132,13 @@ impl Import {
     /// Rows staged so far.
     pub fn staged(&self) -> u64 {
         self.staged
+    }
+
+    /// The authority of the layer imported into, as it stands with this import's metadata (the
+    /// import's, else the layer's own): whom a restriction without its own `authority`
+    /// coordinates with. `None` for parcels.
+    pub fn layer_authority(&self) -> Option<&str> {
+        self.layer_authority.as_deref()
     }
 }
 

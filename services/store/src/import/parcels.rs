@@ -6,6 +6,7 @@ use super::digest::{MAX_DIGEST_DELTAS, digest_entry};
 use super::ewkb::{Ewkb, multipolygon_ewkb};
 use super::options::{ImportMode, ImportSummary};
 use super::rows::ParcelRow;
+use super::shrink::Shrink;
 use super::target::ImportTarget;
 use super::{Import, pg};
 use crate::StoreError;
@@ -44,10 +45,12 @@ impl Import {
             }
             return self.stage_parcel(r).await;
         };
+        if direct.spilled {
+            return self.stage_parcel(r).await;
+        }
         let Some(municipality) = municipality.filter(|_| !r.needs_repair) else {
             // Repair or placement by geometry: SQL's work, at finish.
-            direct.deferred.push(r.clone());
-            return Ok(());
+            return self.hold_aside(r).await;
         };
         let geom = Ewkb(multipolygon_ewkb(&r.wkb, kovgis_core::crs::EPSG_LEST97)?);
         let municipality = Some(municipality);
@@ -134,37 +137,52 @@ impl Import {
         }));
 
         tracing::debug!(elapsed = ?self.started.elapsed(), "municipalities placed");
-        if self.staged + self.unchanged == summary.dropped.len() as u64 {
+        let incoming = (self.staged + self.unchanged).saturating_sub(summary.dropped.len() as u64);
+        let replace = self.options.mode == ImportMode::Replace;
+        if incoming == 0 && !replace {
             return Err(StoreError::Invalid(
-                "no parcel of the source could be imported (see the reasons); refusing to replace the data with nothing".into(),
+                "no parcel of the source could be imported (see the reasons)".into(),
             ));
+        }
+        // Close the current version of changed parcels and, in replace mode, of parcels the
+        // source no longer has: both are known from the current parcels read at the start
+        // (under the import lock, so they are still current), and closed by index. A first
+        // load has none.
+        // A changed parcel whose new version was dropped keeps its old one in upsert mode;
+        // in replace mode it is gone from the source like a vanished one.
+        let dropped: foldhash::HashSet<&str> = dropped.iter().map(String::as_str).collect();
+        let mut close: Vec<String> = self
+            .changed
+            .iter()
+            .filter(|code| replace || !dropped.contains(code.as_str()))
+            .cloned()
+            .collect();
+        if replace {
+            let lost = close
+                .iter()
+                .filter(|c| dropped.contains(c.as_str()))
+                .count() as u64;
+            let before = close.len();
+            close.extend(
+                self.current
+                    .keys()
+                    .filter(|key| !self.seen_parcels.contains(*key))
+                    .map(|key| kovgis_core::codes::cadastral_code_of_key(*key)),
+            );
+            summary.closed = (close.len() - before) as u64;
+            self.guard_shrink(
+                Shrink {
+                    current: self.current.len() as u64,
+                    closing: summary.closed + lost,
+                    incoming,
+                    max_share: self.options.max_shrink,
+                    noun: "parcels",
+                },
+                summary,
+            )?;
         }
         let mut closed: Vec<u64> = Vec::new();
         if self.direct.is_none() {
-            // Close the current version of changed parcels and, in replace mode, of parcels the
-            // source no longer has: both are known from the current parcels read at the start
-            // (under the import lock, so they are still current), and closed by index.
-            // A changed parcel whose new version was dropped keeps its old one in upsert mode;
-            // in replace mode it is gone from the source like a vanished one.
-            let dropped: foldhash::HashSet<&str> = dropped.iter().map(String::as_str).collect();
-            let mut close: Vec<String> = self
-                .changed
-                .iter()
-                .filter(|code| {
-                    self.options.mode == ImportMode::Replace || !dropped.contains(code.as_str())
-                })
-                .cloned()
-                .collect();
-            if self.options.mode == ImportMode::Replace {
-                let before = close.len();
-                close.extend(
-                    self.current
-                        .keys()
-                        .filter(|key| !self.seen_parcels.contains(*key))
-                        .map(|key| kovgis_core::codes::cadastral_code_of_key(*key)),
-                );
-                summary.closed = (close.len() - before) as u64;
-            }
             closed = c
                 .query(
                     "UPDATE parcel SET valid_to = now()
@@ -252,7 +270,7 @@ impl Import {
             direct.rebuild_indexes(c).await?;
             tracing::debug!(elapsed = ?self.started.elapsed(), "indexes built");
         }
-        let remaining = self.staged - summary.dropped.len() as u64;
+        let remaining = self.staged.saturating_sub(summary.dropped.len() as u64);
         summary.unchanged = remaining.saturating_sub(summary.written) + self.unchanged;
         Ok(())
     }

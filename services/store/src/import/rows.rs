@@ -1,7 +1,8 @@
 //! The rows an import is fed (parcels and layer features as a reader made them) and their
-//! content hashes. Not how they are written (see the merge modules).
+//! content hashes, from the canonical encoding of [`super::canonical`]. Not how they are written
+//! (see the merge modules).
 
-use sha2::{Digest, Sha256};
+use super::canonical::{hash, json_part, opt, part};
 
 /// One parcel to stage. Geometry is EPSG:3301 WKB, a (Multi)Polygon.
 #[derive(Debug, Clone, Default)]
@@ -36,84 +37,53 @@ pub struct FeatureRow {
     pub row_hash: Vec<u8>,
 }
 
-fn hash_parts(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    h.finalize()[..16].to_vec()
-}
-
-fn opt(s: &Option<String>) -> &[u8] {
-    s.as_deref().map(str::as_bytes).unwrap_or(b"\xff")
-}
-
 impl ParcelRow {
-    /// Content hash: everything stored except the feature index.
-    pub fn content_hash(&self) -> Vec<u8> {
+    /// The canonical encoding of everything stored except the feature index and the source
+    /// hash (see [`super::canonical`]): code, municipality name, address, the three uses (code
+    /// and percentage, an absent percentage as the byte `0xff`), registered area (the f64's
+    /// bits, `u64::MAX` when absent), attributes, WKB, repair flag.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
         let r = self;
-        let uses = format!("{:?}", r.uses);
-        let area = r
-            .registered_area_m2
-            .map(f64::to_bits)
-            .unwrap_or(u64::MAX)
-            .to_le_bytes();
-        let attrs = r.attributes.to_string();
-        hash_parts(&[
-            r.cadastral_code.as_bytes(),
-            opt(&r.municipality_name),
-            opt(&r.address),
-            uses.as_bytes(),
-            &area,
-            attrs.as_bytes(),
-            &r.wkb,
-            &[r.needs_repair as u8],
-        ])
+        let mut out = Vec::with_capacity(r.wkb.len() + 256);
+        part(&mut out, r.cadastral_code.as_bytes());
+        part(&mut out, opt(&r.municipality_name));
+        part(&mut out, opt(&r.address));
+        for (code, pct) in &r.uses {
+            part(&mut out, opt(code));
+            match pct {
+                Some(p) => part(&mut out, &p.to_le_bytes()),
+                None => part(&mut out, b"\xff"),
+            }
+        }
+        let area = r.registered_area_m2.map(f64::to_bits).unwrap_or(u64::MAX);
+        part(&mut out, &area.to_le_bytes());
+        json_part(&mut out, &r.attributes);
+        part(&mut out, &r.wkb);
+        part(&mut out, &[r.needs_repair as u8]);
+        out
+    }
+
+    /// Content hash of [`ParcelRow::canonical_bytes`].
+    pub fn content_hash(&self) -> Vec<u8> {
+        hash(&self.canonical_bytes())
     }
 }
 
 impl FeatureRow {
-    /// Content hash: everything stored except the feature index.
-    pub fn content_hash(&self) -> Vec<u8> {
+    /// The canonical encoding of everything stored except the feature index (see
+    /// [`super::canonical`]): external id, attributes, WKB, repair flag.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
         let r = self;
-        let attrs = r.attributes.to_string();
-        hash_parts(&[
-            opt(&r.external_id),
-            attrs.as_bytes(),
-            &r.wkb,
-            &[r.needs_repair as u8],
-        ])
+        let mut out = Vec::with_capacity(r.wkb.len() + 128);
+        part(&mut out, opt(&r.external_id));
+        json_part(&mut out, &r.attributes);
+        part(&mut out, &r.wkb);
+        part(&mut out, &[r.needs_repair as u8]);
+        out
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_see_every_stored_part() {
-        let base = ParcelRow {
-            cadastral_code: "78401:101:0238".into(),
-            address: Some("Purje tn 13".into()),
-            wkb: vec![1, 2, 3],
-            attributes: serde_json::json!({"a": 1}),
-            ..Default::default()
-        };
-        let h = base.content_hash();
-        let mut other = base.clone();
-        other.index = 99;
-        assert_eq!(other.content_hash(), h, "the feature index is not content");
-        for change in [
-            |r: &mut ParcelRow| r.address = Some("Purje tn 14".into()),
-            |r: &mut ParcelRow| r.wkb.push(4),
-            |r: &mut ParcelRow| r.attributes = serde_json::json!({"a": 2}),
-            |r: &mut ParcelRow| r.uses[1].1 = Some(10),
-            |r: &mut ParcelRow| r.registered_area_m2 = Some(1.0),
-        ] {
-            let mut r = base.clone();
-            change(&mut r);
-            assert_ne!(r.content_hash(), h);
-        }
+    /// Content hash of [`FeatureRow::canonical_bytes`].
+    pub fn content_hash(&self) -> Vec<u8> {
+        hash(&self.canonical_bytes())
     }
 }

@@ -1,6 +1,7 @@
 //! Locking and dataset versions: how an import begins (transaction, advisory lock on the target,
 //! the dataset version row, the current parcels, the COPY stream) and ends (commit, rollback,
-//! or "unchanged" when the content hash is the current version's). Not the merge itself.
+//! or "unchanged" when the import's fingerprint — content and every setting that changes the
+//! result, see [`super::fingerprint`] — is the current version's). Not the merge itself.
 
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use super::columns::{
 use super::copy::{load_current, start_copy};
 use super::digest::load_digest;
 use super::features::{FEATURE_STAGE, FEATURE_STAGE_COPY, FEATURE_TYPES};
+use super::fingerprint::fingerprint;
 use super::first_load::Direct;
 use super::options::{ImportOptions, ImportStart, ImportSummary};
 use super::target::{ImportTarget, upsert_layer};
@@ -25,8 +27,8 @@ const PENDING_HASH: &str = "0000000000000000000000000000000000000000000000000000
 impl Store {
     /// Opens an import of `target` from a source (`source` names it, `sha256` is its content
     /// hash). Returns [`ImportStart::Unchanged`] when the current version of the target was made
-    /// from the same content. A stream whose hash is only known at its end passes `None` and
-    /// finishes with [`Import::finish_with_hash`].
+    /// from the same content with the same settings (the same fingerprint). A stream whose hash
+    /// is only known at its end passes `None` and finishes with [`Import::finish_with_hash`].
     pub async fn begin_import(
         &self,
         target: ImportTarget,
@@ -61,9 +63,12 @@ impl Store {
 
         lock(c, &target, options.wait_for_lock).await?;
 
-        let layer_id = match &target {
-            ImportTarget::Parcels => None,
-            ImportTarget::Layer(spec) => Some(upsert_layer(c, spec).await?),
+        let (layer_id, layer_authority) = match &target {
+            ImportTarget::Parcels => (None, None),
+            ImportTarget::Layer(spec) => {
+                let (id, authority) = upsert_layer(c, spec).await?;
+                (Some(id), authority)
+            }
         };
         let target_name = target.version_target();
         let table_was_empty = match target {
@@ -79,7 +84,7 @@ impl Store {
         let read = async {
             let last = c
                 .query_opt(
-                    "SELECT id, file_sha256 FROM dataset_version
+                    "SELECT id, fingerprint FROM dataset_version
                      WHERE target = $1 AND layer_id IS NOT DISTINCT FROM $2
                      ORDER BY id DESC LIMIT 1",
                     &[&target_name, &layer_id],
@@ -99,8 +104,10 @@ impl Store {
         let (sha256, read) = futures_util::future::join(sha256, read).await;
         let (sha256, (last, (current, digest_chain))) = (sha256?, read?);
         let sha256 = sha256.as_deref();
+        let print = sha256.map(|sha| fingerprint(sha, &target, &options));
         if let Some(row) = last
-            && Some(row.get::<_, &str>(1)) == sha256
+            && let Some(print) = &print
+            && row.get::<_, Option<&str>>(1) == Some(print.as_str())
         {
             let version: i64 = row.get(0);
             let client = guard.0.take().expect("connection");
@@ -116,7 +123,16 @@ impl Store {
             }));
         }
 
-        let version = record_version(c, target_name, layer_id, source, sha256, options).await?;
+        let version = record_version(
+            c,
+            target_name,
+            layer_id,
+            source,
+            sha256,
+            print.as_deref(),
+            &options,
+        )
+        .await?;
 
         let municipalities = c
             .query(
@@ -173,6 +189,7 @@ impl Store {
             writer,
             target,
             layer_id,
+            layer_authority,
             version,
             options,
             started: Instant::now(),
@@ -222,19 +239,21 @@ async fn lock(c: &Object, target: &ImportTarget, wait: bool) -> Result<(), Store
     Ok(())
 }
 
-/// Records the dataset version this import writes; its counts are filled in at merge.
+/// Records the dataset version this import writes; its counts are filled in at merge, and for
+/// a stream its content hash and fingerprint at the end.
 async fn record_version(
     c: &Object,
     target_name: &str,
     layer_id: Option<i64>,
     source: &str,
     sha256: Option<&str>,
-    options: ImportOptions,
+    fingerprint: Option<&str>,
+    options: &ImportOptions,
 ) -> Result<i64, StoreError> {
     Ok(c
         .query_one(
-            "INSERT INTO dataset_version (target, layer_id, municipality_code, source, file_sha256, mode)
-             VALUES ($1, $2, (SELECT municipality_code FROM layer WHERE id = $2), $3, $4, $5)
+            "INSERT INTO dataset_version (target, layer_id, municipality_code, source, file_sha256, mode, fingerprint)
+             VALUES ($1, $2, (SELECT municipality_code FROM layer WHERE id = $2), $3, $4, $5, $6)
              RETURNING id",
             &[
                 &target_name,
@@ -242,6 +261,7 @@ async fn record_version(
                 &source,
                 &sha256.unwrap_or(PENDING_HASH),
                 &options.mode.as_str(),
+                &fingerprint,
             ],
         )
         .await
@@ -282,22 +302,23 @@ impl Import {
         Ok(())
     }
 
-    /// For a source whose hash is known only now: when it equals the hash of the target's
-    /// current version, rolls back and reports the content unchanged; otherwise records the hash
-    /// and finishes.
+    /// For a source whose hash is known only now: when the import's fingerprint equals the
+    /// target's current version's, rolls back and reports it unchanged; otherwise records the
+    /// hash and the fingerprint and finishes.
     pub async fn finish_with_hash(mut self, sha256: &str) -> Result<ImportSummary, StoreError> {
         // COPY must end before the connection can run anything else.
         self.end_copy().await?;
+        let print = fingerprint(sha256, &self.target, &self.options);
         let c = self.client();
         let same: bool = c
             .query_one(
-                "SELECT coalesce((SELECT file_sha256 = $3 FROM dataset_version
+                "SELECT coalesce((SELECT fingerprint = $3 FROM dataset_version
                                   WHERE target = $1 AND layer_id IS NOT DISTINCT FROM $2 AND id <> $4
                                   ORDER BY id DESC LIMIT 1), false)",
                 &[
                     &self.target.version_target(),
                     &self.layer_id,
-                    &sha256,
+                    &print,
                     &self.version,
                 ],
             )
@@ -327,8 +348,8 @@ impl Import {
             });
         }
         c.execute(
-            "UPDATE dataset_version SET file_sha256 = $2 WHERE id = $1",
-            &[&self.version, &sha256],
+            "UPDATE dataset_version SET file_sha256 = $2, fingerprint = $3 WHERE id = $1",
+            &[&self.version, &sha256, &print],
         )
         .await
         .map_err(pg("recording the content hash"))?;

@@ -72,7 +72,12 @@ impl ImportTarget {
     }
 }
 
-pub(super) async fn upsert_layer(c: &Object, spec: &LayerSpec) -> Result<i64, StoreError> {
+/// Creates or updates the layer `spec` names; returns its id and the authority it has now (the
+/// import's, else the one it had).
+pub(super) async fn upsert_layer(
+    c: &Object,
+    spec: &LayerSpec,
+) -> Result<(i64, Option<String>), StoreError> {
     // The rule of resource names, so that every layer's name can be asked for by it.
     if !kovgis_core::names::is_machine_name(&spec.name) {
         return Err(StoreError::Invalid(format!(
@@ -91,7 +96,7 @@ pub(super) async fn upsert_layer(c: &Object, spec: &LayerSpec) -> Result<i64, St
                      description = CASE WHEN EXCLUDED.description = '' THEN layer.description ELSE EXCLUDED.description END,
                      attribution = CASE WHEN EXCLUDED.attribution = '' THEN layer.attribution ELSE EXCLUDED.attribution END,
                      authority = coalesce(EXCLUDED.authority, layer.authority)
-             RETURNING id",
+             RETURNING id, authority",
             &[
                 &spec.municipality_code,
                 &spec.name,
@@ -114,5 +119,5 @@ pub(super) async fn upsert_layer(c: &Object, spec: &LayerSpec) -> Result<i64, St
             )),
             _ => StoreError::Postgres(e, "creating the layer"),
         })?;
-    Ok(row.get(0))
+    Ok((row.get(0), row.get(1)))
 }
