@@ -1,200 +1,29 @@
 //! Each rule passing, failing and on its boundary, on a small hand-made index at Tartu
-//! coordinates: a 40 m × 40 m parcel with a building, a zone, a shore restriction and a detailed
-//! plan next door.
+//! coordinates (`fixture`): a 40 m × 40 m parcel with a building, a zone, a shore restriction and
+//! a detailed plan next door.
+
+mod fixture;
 
 use chrono::NaiveDate;
-use geo::{Coord, Geometry, LineString, MultiPolygon, Polygon};
+use fixture::*;
+use geo::{Coord, LineString, MultiPolygon, Polygon};
 use kovgis_core::model::LayerKind;
-use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel};
+use kovgis_engine::index::{Index, Parcel};
 use kovgis_engine::rules::{
-    Locale, Proposal, RuleCode, RuleDef, RuleSet, Severity, Verdict, validate,
+    Locale, Proposal, RuleCode, RuleDef, RuleVersion, Severity, Status, Verdict, validate,
 };
 use serde_json::json;
 
-const X0: f64 = 659_000.0;
-const Y0: f64 = 6_474_000.0;
-
-/// A rectangle from (x1, y1) to (x2, y2) in metres from the parcel's corner.
-fn rect(x1: f64, y1: f64, x2: f64, y2: f64) -> MultiPolygon {
-    let c = |x: f64, y: f64| Coord {
-        x: X0 + x,
-        y: Y0 + y,
-    };
-    MultiPolygon(vec![Polygon::new(
-        LineString(vec![c(x1, y1), c(x2, y1), c(x2, y2), c(x1, y2), c(x1, y1)]),
-        vec![],
-    )])
-}
-
-fn layer(
-    id: i64,
-    name: &str,
-    kind: LayerKind,
-    authority: Option<&str>,
-    features: Vec<Feature>,
-) -> Layer {
-    Layer::new(
-        LayerInfo {
-            id,
-            name: name.into(),
-            title: name.into(),
-            kind,
-            municipality_code: Some("0793".into()),
-            authority: authority.map(str::to_owned),
-            version: Some(id),
-        },
-        features,
-    )
-}
-
-fn feature(id: i64, attributes: serde_json::Value, g: MultiPolygon) -> Feature {
-    Feature::new(
-        id,
-        Some(format!("F{id}")),
-        attributes,
-        Geometry::MultiPolygon(g),
-    )
-}
-
-/// The test index, with the shore restriction reaching `shore_to` metres into the parcel's west
-/// strip (x from -100 to `shore_to`).
-fn index(shore_to: f64) -> Index {
-    let parcels = vec![
-        Parcel::new(
-            "79301:001:0001".into(),
-            "0793".into(),
-            rect(0.0, 0.0, 40.0, 40.0),
-        ),
-        Parcel::new(
-            "79301:001:0002".into(),
-            "0793".into(),
-            rect(40.0, 0.0, 80.0, 40.0),
-        ),
-    ];
-    let zoning = layer(
-        1,
-        "zoning",
-        LayerKind::Zoning,
-        None,
-        vec![
-            feature(
-                10,
-                json!({"designation": "EV", "name_et": "väikeelamu maa-ala", "allowed_uses": ["residential_building", "excavation"],
-                       "max_coverage_pct": 30, "dp_required": false}),
-                rect(-50.0, -50.0, 40.0, 90.0),
-            ),
-            feature(
-                11,
-                json!({"designation": "Ä", "name_et": "äri maa-ala", "allowed_uses": ["commercial_building"],
-                       "max_coverage_pct": 50, "dp_required": true}),
-                rect(40.0, -50.0, 120.0, 90.0),
-            ),
-        ],
-    );
-    let buildings = layer(
-        2,
-        "buildings",
-        LayerKind::Building,
-        None,
-        vec![feature(20, json!({}), rect(25.0, 5.0, 35.0, 25.0))], // 200 m²
-    );
-    let shore = layer(
-        3,
-        "shore-zones",
-        LayerKind::Restriction,
-        Some("Keskkonnaamet"),
-        vec![feature(
-            30,
-            json!({"name_et": "ehituskeeluvöönd"}),
-            rect(-100.0, -100.0, shore_to, 140.0),
-        )],
-    );
-    let plans = layer(
-        4,
-        "detailed-plans",
-        LayerKind::DetailedPlan,
-        None,
-        vec![feature(
-            40,
-            json!({"plan_name": "Äri DP", "status": "in_force", "max_coverage_pct": 60}),
-            rect(40.0, 0.0, 60.0, 40.0),
-        )],
-    );
-    Index::build(
-        parcels,
-        Some(1),
-        vec![zoning, buildings, shore, plans],
-        std::time::Instant::now(),
-    )
-}
-
-fn national(
-    code: &str,
+/// Whether `r` used version `version` of `rule` (national when `municipality` is `None`).
+fn used(
+    r: &kovgis_engine::rules::Report,
+    rule: RuleCode,
     version: i32,
-    severity: Severity,
-    params: serde_json::Value,
-    procedures: &[&str],
-) -> RuleDef {
-    RuleDef {
-        code: code.into(),
-        version,
-        municipality_code: None,
-        severity,
-        procedures: procedures.iter().map(|s| s.to_string()).collect(),
-        params,
-        valid_from: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
-        valid_to: None,
-    }
-}
-
-fn rules() -> RuleSet {
-    let building = ["building_permit", "design_criteria"];
-    RuleSet {
-        rules: vec![
-            national("GEOMETRY_VALID", 1, Severity::Blocking, json!({}), &[]),
-            national("WITHIN_PARCEL", 1, Severity::Blocking, json!({}), &building),
-            national(
-                "SETBACK",
-                1,
-                Severity::Warning,
-                json!({"min_m": 4}),
-                &building,
-            ),
-            national("ZONE_USE", 1, Severity::Blocking, json!({}), &[]),
-            national("COVERAGE", 1, Severity::Blocking, json!({}), &building),
-            national(
-                "RESTRICTION_OVERLAP",
-                1,
-                Severity::Warning,
-                json!({"sliver_area_m2": 0.5, "sliver_width_m": 0.1}),
-                &[],
-            ),
-            national("DP_REQUIRED", 1, Severity::Blocking, json!({}), &building),
-        ],
-    }
-}
-
-fn proposal(g: MultiPolygon) -> Proposal {
-    Proposal {
-        municipality_code: "0793".into(),
-        procedure: "building_permit".into(),
-        geometry: g,
-        intended_use: "residential_building".into(),
-        parcel_codes: vec![],
-        on: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
-        locale: Locale::En,
-        outlines: true,
-    }
-}
-
-/// The outcome codes of a rule, in report order.
-fn codes(report: &kovgis_engine::rules::Report, rule: &str) -> Vec<&'static str> {
-    report
-        .findings
-        .iter()
-        .filter(|f| f.rule == rule)
-        .map(|f| f.code.as_str())
-        .collect()
+    municipality: Option<&str>,
+) -> bool {
+    r.rule_versions.iter().any(|v: &RuleVersion| {
+        (v.rule, v.version, v.municipality_code.as_deref()) == (rule, version, municipality)
+    })
 }
 
 #[test]
@@ -222,6 +51,8 @@ fn a_good_footprint_passes_every_rule_and_says_so() {
     assert_eq!(codes(&r, "SETBACK"), ["SETBACK_OK"]);
     assert_eq!(codes(&r, "ZONE_USE"), ["ZONE_USE_ALLOWED"]);
     assert_eq!(r.rule_versions.len(), 7);
+    assert!(r.rule_versions.iter().all(|v| v.status == Status::Passed));
+    assert!(r.findings.iter().all(|f| f.status == Status::Passed));
     assert_eq!(r.input_hash.len(), 64);
 }
 
@@ -391,10 +222,10 @@ fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
     };
     let before = validate(&index(-1.0), &rules, &at(2025, 12, 31));
     assert_eq!(codes(&before, "SETBACK"), ["SETBACK_OK"]);
-    assert!(before.rule_versions.contains(&(RuleCode::Setback, 1)));
+    assert!(used(&before, RuleCode::Setback, 1, None));
     let after = validate(&index(-1.0), &rules, &at(2026, 1, 1));
     assert_eq!(codes(&after, "SETBACK"), ["SETBACK_TOO_SMALL"]);
-    assert!(after.rule_versions.contains(&(RuleCode::Setback, 2)));
+    assert!(used(&after, RuleCode::Setback, 2, Some("0793")));
     // Another municipality keeps the national rule.
     let elsewhere = validate(
         &index(-1.0),
@@ -404,7 +235,7 @@ fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
             ..at(2026, 6, 1)
         },
     );
-    assert!(elsewhere.rule_versions.contains(&(RuleCode::Setback, 1)));
+    assert!(used(&elsewhere, RuleCode::Setback, 1, None));
     // Rules for building do not apply to an excavation permit: reported as not applicable.
     let dig = validate(
         &index(-1.0),
@@ -416,6 +247,9 @@ fn rule_versions_follow_their_validity_dates_and_municipal_overrides() {
         },
     );
     assert_eq!(codes(&dig, "SETBACK"), ["NOT_APPLICABLE"]);
+    let f = dig.findings.iter().find(|f| f.rule == "SETBACK").unwrap();
+    assert_eq!((f.status, f.passed), (Status::NotApplicable, true));
+    assert_eq!(f.reason.map(|r| r.as_str()), Some("OTHER_PROCEDURE"));
     assert_eq!(dig.verdict, Verdict::Clear);
 }
 

@@ -337,9 +337,15 @@ async fn bad_requests_get_invalid_argument_with_the_field() {
 #[tokio::test]
 async fn the_batch_gives_the_same_reports_as_single_calls() {
     let mut s = TestServer::start().await;
+    // One moment for all (after the demo data), so that the reports, ids included, are equal.
+    let at = prost_types::Timestamp {
+        seconds: 1_900_000_000,
+        nanos: 0,
+    };
     let proposals: Vec<_> = (0..20)
-        .map(|i| {
-            request(
+        .map(|i| v1::ValidateGeometryRequest {
+            as_of: Some(at),
+            ..request(
                 "0793",
                 &square(657_400.0 + 13.0 * i as f64, 6_477_100.0, 12.0),
             )

@@ -8,61 +8,8 @@ use std::time::Duration;
 
 use common::validation::*;
 use common::*;
-use geozero::ToGeo;
 use kovgis_core::InputLimits;
 use kovgis_testkit::wait;
-
-/// A noise-zone layer import (keyed) with one square feature N1 of side `side` at (x, y).
-async fn import_noise_zone(s: &mut TestServer, x: f64, y: f64, side: f64) {
-    let ring: Vec<String> = [
-        (x, y),
-        (x + side, y),
-        (x + side, y + side),
-        (x, y + side),
-        (x, y),
-    ]
-    .iter()
-    .map(|(a, b)| format!("{a} {b}"))
-    .collect();
-    let header = v1::ImportFeaturesRequest {
-        message: Some(v1::import_features_request::Message::Header(
-            v1::ImportHeader {
-                target: v1::ImportTarget::Layer as i32,
-                municipality_code: "0793".into(),
-                kind: v1::LayerKind::Restriction as i32,
-                layer_name: "noise-zones".into(),
-                layer_title: "Mürakaart (test)".into(),
-                authority: "Terviseamet".into(),
-                keyed: true,
-                source: format!("test {x} {y}"),
-                epsg: 3301,
-                mode: v1::ImportMode::Replace as i32,
-                ..Default::default()
-            },
-        )),
-    };
-    let feature = v1::ImportFeaturesRequest {
-        message: Some(v1::import_features_request::Message::Batch(
-            v1::ImportBatch {
-                features: vec![v1::ImportFeature {
-                    id: "N1".into(),
-                    geometry: Some(v1::import_feature::Geometry::Wkb(
-                        kovgis_core::output::to_wkb(
-                            &geozero::wkt::Wkt(format!("POLYGON(({}))", ring.join(", ")))
-                                .to_geo()
-                                .unwrap(),
-                        ),
-                    )),
-                    attributes: None,
-                }],
-            },
-        )),
-    };
-    s.client
-        .import_features(tokio_stream::iter(vec![header, feature]))
-        .await
-        .unwrap();
-}
 
 /// Validates until the noise zone is (or is not) among the findings; the index is rebuilt in
 /// the background after an import's notification.

@@ -10,7 +10,7 @@ use kovgis_core::codes::{parse_cadastral_code, parse_municipality_code};
 use kovgis_core::crs::TransformError;
 use kovgis_core::{InputError, InputLimits};
 use kovgis_engine::index::Index;
-use kovgis_engine::rules::{Locale, Proposal, Report, Severity, Verdict};
+use kovgis_engine::rules::{self, Locale, Proposal, Report, Severity, Status, Verdict};
 
 use kovgis_core::names::{feature_resource_name, layer_resource_name};
 
@@ -25,8 +25,11 @@ pub struct ProposalRequest {
     pub proposal: Proposal,
     /// How the findings' outlines are to be encoded.
     pub output: Output,
-    /// The moment to validate at (`None`: now).
+    /// The moment asked for (`None`: now).
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// The moment checked: `as_of`, or when the request was read. The proposal's rule date is
+    /// its date in Estonia; it goes into the report id.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Reads a validation request; field names are prefixed with `at` (for batch elements).
@@ -78,18 +81,23 @@ pub fn proposal(
             ));
         }
     };
-    let parcel_codes = req
+    let mut parcel_codes = req
         .parcel_codes
         .iter()
         .enumerate()
         .map(|(i, c)| parse_cadastral_code(&format!("{}[{i}]", field("parcel_codes")), c))
         .collect::<Result<Vec<_>, _>>()?;
+    // A set: order and repeats do not change what is checked (nor the report id).
+    parcel_codes.sort_unstable();
+    parcel_codes.dedup();
     let as_of = req
         .as_of
         .as_ref()
         .map(|t| from_timestamp(&field("as_of"), t))
         .transpose()?;
-    let on = as_of.unwrap_or_else(chrono::Utc::now).date_naive();
+    // Rule versions are valid from and to dates in Estonia, not in UTC.
+    let at = as_of.unwrap_or_else(chrono::Utc::now);
+    let on = kovgis_core::tallinn::date(at);
     let locale = match req.locale.as_str() {
         "" | "et" => Locale::Et,
         "en" => Locale::En,
@@ -114,6 +122,7 @@ pub fn proposal(
         },
         output: out,
         as_of,
+        at,
     })
 }
 
@@ -128,12 +137,20 @@ fn geometry_type(g: &geo::Geometry) -> &'static str {
     }
 }
 
-/// A report as the API gives it; `index_built_at` is when the index it came from was built.
+/// A report as the API gives it, for the request `req`; `index_built_at` is when the index it
+/// came from was built.
 pub fn report(
     r: &Report,
     index_built_at: SystemTime,
-    out: &Output,
+    req: &ProposalRequest,
 ) -> Result<v1::ValidationReport, TransformError> {
+    let out = &req.output;
+    let status = |s: Status| match s {
+        Status::Passed => v1::FindingStatus::Passed,
+        Status::Failed => v1::FindingStatus::Failed,
+        Status::NotApplicable => v1::FindingStatus::NotApplicable,
+        Status::NotChecked => v1::FindingStatus::NotChecked,
+    } as i32;
     let severity = |s: Severity| match s {
         Severity::Info => v1::Severity::Info,
         Severity::Warning => v1::Severity::Warning,
@@ -178,6 +195,8 @@ pub fn report(
                     }
                     _ => String::new(),
                 },
+                status: status(f.status),
+                reason: f.reason.map(String::from).unwrap_or_default(),
             })
         })
         .collect::<Result<Vec<_>, TransformError>>()?;
@@ -185,6 +204,7 @@ pub fn report(
         verdict: match r.verdict {
             Verdict::Clear => v1::Verdict::Clear,
             Verdict::NeedsCoordination => v1::Verdict::NeedsCoordination,
+            Verdict::Incomplete => v1::Verdict::Incomplete,
             Verdict::Blocked => v1::Verdict::Blocked,
         } as i32,
         findings,
@@ -201,6 +221,18 @@ pub fn report(
         index_built_at: Some(timestamp(chrono::DateTime::<chrono::Utc>::from(
             index_built_at,
         ))),
+        rule_versions: r
+            .rule_versions
+            .iter()
+            .map(|v| v1::RuleVersionUsed {
+                rule: v.rule.into(),
+                version: v.version,
+                municipality_code: v.municipality_code.clone().unwrap_or_default(),
+                status: status(v.status),
+            })
+            .collect(),
+        checked_at: Some(timestamp(req.at)),
+        report_id: rules::report_id(&req.proposal, req.at, r),
     })
 }
 

@@ -1,6 +1,7 @@
 //! The rule catalogue: which rules there are ([`RuleCode`], in report order), the outcome codes
-//! their findings carry ([`Outcome`]), the severities, and the rule versions as data
-//! ([`RuleDef`], [`RuleSet`]) with the choice of the version in force.
+//! their findings carry ([`Outcome`]), why a rule was not applied or not checked ([`Reason`]), the
+//! severities, and the rule versions as data ([`RuleDef`], [`RuleSet`]) with the choice of the
+//! version in force.
 //!
 //! Codes are enums in the engine and strings only on the wire and in the database: `as_str()` gives
 //! the stable string (`"WITHIN_PARCEL"`, `"OUTSIDE_PARCEL"`, …) that API clients and stored rule
@@ -49,6 +50,12 @@ impl RuleCode {
     pub fn parse(s: &str) -> Option<RuleCode> {
         RuleCode::ALL.into_iter().find(|c| c.as_str() == s)
     }
+
+    /// Whether the rule measures the proposal against the parcels it is on: without a parcel
+    /// under the proposal it cannot be checked (and is reported so, never left out).
+    pub const fn needs_parcels(self) -> bool {
+        matches!(self, RuleCode::Setback | RuleCode::Coverage)
+    }
 }
 
 /// The rule codes, in report order (the same as [`RuleCode::ALL`]).
@@ -59,6 +66,8 @@ pub const RULES: [RuleCode; 7] = RuleCode::ALL;
 pub enum Outcome {
     /// The rule does not apply to the proposal's procedure.
     NotApplicable,
+    /// The rule is in force but could not be checked (the finding's [`Reason`] says why).
+    NotChecked,
     GeometryValid,
     ParcelNotFound,
     OutsideParcel,
@@ -83,6 +92,7 @@ impl Outcome {
     pub const fn as_str(self) -> &'static str {
         match self {
             Outcome::NotApplicable => "NOT_APPLICABLE",
+            Outcome::NotChecked => "NOT_CHECKED",
             Outcome::GeometryValid => "GEOMETRY_VALID",
             Outcome::ParcelNotFound => "PARCEL_NOT_FOUND",
             Outcome::OutsideParcel => "OUTSIDE_PARCEL",
@@ -133,8 +143,32 @@ macro_rules! as_wire_string {
     };
 }
 
+/// Why a rule in force was not applied or not checked (`Finding.reason` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The rule does not apply to the proposal's procedure type.
+    OtherProcedure,
+    /// The rule measures against parcels and there is none: no current parcel under the
+    /// proposal, or none of the parcels named exists.
+    NoParcel,
+    /// The rule gave no outcome at all (a safeguard: every rule in force is reported).
+    NoOutcome,
+}
+
+impl Reason {
+    /// The code as reported.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::OtherProcedure => "OTHER_PROCEDURE",
+            Reason::NoParcel => "NO_PARCEL",
+            Reason::NoOutcome => "NO_OUTCOME",
+        }
+    }
+}
+
 as_wire_string!(RuleCode);
 as_wire_string!(Outcome);
+as_wire_string!(Reason);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {

@@ -11,9 +11,9 @@ use chrono::NaiveDate;
 use geo::MultiPolygon;
 use kovgis_core::model::LayerKind;
 
-use super::catalogue::{Outcome, RuleCode, RuleDef, Severity};
+use super::catalogue::{Outcome, Reason, RuleCode, RuleDef, Severity};
 use super::messages::Locale;
-use super::report::Finding;
+use super::report::{Finding, RuleVersion, Status};
 use crate::index::{Feature, Index, Layer, Parcel};
 use crate::kernel;
 use crate::predicates as p;
@@ -54,7 +54,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) sliver_area: f64,
     pub(crate) sliver_width: f64,
     pub(crate) findings: Vec<Finding>,
-    pub(crate) rule_versions: Vec<(RuleCode, i32)>,
+    pub(crate) rule_versions: Vec<RuleVersion>,
     /// The layers read, in first-use order (their versions go into the provenance).
     pub(crate) layers_used: Vec<&'a Layer>,
 }
@@ -70,12 +70,71 @@ impl<'a> Ctx<'a> {
         passed: bool,
         message: String,
     ) -> &mut Finding {
+        let status = if passed {
+            Status::Passed
+        } else {
+            Status::Failed
+        };
+        self.push(rule, def, code, status, None, message)
+    }
+
+    /// A finding that `rule` (version `def`) does not apply to the proposal, and why.
+    pub(crate) fn not_applicable(
+        &mut self,
+        rule: RuleCode,
+        def: &RuleDef,
+        reason: Reason,
+        message: String,
+    ) -> &mut Finding {
+        let status = Status::NotApplicable;
+        self.push(
+            rule,
+            def,
+            Outcome::NotApplicable,
+            status,
+            Some(reason),
+            message,
+        )
+    }
+
+    /// A finding that `rule` (version `def`) is in force but could not be checked, and why: not
+    /// passed, with the rule's severity (what is at stake).
+    pub(crate) fn not_checked(
+        &mut self,
+        rule: RuleCode,
+        def: &RuleDef,
+        reason: Reason,
+        message: String,
+    ) -> &mut Finding {
+        let status = Status::NotChecked;
+        self.push(
+            rule,
+            def,
+            Outcome::NotChecked,
+            status,
+            Some(reason),
+            message,
+        )
+    }
+
+    fn push(
+        &mut self,
+        rule: RuleCode,
+        def: &RuleDef,
+        code: Outcome,
+        status: Status,
+        reason: Option<Reason>,
+        message: String,
+    ) -> &mut Finding {
+        let passed = matches!(status, Status::Passed | Status::NotApplicable);
         self.findings.push(Finding {
             rule,
             rule_version: def.version,
             code,
             severity: if passed { Severity::Info } else { def.severity },
             passed,
+            status,
+            reason,
             message,
             layer_id: None,
             layer_name: None,

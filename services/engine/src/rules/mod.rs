@@ -15,7 +15,8 @@
 //! - `context`: the proposal and what every rule reads (its shape, the hits, the parcels);
 //! - one module per rule: `geometry_valid`, `within_parcel`, `setback`, `zone_use`,
 //!   `coverage`, `restriction_overlap`, `dp_required`;
-//! - [`report`]: findings, verdict, provenance; `messages` and `number`: how findings read.
+//! - [`report`]: findings, verdict, provenance; [`report_id`]: the id that names exactly what was
+//!   checked; `messages` and `number`: how findings read.
 
 pub mod catalogue;
 mod context;
@@ -25,21 +26,27 @@ mod geometry_valid;
 mod messages;
 mod number;
 pub mod report;
+pub mod report_id;
 mod restriction_overlap;
 mod setback;
 mod within_parcel;
 mod zone_use;
 
-pub use catalogue::{Outcome, RULES, RuleCode, RuleDef, RuleSet, Severity};
+pub use catalogue::{Outcome, RULES, Reason, RuleCode, RuleDef, RuleSet, Severity};
 pub use context::Proposal;
 pub use messages::Locale;
-pub use report::{Finding, Report, Verdict};
+pub use report::{Finding, Report, RuleVersion, Status, Verdict};
+pub use report_id::report_id;
 
 use crate::index::{Index, Parcel};
 use context::Ctx;
 use messages::t;
 
 /// Checks a proposal against every rule in force; see the module docs.
+///
+/// Every rule in force gets at least one finding: not applicable to the procedure, not checked
+/// (with the reason, e.g. no parcel under the proposal for the rules that measure against
+/// parcels), or its outcome.
 pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     let (on, m, loc) = (
         proposal.on,
@@ -48,38 +55,32 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     );
     let mut cx = Ctx::new(index, rules, proposal);
     let (on_parcels, missing) = cx.parcels();
-    let parcels: Vec<&Parcel> = on_parcels.iter().map(|(p, _)| *p).collect();
 
     for code in RuleCode::ALL {
         let Some(def) = rules.in_force(code, m, on) else {
             continue;
         };
-        cx.rule_versions.push((code, def.version));
-        if !def.procedures.is_empty() && !def.procedures.contains(&proposal.procedure) {
-            cx.finding(
+        let first = cx.findings.len();
+        check(&mut cx, code, def, &on_parcels, &missing);
+        // Every rule in force is in the report: one that said nothing was not checked.
+        if cx.findings.len() == first {
+            cx.not_checked(
                 code,
                 def,
-                Outcome::NotApplicable,
-                true,
+                Reason::NoOutcome,
                 t!(
                     loc,
-                    format!("ei kohaldata menetlusele {}", proposal.procedure),
-                    format!("does not apply to {}", proposal.procedure),
+                    "ei kontrollitud: reegel ei andnud tulemust".into(),
+                    "not checked: the rule gave no outcome".into(),
                 ),
             );
-            continue;
         }
-        match code {
-            RuleCode::GeometryValid => geometry_valid::geometry_valid(&mut cx, def),
-            RuleCode::WithinParcel => {
-                within_parcel::within_parcel(&mut cx, def, &on_parcels, &missing)
-            }
-            RuleCode::Setback => setback::setback(&mut cx, def, &parcels),
-            RuleCode::ZoneUse => zone_use::zone_use(&mut cx, def),
-            RuleCode::Coverage => coverage::coverage(&mut cx, def, &on_parcels),
-            RuleCode::RestrictionOverlap => restriction_overlap::restrictions(&mut cx, def),
-            RuleCode::DpRequired => dp_required::dp_required(&mut cx, def),
-        }
+        cx.rule_versions.push(RuleVersion {
+            rule: code,
+            version: def.version,
+            municipality_code: def.municipality_code.clone(),
+            status: Status::of(&cx.findings[first..]),
+        });
     }
 
     let verdict = Verdict::of(&cx.findings);
@@ -94,9 +95,59 @@ pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
     Report {
         verdict,
         findings: cx.findings,
-        parcels: parcels.iter().map(|p| p.code.clone()).collect(),
+        parcels: on_parcels.iter().map(|(p, _)| p.code.clone()).collect(),
         rule_versions: cx.rule_versions,
         dataset_versions,
         input_hash,
+    }
+}
+
+/// Runs one rule in force (version `def`) on the proposal.
+fn check(
+    cx: &mut Ctx<'_>,
+    code: RuleCode,
+    def: &RuleDef,
+    on_parcels: &[(&Parcel, f64)],
+    missing: &[&str],
+) {
+    let loc = cx.p.locale;
+    if !def.procedures.is_empty() && !def.procedures.contains(&cx.p.procedure) {
+        let procedure = &cx.p.procedure;
+        let message = t!(
+            loc,
+            format!("ei kohaldata menetlusele {procedure}"),
+            format!("does not apply to {procedure}"),
+        );
+        cx.not_applicable(code, def, Reason::OtherProcedure, message);
+        return;
+    }
+    if code.needs_parcels() && on_parcels.is_empty() {
+        let message = if missing.is_empty() {
+            t!(
+                loc,
+                "ei kontrollitud: ala all ei ole ühtegi katastriüksust".into(),
+                "not checked: there is no parcel under the proposal".into(),
+            )
+        } else {
+            t!(
+                loc,
+                "ei kontrollitud: nimetatud katastriüksusi ei ole (kehtivana) olemas".into(),
+                "not checked: none of the parcels named exists".into(),
+            )
+        };
+        cx.not_checked(code, def, Reason::NoParcel, message);
+        return;
+    }
+    match code {
+        RuleCode::GeometryValid => geometry_valid::geometry_valid(cx, def),
+        RuleCode::WithinParcel => within_parcel::within_parcel(cx, def, on_parcels, missing),
+        RuleCode::Setback => {
+            let parcels: Vec<&Parcel> = on_parcels.iter().map(|(p, _)| *p).collect();
+            setback::setback(cx, def, &parcels)
+        }
+        RuleCode::ZoneUse => zone_use::zone_use(cx, def),
+        RuleCode::Coverage => coverage::coverage(cx, def, on_parcels),
+        RuleCode::RestrictionOverlap => restriction_overlap::restrictions(cx, def),
+        RuleCode::DpRequired => dp_required::dp_required(cx, def),
     }
 }

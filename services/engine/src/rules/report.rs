@@ -1,15 +1,17 @@
-//! The report of one validation: one [`Finding`] per rule outcome or per hit, the [`Verdict`]
-//! they add up to, and the provenance (rule versions, dataset versions, the hash of the input).
+//! The report of one validation: one [`Finding`] per rule outcome or per hit, each with its
+//! [`Status`], the [`Verdict`] they add up to, and the provenance (the rule versions used with
+//! their outcome, dataset versions, the hash of the input). The report's id, which also needs the
+//! moment checked, is [`super::report_id`]'s.
 //!
-//! Plain data and the two functions that sum it up; how each finding comes about is in the rule
-//! modules, the API's rendering of it in the service crate.
+//! Plain data and the functions that sum it up; how each finding comes about is in the rule
+//! modules, the API's rendering of it in the API crate.
 
 use std::sync::Arc;
 
 use geo::{Geometry, MultiPolygon};
 use sha2::{Digest, Sha256};
 
-use super::catalogue::{Outcome, RuleCode, Severity};
+use super::catalogue::{Outcome, Reason, RuleCode, Severity};
 use crate::index::{Feature, Layer};
 
 /// One rule's outcome, or one hit of it.
@@ -19,8 +21,15 @@ pub struct Finding {
     pub rule_version: i32,
     /// Stable outcome code, e.g. `OUTSIDE_PARCEL`, `WITHIN_PARCEL`.
     pub code: Outcome,
+    /// INFO for a pass or a rule not applied; the rule's severity for a failure and for a rule
+    /// not checked (what is at stake).
     pub severity: Severity,
+    /// Whether the rule passed or does not apply; false for a failure and for a rule not
+    /// checked, so that "not checked" never reads as "clear".
     pub passed: bool,
+    pub status: Status,
+    /// Why the rule was not applied or not checked.
+    pub reason: Option<Reason>,
     pub message: String,
     pub layer_id: Option<i64>,
     pub layer_name: Option<String>,
@@ -40,11 +49,56 @@ pub struct Finding {
     pub authority: Option<String>,
 }
 
+/// What became of a rule, or of one finding of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Checked and clear.
+    Passed,
+    /// Does not apply to the proposal's procedure type.
+    NotApplicable,
+    /// In force, but could not be checked (the reason says why): not a pass.
+    NotChecked,
+    /// Checked and failed.
+    Failed,
+}
+
+impl Status {
+    /// A rule's status from its findings: failed if any failed, else not checked if any was not
+    /// checked, else not applicable if every finding says so, else passed. A rule without
+    /// findings is not checked (the engine never leaves it so, see [`super::validate`]).
+    pub fn of(findings: &[Finding]) -> Status {
+        if findings.is_empty() {
+            return Status::NotChecked;
+        }
+        findings
+            .iter()
+            .map(|f| f.status)
+            .filter(|s| *s != Status::NotApplicable)
+            .max()
+            .unwrap_or(Status::NotApplicable)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Every rule in force passed or does not apply.
     Clear,
+    /// A warning failed (coordination needed); nothing blocks and every rule was checked.
     NeedsCoordination,
+    /// Nothing blocks, but a rule in force could not be checked: not a pass.
+    Incomplete,
+    /// A blocking rule failed.
     Blocked,
+}
+
+/// A rule version used by a report, and what became of the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleVersion {
+    pub rule: RuleCode,
+    pub version: i32,
+    /// The municipality whose own version it is; `None`: the national one.
+    pub municipality_code: Option<String>,
+    pub status: Status,
 }
 
 #[derive(Debug, Clone)]
@@ -53,8 +107,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// The parcels the proposal was checked on.
     pub parcels: Vec<String>,
-    /// (rule code, version) of every rule evaluated.
-    pub rule_versions: Vec<(RuleCode, i32)>,
+    /// Every rule in force, in report order, with the version used and its status.
+    pub rule_versions: Vec<RuleVersion>,
     /// (what, dataset version) of the data used.
     pub dataset_versions: Vec<(String, Option<i64>)>,
     /// SHA-256 of the proposal's normalised geometry (EPSG:3301 WKB).
@@ -87,11 +141,18 @@ impl Finding {
 }
 
 impl Verdict {
-    /// Blocked by a blocking failure, else needing coordination for a warning, else clear.
+    /// Blocked by a blocking failure; else incomplete when a rule in force could not be checked
+    /// (it might have blocked); else needing coordination for a failed warning; else clear.
     pub(crate) fn of(findings: &[Finding]) -> Verdict {
-        let failed = |s: Severity| findings.iter().any(|f| !f.passed && f.severity == s);
+        let failed = |s: Severity| {
+            findings
+                .iter()
+                .any(|f| f.status == Status::Failed && f.severity == s)
+        };
         if failed(Severity::Blocking) {
             Verdict::Blocked
+        } else if findings.iter().any(|f| f.status == Status::NotChecked) {
+            Verdict::Incomplete
         } else if failed(Severity::Warning) {
             Verdict::NeedsCoordination
         } else {

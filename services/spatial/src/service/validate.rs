@@ -4,10 +4,10 @@
 //!
 //! The index itself (building, keeping it current) is [`crate::validation`]'s.
 
-use kovgis_api::convert::{self, Output, ProposalRequest};
+use kovgis_api::convert::{self, ProposalRequest};
 use kovgis_api::v1;
 use kovgis_core::InputError;
-use kovgis_engine::rules::{self, Proposal};
+use kovgis_engine::rules;
 use tonic::Status;
 
 use super::{Result, SpatialApi};
@@ -35,14 +35,9 @@ impl SpatialApi {
 
     /// Checks a proposal on the index, or — for a moment before the index's newest data — on a
     /// small index of what PostGIS held then around the proposal.
-    async fn check(
-        &self,
-        built: &Built,
-        proposal: &Proposal,
-        out: &Output,
-        as_of: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<v1::ValidationReport> {
-        match as_of {
+    async fn check(&self, built: &Built, p: &ProposalRequest) -> Result<v1::ValidationReport> {
+        let proposal = &p.proposal;
+        match p.as_of {
             Some(at) if past(built, Some(at)) => {
                 let Some(around) = geo::BoundingRect::bounding_rect(&proposal.geometry) else {
                     return Err(InputError::new("geometry", "geometry is empty").into());
@@ -51,13 +46,13 @@ impl SpatialApi {
                 Ok(convert::report(
                     &rules::validate(&then.index, &then.rules, proposal),
                     then.built_at,
-                    out,
+                    p,
                 )?)
             }
             _ => Ok(convert::report(
                 &rules::validate(&built.index, &built.rules, proposal),
                 built.built_at,
-                out,
+                p,
             )?),
         }
     }
@@ -70,7 +65,7 @@ pub(super) async fn one(
     let run = async {
         let built = api.built()?;
         let p = api.proposal("", &req, &built)?;
-        api.check(&built, &p.proposal, &p.output, p.as_of).await
+        api.check(&built, &p).await
     };
     Ok(run.await?)
 }
@@ -116,7 +111,7 @@ pub(super) async fn batch(
                     convert::report(
                         &rules::validate(&built.index, &built.rules, &p.proposal),
                         built.built_at,
-                        &p.output,
+                        p,
                     )
                     .map_err(ServiceError::from)
                 })
@@ -141,7 +136,7 @@ pub(super) async fn batch(
     // Past dates read PostGIS per proposal: one at a time.
     let mut reports = Vec::new();
     for p in done.iter().flat_map(|(parsed, _)| parsed) {
-        reports.push(api.check(&built, &p.proposal, &p.output, p.as_of).await?);
+        reports.push(api.check(&built, p).await?);
     }
     Ok(v1::ValidateGeometriesResponse { reports })
 }

@@ -1,5 +1,8 @@
 //! Builders for the validation tests: a building-permit request for a WKT footprint in
-//! EPSG:3301, axis-aligned squares, and one ValidateGeometry call.
+//! EPSG:3301, axis-aligned squares, one ValidateGeometry call, and a restriction layer imported
+//! over gRPC.
+
+use geozero::ToGeo;
 
 use super::{TestServer, v1, wkt};
 
@@ -26,4 +29,56 @@ pub fn square(x: f64, y: f64, side: f64) -> String {
 
 pub async fn validate(s: &mut TestServer, r: v1::ValidateGeometryRequest) -> v1::ValidationReport {
     s.client.validate_geometry(r).await.unwrap().into_inner()
+}
+
+/// A noise-zone layer import (keyed) with one square feature N1 of side `side` at (x, y).
+pub async fn import_noise_zone(s: &mut TestServer, x: f64, y: f64, side: f64) {
+    let ring: Vec<String> = [
+        (x, y),
+        (x + side, y),
+        (x + side, y + side),
+        (x, y + side),
+        (x, y),
+    ]
+    .iter()
+    .map(|(a, b)| format!("{a} {b}"))
+    .collect();
+    let header = v1::ImportFeaturesRequest {
+        message: Some(v1::import_features_request::Message::Header(
+            v1::ImportHeader {
+                target: v1::ImportTarget::Layer as i32,
+                municipality_code: "0793".into(),
+                kind: v1::LayerKind::Restriction as i32,
+                layer_name: "noise-zones".into(),
+                layer_title: "Mürakaart (test)".into(),
+                authority: "Terviseamet".into(),
+                keyed: true,
+                source: format!("test {x} {y}"),
+                epsg: 3301,
+                mode: v1::ImportMode::Replace as i32,
+                ..Default::default()
+            },
+        )),
+    };
+    let feature = v1::ImportFeaturesRequest {
+        message: Some(v1::import_features_request::Message::Batch(
+            v1::ImportBatch {
+                features: vec![v1::ImportFeature {
+                    id: "N1".into(),
+                    geometry: Some(v1::import_feature::Geometry::Wkb(
+                        kovgis_core::output::to_wkb(
+                            &geozero::wkt::Wkt(format!("POLYGON(({}))", ring.join(", ")))
+                                .to_geo()
+                                .unwrap(),
+                        ),
+                    )),
+                    attributes: None,
+                }],
+            },
+        )),
+    };
+    s.client
+        .import_features(tokio_stream::iter(vec![header, feature]))
+        .await
+        .unwrap();
 }
