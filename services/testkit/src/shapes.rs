@@ -95,3 +95,20 @@ pub fn wkt(rings: &[Ring]) -> String {
 pub fn points(rings: &[Ring]) -> usize {
     rings.iter().map(Vec::len).sum()
 }
+
+/// The rings as little-endian ISO WKB of a polygon (16 bytes a point: 100 000 points fit well in
+/// a 4 MiB message, where WKT would not).
+pub fn wkb(rings: &[Ring]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(9 + rings.iter().map(|r| 4 + 16 * r.len()).sum::<usize>());
+    b.push(1);
+    b.extend(3u32.to_le_bytes());
+    b.extend((rings.len() as u32).to_le_bytes());
+    for ring in rings {
+        b.extend((ring.len() as u32).to_le_bytes());
+        for [x, y] in ring {
+            b.extend(x.to_le_bytes());
+            b.extend(y.to_le_bytes());
+        }
+    }
+    b
+}
