@@ -256,7 +256,7 @@ pub fn run(rings: &[Ring]) -> Result<Found, Problem> {
                 opening.push((lower, k));
             }
         }
-        opening.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        opening.sort_unstable_by_key(|a| a.0);
         for &(lower, k) in &opening {
             parent[k] = match status.range(..lower).next_back() {
                 Some(&Key::Seg { id, .. }) => {
