@@ -9,6 +9,7 @@
 //! - [`wait`] (feature `db`): polling with a deadline instead of bare sleeps, and the one probe
 //!   several tests wait on (an import's COPY running).
 //! - [`fixtures`] (feature `db`): the checkout's `fixtures/` folder.
+//! - [`shapes`]: large polygons (many vertices, many holes) for tests that bound a request's cost.
 //!
 //! Not here: anything that starts a kovgis server or runs the `kovgis` binary — those stay in
 //! the tests of the crate they belong to (`services/spatial/tests/common`,
@@ -16,6 +17,7 @@
 //! of the workspace can use it as a dev-dependency without a cycle.
 
 mod rng;
+pub mod shapes;
 
 #[cfg(feature = "db")]
 pub mod db;

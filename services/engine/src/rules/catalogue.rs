@@ -74,6 +74,8 @@ pub enum Outcome {
     WithinParcel,
     SetbackOk,
     SetbackTooSmall,
+    /// Too many parcels (or parcel vertices) to unite for the setback: not worked out.
+    SetbackNotChecked,
     NoZone,
     ZoneUseAllowed,
     ZoneUseNotAllowed,
@@ -99,6 +101,7 @@ impl Outcome {
             Outcome::WithinParcel => "WITHIN_PARCEL",
             Outcome::SetbackOk => "SETBACK_OK",
             Outcome::SetbackTooSmall => "SETBACK_TOO_SMALL",
+            Outcome::SetbackNotChecked => "SETBACK_NOT_CHECKED",
             Outcome::NoZone => "NO_ZONE",
             Outcome::ZoneUseAllowed => "ZONE_USE_ALLOWED",
             Outcome::ZoneUseNotAllowed => "ZONE_USE_NOT_ALLOWED",
