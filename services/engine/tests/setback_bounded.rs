@@ -2,7 +2,7 @@
 //! boundary only, and that overlay is bounded. A grid of square parcels at Tartu coordinates, edges
 //! cut into many pieces so that the edge-by-edge path gives way to the overlay: below the caps the
 //! distance is the one worked out by hand (to the grid's outer edge); above them the finding is
-//! SETBACK_NOT_CHECKED, not passed, and the report is not clear — at once, not after uniting
+//! NOT_CHECKED (reason TOO_COMPLEX), not passed, and the report is not clear — at once, not after uniting
 //! every parcel.
 
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use kovgis_engine::index::{Index, Parcel};
 use kovgis_engine::rules::{
-    Locale, Outcome, Proposal, RuleDef, RuleSet, Severity, Verdict, validate,
+    Locale, Outcome, Proposal, Reason, RuleDef, RuleSet, Severity, Status, Verdict, validate,
 };
 use serde_json::json;
 
@@ -106,10 +106,12 @@ fn too_many_parcels_or_vertices_are_not_checked_and_say_so_at_once() {
         let r = validate(&index, &rules(), &proposal(3.0, b));
         let took = started.elapsed();
         let f = &r.findings[0];
-        assert_eq!(f.code, Outcome::SetbackNotChecked, "{what}: {}", f.message);
+        assert_eq!(f.code, Outcome::NotChecked, "{what}: {}", f.message);
+        assert_eq!(f.reason, Some(Reason::TooComplex), "{what}");
+        assert_eq!(f.status, Status::NotChecked, "{what}");
         assert!(!f.passed && f.distance_m.is_none(), "{what}");
         assert!(f.message.contains("not checked"), "{what}: {}", f.message);
-        assert_ne!(r.verdict, Verdict::Clear, "{what}");
+        assert_eq!(r.verdict, Verdict::Incomplete, "{what}");
         assert!(took < Duration::from_secs(1), "{what}: {took:?}");
     }
 }

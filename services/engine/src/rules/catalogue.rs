@@ -74,8 +74,6 @@ pub enum Outcome {
     WithinParcel,
     SetbackOk,
     SetbackTooSmall,
-    /// Too many parcels (or parcel vertices) to unite for the setback: not worked out.
-    SetbackNotChecked,
     NoZone,
     ZoneUseAllowed,
     ZoneUseNotAllowed,
@@ -101,7 +99,6 @@ impl Outcome {
             Outcome::WithinParcel => "WITHIN_PARCEL",
             Outcome::SetbackOk => "SETBACK_OK",
             Outcome::SetbackTooSmall => "SETBACK_TOO_SMALL",
-            Outcome::SetbackNotChecked => "SETBACK_NOT_CHECKED",
             Outcome::NoZone => "NO_ZONE",
             Outcome::ZoneUseAllowed => "ZONE_USE_ALLOWED",
             Outcome::ZoneUseNotAllowed => "ZONE_USE_NOT_ALLOWED",
@@ -156,6 +153,9 @@ pub enum Reason {
     NoParcel,
     /// The rule gave no outcome at all (a safeguard: every rule in force is reported).
     NoOutcome,
+    /// Checking it would cost more than the documented bound (e.g. SETBACK on more parcels or
+    /// parcel vertices than are united for one proposal).
+    TooComplex,
 }
 
 impl Reason {
@@ -165,6 +165,7 @@ impl Reason {
             Reason::OtherProcedure => "OTHER_PROCEDURE",
             Reason::NoParcel => "NO_PARCEL",
             Reason::NoOutcome => "NO_OUTCOME",
+            Reason::TooComplex => "TOO_COMPLEX",
         }
     }
 }

@@ -6,11 +6,11 @@
 //! (`p::union_boundary_distance`); larger sets are united with one overlay, whose cost grows with
 //! their vertices. That overlay is bounded: past [`MAX_UNION_PARCELS`] parcels or
 //! [`MAX_UNION_VERTICES`] vertices in all the setback is not worked out and the finding says so
-//! (`SETBACK_NOT_CHECKED`, not passed), instead of one request uniting half a town.
+//! (`NOT_CHECKED` with reason `TOO_COMPLEX`, not passed), instead of one request uniting half a town.
 
 use geo::{CoordsIter, MultiPolygon};
 
-use super::catalogue::{Outcome, RuleCode, RuleDef};
+use super::catalogue::{Outcome, Reason, RuleCode, RuleDef};
 use super::context::Ctx;
 use super::messages::t;
 use super::number::Dec;
@@ -40,11 +40,10 @@ pub(super) fn setback(cx: &mut Ctx<'_>, def: &RuleDef, parcels: &[&Parcel]) {
             let vertices: usize = geometries.iter().map(|g| g.coords_count()).sum();
             if parcels.len() > MAX_UNION_PARCELS || vertices > MAX_UNION_VERTICES {
                 let (n, cap_n, cap_v) = (parcels.len(), MAX_UNION_PARCELS, MAX_UNION_VERTICES);
-                cx.finding(
+                cx.not_checked(
                     RuleCode::Setback,
                     def,
-                    Outcome::SetbackNotChecked,
-                    false,
+                    Reason::TooComplex,
                     t!(
                         loc,
                         format!(
