@@ -1,5 +1,6 @@
-//! The gRPC server around [`SpatialApi`]: the listener (with Nagle's algorithm off), gRPC health,
-//! server reflection, gRPC-Web (HTTP/1.1, for browser clients), the validation index built before
+//! The gRPC server around [`SpatialApi`]: the listener (with Nagle's algorithm off), HTTP/2
+//! keep-alive and streams per connection, message size limits both ways, gRPC health, server
+//! reflection, gRPC-Web (HTTP/1.1, for browser clients), the validation index built before
 //! serving, and graceful shutdown when the caller's future completes.
 //!
 //! No request handling here: the handlers are in [`crate::service`].
@@ -65,13 +66,19 @@ pub async fn run(
     // The validation index: built before serving, then kept current in the background.
     let index = validation::IndexHandle::default();
     let refresher = validation::start(&store, &index).await?;
+    warn_about_pools(&store, &config);
     let spatial = SpatialServiceServer::new(SpatialApi::new(store, &config, index))
-        .max_decoding_message_size(config.max_message_bytes);
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_response_bytes);
 
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving kovgis.v1.SpatialService (gRPC, gRPC-Web, health, reflection)");
     }
+    let limits = &config.server;
     tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_concurrent_streams(limits.max_streams_per_connection)
         .accept_http1(true)
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
@@ -83,4 +90,26 @@ pub async fn run(
     refresher.abort();
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Streams and imports each hold a connection: say so when their caps leave no connection of
+/// their pool for the calls that need one.
+fn warn_about_pools(store: &Store, config: &Config) {
+    let (queries, bulk) = store.pool_sizes();
+    if config.server.max_feature_streams >= queries {
+        tracing::warn!(
+            streams = config.server.max_feature_streams,
+            queries,
+            "QueryFeatures streams may take every read-query connection; lower \
+             --max-feature-streams or raise --db-connections"
+        );
+    }
+    if config.server.max_imports >= bulk {
+        tracing::warn!(
+            imports = config.server.max_imports,
+            bulk,
+            "imports may take every bulk connection (index rebuilds wait); lower --max-imports \
+             or raise --db-bulk-connections"
+        );
+    }
 }

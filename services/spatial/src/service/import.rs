@@ -4,7 +4,9 @@
 //! set-based merge in one transaction), with the same per-feature checks (kovgis-core's
 //! `ingest`). The content hash is taken over the encoded features as they arrive, so an
 //! unchanged re-send is recognised at the end and rolled back. If the client cancels or the
-//! stream breaks, the `Import` is dropped unfinished and nothing of it remains.
+//! stream breaks, the `Import` is dropped unfinished and nothing of it remains. Each batch is
+//! checked and converted (decoding, validity, transform, hashing) on the heavy pool's worker,
+//! off the runtime's threads, and staged in order.
 //!
 //! The header is read here rather than in `kovgis-api`: what it becomes (`ImportTarget`,
 //! `ImportOptions`) are `kovgis-store` types, and the API crate does not depend on the store.
@@ -16,7 +18,6 @@ use kovgis_core::codes::{parse_cadastral_code, parse_municipality_code};
 use kovgis_core::crs::{self, EPSG_LEST97, EPSG_WGS84};
 use kovgis_core::ingest::{self, Prepared, Rejected};
 use kovgis_core::{GeometryEncoding, InputError};
-use kovgis_store::Store;
 use kovgis_store::import::{
     FeatureRow, Import, ImportMode, ImportOptions, ImportStart, ImportTarget, LayerSpec, ParcelRow,
 };
@@ -24,6 +25,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::Streaming;
 
+use super::SpatialApi;
 use crate::ServiceError;
 
 /// Problems listed in a response at most.
@@ -160,10 +162,10 @@ fn number(v: Option<&serde_json::Value>) -> Option<f64> {
 
 /// Runs one import stream to its end.
 pub async fn run(
-    store: &Store,
+    api: &SpatialApi,
     mut stream: Streaming<v1::ImportFeaturesRequest>,
-    idle: std::time::Duration,
 ) -> Result<v1::ImportFeaturesResponse, ServiceError> {
+    let (store, idle) = (&api.store, api.import_idle_timeout);
     use v1::import_features_request::Message as M;
     let first = next(&mut stream, idle).await?;
     let h = match first.and_then(|m| m.message) {
@@ -175,6 +177,7 @@ pub async fn run(
         }
     };
     let parcels = matches!(h.target, ImportTarget::Parcels);
+    let h = std::sync::Arc::new(h);
     let mut import = match store
         .begin_import(h.target.clone(), &h.source, None, h.options)
         .await?
@@ -196,17 +199,27 @@ pub async fn run(
             }
             None => continue,
         };
-        for feature in &batch.features {
-            hasher.update(feature.encode_to_vec());
-            let outcome = stage(&mut import, &h, parcels, index, feature).await?;
-            if let Some((reason, was_skipped)) = outcome {
+        // The batch is converted on the heavy pool's worker (waiting for it, not refused: the
+        // import is under way), then staged here in order.
+        let (first, head) = (index, h.clone());
+        let converted;
+        (hasher, converted) = api
+            .admission
+            .heavy_waiting(move || {
+                let mut out = Vec::with_capacity(batch.features.len());
+                for (k, feature) in batch.features.into_iter().enumerate() {
+                    hasher.update(feature.encode_to_vec());
+                    let c = convert(&head, parcels, first + k as u64, &feature)?;
+                    out.push((feature.id, c));
+                }
+                Ok((hasher, out))
+            })
+            .await?;
+        for (id, c) in converted {
+            if let Some((reason, was_skipped)) = stage(&mut import, c).await? {
                 skipped += was_skipped as u64;
                 if problems.len() < MAX_PROBLEMS {
-                    problems.push(v1::ImportProblem {
-                        index,
-                        id: feature.id.clone(),
-                        reason,
-                    });
+                    problems.push(v1::ImportProblem { index, id, reason });
                 }
             }
             index += 1;
@@ -255,15 +268,37 @@ pub async fn run(
     })
 }
 
-/// Checks and stages one feature. Returns a problem to report (and whether it was skipped),
-/// or an error that ends the import.
-async fn stage(
-    import: &mut Import,
+/// One feature, checked and converted: a row to stage (with a note to report), or a problem
+/// (and whether the feature was skipped).
+enum Converted {
+    Parcel(Box<ParcelRow>, Option<(String, bool)>),
+    Feature(Box<FeatureRow>, Option<(String, bool)>),
+    Problem(String, bool),
+}
+
+/// Stages a converted feature; returns the problem or note to report.
+async fn stage(import: &mut Import, c: Converted) -> Result<Option<(String, bool)>, ServiceError> {
+    Ok(match c {
+        Converted::Parcel(row, note) => {
+            import.push_parcel(&row).await?;
+            note
+        }
+        Converted::Feature(row, note) => {
+            import.push_feature(&row).await?;
+            note
+        }
+        Converted::Problem(reason, skipped) => Some((reason, skipped)),
+    })
+}
+
+/// Checks and converts one feature (CPU work: decoding, validity, transform, hashing), or an
+/// error that ends the import.
+fn convert(
     h: &Header,
     parcels: bool,
     index: u64,
     f: &v1::ImportFeature,
-) -> Result<Option<(String, bool)>, ServiceError> {
+) -> Result<Converted, ServiceError> {
     let field = |name: &str| format!("batch.features[{index}].{name}");
     let (encoding, default_epsg) = match &f.geometry {
         Some(v1::import_feature::Geometry::Geojson(s)) => {
@@ -272,15 +307,15 @@ async fn stage(
         Some(v1::import_feature::Geometry::Wkb(b)) => {
             (GeometryEncoding::Wkb(b.clone()), EPSG_LEST97)
         }
-        None => return Ok(Some(("no geometry".into(), true))),
+        None => return Ok(Converted::Problem("no geometry".into(), true)),
     };
     let (geometry, embedded) = match encoding.decode() {
         Ok(g) => g,
         Err(e) => {
-            return Ok(Some((
+            return Ok(Converted::Problem(
                 format!("geometry cannot be read: {}", e.reason),
                 true,
-            )));
+            ));
         }
     };
     let epsg = h.epsg.or(embedded).unwrap_or(default_epsg);
@@ -288,11 +323,11 @@ async fn stage(
         Ok(Prepared::Valid(g)) => (g, false, None),
         Ok(Prepared::Invalid(g, reason)) => {
             if !h.repair {
-                return Ok(Some((reason, true)));
+                return Ok(Converted::Problem(reason, true));
             }
             (g, true, Some((format!("repaired: {reason}"), false)))
         }
-        Err(Rejected::Skip(reason)) => return Ok(Some((reason, true))),
+        Err(Rejected::Skip(reason)) => return Ok(Converted::Problem(reason, true)),
         Err(Rejected::Stop(reason)) => {
             return Err(InputError::new(field("geometry"), reason).into());
         }
@@ -312,14 +347,17 @@ async fn stage(
             Some(f.id.clone())
         };
         let Some(code) = code else {
-            return Ok(Some(("no cadastral code (id or tunnus)".into(), true)));
+            return Ok(Converted::Problem(
+                "no cadastral code (id or tunnus)".into(),
+                true,
+            ));
         };
         if let Err(e) = parse_cadastral_code("id", &code) {
-            return Ok(Some((e.reason, true)));
+            return Ok(Converted::Problem(e.reason, true));
         }
         let geometry = match ingest::as_multipolygon(geometry) {
             Ok(g) => g,
-            Err(reason) => return Ok(Some((reason, true))),
+            Err(reason) => return Ok(Converted::Problem(reason, true)),
         };
         let mut row = ParcelRow {
             index: index as i64,
@@ -355,7 +393,7 @@ async fn stage(
         }
         row.attributes = serde_json::Value::Object(attributes);
         row.row_hash = row.content_hash();
-        import.push_parcel(&row).await?;
+        Ok(Converted::Parcel(Box::new(row), note))
     } else {
         let mut row = FeatureRow {
             index: index as i64,
@@ -366,7 +404,6 @@ async fn stage(
             row_hash: Vec::new(),
         };
         row.row_hash = row.content_hash();
-        import.push_feature(&row).await?;
+        Ok(Converted::Feature(Box::new(row), note))
     }
-    Ok(note)
 }
