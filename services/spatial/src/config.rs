@@ -1,6 +1,7 @@
 //! The settings of the spatial service: what a client may send (input and request limits), how
 //! the server protects itself (deadline, concurrency, keep-alive, message sizes, connections for
-//! streams and imports), and which work counts as heavy and how much of it runs at once. Every field has a safe default; `kovgis serve` exposes them
+//! streams and imports), which work counts as heavy and how much of it runs at once, and how a
+//! failed index rebuild is retried. Every field has a safe default; `kovgis serve` exposes them
 //! as flags (README: "Limits").
 
 use std::time::Duration;
@@ -30,6 +31,8 @@ pub struct Config {
     pub server: ServerLimits,
     /// Which work is heavy and how much of it runs at once.
     pub admission: AdmissionConfig,
+    /// Retries of a failed validation index rebuild.
+    pub index_retry: Backoff,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             import_idle_timeout: Duration::from_secs(120),
             server: ServerLimits::default(),
             admission: AdmissionConfig::default(),
+            index_retry: Backoff::default(),
         }
     }
 }
@@ -139,5 +143,45 @@ impl Default for AdmissionConfig {
             heavy_area_m2: 1e6,
             light_batch: 16,
         }
+    }
+}
+
+/// Exponential back-off: `initial`, doubled after every failure, at most `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait after `failures` failures in a row (1 = the first).
+    pub fn after(&self, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(500),
+        };
+        let waits: Vec<u128> = (1..=5).map(|n| b.after(n).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 500, 500]);
+        assert_eq!(b.after(u32::MAX).as_millis(), 500);
     }
 }

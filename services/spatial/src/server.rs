@@ -1,5 +1,6 @@
 //! The gRPC server around [`SpatialApi`]: the listener (with Nagle's algorithm off), HTTP/2
-//! keep-alive and streams per connection, message size limits both ways, gRPC health, server
+//! keep-alive and streams per connection, message size limits both ways, gRPC health (with
+//! `kovgis.v1.ValidationIndex` NOT_SERVING while the validation index is stale), server
 //! reflection, gRPC-Web (HTTP/1.1, for browser clients), the validation index built before
 //! serving, and graceful shutdown when the caller's future completes.
 //!
@@ -11,6 +12,7 @@ use kovgis_api::v1::spatial_service_server::SpatialServiceServer;
 use kovgis_store::Store;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
 
 use crate::{Config, SpatialApi, validation};
 
@@ -63,9 +65,14 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    // The validation index: built before serving, then kept current in the background.
+    // The validation index: built before serving, then kept current in the background; its
+    // freshness is a health status of its own.
     let index = validation::IndexHandle::default();
-    let refresher = validation::start(&store, &index).await?;
+    let refresher = validation::start(&store, &index, config.index_retry).await?;
+    health_reporter
+        .set_service_status(INDEX_HEALTH, ServingStatus::Serving)
+        .await;
+    let health_task = tokio::spawn(report_freshness(index.watch(), health_reporter.clone()));
     warn_about_pools(&store, &config);
     let spatial = SpatialServiceServer::new(SpatialApi::new(store, &config, index))
         .max_decoding_message_size(config.max_message_bytes)
@@ -88,8 +95,31 @@ pub async fn run(
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     refresher.abort();
+    health_task.abort();
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// The health service name that says whether the validation index is current.
+pub const INDEX_HEALTH: &str = "kovgis.v1.ValidationIndex";
+
+/// Keeps [`INDEX_HEALTH`] in step with the index: NOT_SERVING while it is stale.
+async fn report_freshness(
+    mut freshness: tokio::sync::watch::Receiver<validation::Freshness>,
+    reporter: tonic_health::server::HealthReporter,
+) {
+    loop {
+        let stale = freshness.borrow_and_update().stale_since.is_some();
+        let status = if stale {
+            ServingStatus::NotServing
+        } else {
+            ServingStatus::Serving
+        };
+        reporter.set_service_status(INDEX_HEALTH, status).await;
+        if freshness.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Streams and imports each hold a connection: say so when their caps leave no connection of

@@ -281,5 +281,11 @@ pub(super) async fn index_stats(
     let heavy = api.admission.stats();
     stats.heavy_admitted = heavy.admitted;
     stats.heavy_refused = heavy.refused;
+    let fresh = api.index.freshness();
+    stats.stale = fresh.stale_since.is_some();
+    stats.stale_since = fresh
+        .stale_since
+        .map(|t| convert::timestamp(chrono::DateTime::<chrono::Utc>::from(t)));
+    stats.stale_reason = fresh.reason;
     Ok(stats)
 }
