@@ -2,8 +2,11 @@
 # Validation benchmark on the national-scale synthetic data (fixtures/national): the cadastre,
 # per-municipality zoning and national restrictions imported with `kovgis import`, plus a building
 # layer drawn on a third of the parcels. Prints index build time and memory, the engine's
-# per-check latency against the same checks in PostGIS (same data, same run), and gRPC throughput
-# at concurrency 1/16/64 and through the batch RPC. Not a test: run it by hand.
+# per-check latency against the same checks in PostGIS (same data, same run), gRPC throughput
+# at concurrency 1/16/64 and through the batch RPC, and the hostile-load run: the do-nothing
+# ceiling (health checks/s) against validations/s, then 8 clients sending worst-case requests
+# while 16 send ordinary footprints (hostile calls answered/refused, ordinary p50/p99, the
+# server's resident memory idle and at its peak). Not a test: run it by hand.
 #
 #   scripts/bench-validate.sh [PARCELS]      (default 775000)
 set -euo pipefail
@@ -70,5 +73,7 @@ log "gRPC: kovgis serve on 127.0.0.1:$PORT and a load client on the same machine
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; [ -n "${PGDIR:-}" ] && stop_cluster "$PGDIR"' EXIT
 "$T/release/kovgis-bench-validate" grpc "127.0.0.1:$PORT"
+log "hostile load: 8 clients with worst-case requests, 16 with ordinary footprints"
+"$T/release/kovgis-bench-validate" hostile "127.0.0.1:$PORT" "$SERVER"
 kill $SERVER
 grep -m1 "validation index built" "$OUT/serve.log" || true

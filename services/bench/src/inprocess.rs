@@ -35,12 +35,9 @@ SELECT (SELECT count(*) FROM p), (SELECT sum(inside) FROM p), (SELECT min(setbac
 
 /// Runs the in-process comparison and prints it.
 pub async fn run(url: &str) {
-    let store = Store::connect(&StoreConfig {
-        database_url: url.to_owned(),
-        max_connections: 2,
-    })
-    .await
-    .expect("connecting");
+    let store = Store::connect(&StoreConfig::new(url, 2))
+        .await
+        .expect("connecting");
     let t = Instant::now();
     let built = kovgis_spatial::validation::build(&store)
         .await

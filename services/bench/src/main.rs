@@ -10,10 +10,17 @@
 //! unary ValidateGeometry at concurrency 1, 16 and 64 over 4 HTTP/2 connections, then
 //! ValidateGeometries in batches; prints throughput and latency percentiles.
 //!
+//! `kovgis-bench-validate hostile ADDR PID`: the ceiling (health checks/s against validations/s
+//! with the same client), then worst-case requests from 8 clients while 16 send ordinary
+//! footprints; prints hostile calls answered and refused, the ordinary p50/p99 and the server's
+//! (process PID) resident memory idle and at its peak.
+//!
 //! Modules: `samples` (seeded footprints and plan areas on random parcels), `inprocess` (the
-//! engine against PostGIS in one process), `grpc` (the load client), `stats` (percentiles).
+//! engine against PostGIS in one process), `grpc` (the load client), `hostile` (the hostile-load
+//! run), `stats` (percentiles).
 
 mod grpc;
+mod hostile;
 mod inprocess;
 mod samples;
 mod stats;
@@ -29,6 +36,13 @@ async fn main() {
     match args.get(1).map(String::as_str) {
         Some("inprocess") => inprocess::run(&url).await,
         Some("grpc") => grpc::run(args.get(2).expect("grpc ADDR"), &url).await,
-        _ => eprintln!("usage: kovgis-bench-validate inprocess | grpc ADDR"),
+        Some("hostile") => {
+            let pid = args
+                .get(3)
+                .and_then(|p| p.parse().ok())
+                .expect("hostile ADDR PID");
+            hostile::run(args.get(2).expect("hostile ADDR PID"), pid, &url).await
+        }
+        _ => eprintln!("usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID"),
     }
 }

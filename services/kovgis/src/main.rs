@@ -3,16 +3,14 @@
 //! Wiring only: configuration (flags with `KOVGIS_*` environment fallbacks, `DATABASE_URL`),
 //! logging, and the calls into the library crates.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kovgis_core::InputLimits;
-use kovgis_spatial::PageTokenKey;
 use kovgis_store::{Store, StoreConfig};
 
 mod import_cmd;
+mod serve_args;
 
 /// mimalloc: the import moves millions of small allocations between reader threads and the
 /// runtime, where glibc's arenas contend (measured: a quarter of the import's CPU in malloc/free).
@@ -39,27 +37,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the gRPC services (applies pending migrations first).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "KOVGIS_LISTEN", default_value = "127.0.0.1:50051")]
-        listen: SocketAddr,
-        /// Most vertices accepted in one client geometry.
-        #[arg(long, env = "KOVGIS_MAX_VERTICES", default_value_t = InputLimits::default().max_vertices)]
-        max_vertices: usize,
-        /// Most database connections.
-        #[arg(long, env = "KOVGIS_DB_CONNECTIONS", default_value_t = 16)]
-        db_connections: usize,
-        /// Secret (16+ bytes) that page tokens are signed with; give every instance behind one
-        /// address the same. Unset: a random key of this process, whose tokens end with it.
-        #[arg(long, env = "KOVGIS_PAGE_TOKEN_KEY", hide_env_values = true)]
-        page_token_key: Option<String>,
-        /// Seconds an `ImportFeatures` stream may stay silent before it is abandoned.
-        #[arg(long, env = "KOVGIS_IMPORT_IDLE_SECS", default_value_t = kovgis_spatial::Config::default().import_idle_timeout.as_secs())]
-        import_idle_secs: u64,
-        /// Seconds an `ImportFeatures` stream may take in all before it is abandoned.
-        #[arg(long, env = "KOVGIS_IMPORT_TOTAL_SECS", default_value_t = kovgis_spatial::Config::default().import_total_timeout.as_secs())]
-        import_total_secs: u64,
-    },
+    Serve(Box<serve_args::ServeArgs>),
     /// Apply pending database migrations.
     Migrate,
     /// Bulk-import a file (cadastre or layer) as a new dataset version.
@@ -83,13 +61,13 @@ async fn main() -> anyhow::Result<()> {
         .database_url
         .clone()
         .context("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:54329/kovgis)")?;
-    let connect = |max_connections| async move {
-        Store::connect(&StoreConfig {
-            database_url,
-            max_connections,
-        })
-        .await
-        .context("cannot open the database")
+    let connect = |max_connections| {
+        let database_url = database_url.clone();
+        async move {
+            Store::connect(&StoreConfig::new(database_url, max_connections))
+                .await
+                .context("cannot open the database")
+        }
     };
     match cli.command {
         Command::Migrate => {
@@ -122,38 +100,15 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(%file, "unchanged, skipped");
             }
         }
-        Command::Serve {
-            listen,
-            max_vertices,
-            db_connections,
-            page_token_key,
-            import_idle_secs,
-            import_total_secs,
-        } => {
-            let page_tokens = match page_token_key {
-                Some(secret) => PageTokenKey::new(secret.as_bytes())
-                    .map_err(anyhow::Error::msg)
-                    .context("--page-token-key / KOVGIS_PAGE_TOKEN_KEY")?,
-                None => {
-                    tracing::warn!(
-                        "no --page-token-key (KOVGIS_PAGE_TOKEN_KEY): page tokens are signed with \
-                         a random key of this process; another instance or a restart refuses them"
-                    );
-                    PageTokenKey::random()
-                }
-            };
-            let store = connect(db_connections).await?;
-            store.migrate().await?;
-            let listener = tokio::net::TcpListener::bind(listen)
+        Command::Serve(args) => {
+            let config = args.config()?;
+            let store = Store::connect(&args.store_config(database_url)?)
                 .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            let config = kovgis_spatial::Config {
-                limits: InputLimits { max_vertices },
-                page_tokens,
-                import_idle_timeout: std::time::Duration::from_secs(import_idle_secs.max(1)),
-                import_total_timeout: std::time::Duration::from_secs(import_total_secs.max(1)),
-                ..Default::default()
-            };
+                .context("cannot open the database")?;
+            store.migrate().await?;
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.listen))?;
             kovgis_spatial::run(listener, store, config, shutdown_signal()).await?;
         }
     }

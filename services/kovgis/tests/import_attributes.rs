@@ -240,12 +240,9 @@ async fn zoning_text_attributes_are_normalised_and_drive_the_rules() {
 
     // Through the validation service: the list read from text decides ZONE_USE, "jah" makes
     // DP_REQUIRED fire.
-    let store = Store::connect(&StoreConfig {
-        database_url: db.url.clone(),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
+    let store = Store::connect(&StoreConfig::new(db.url.clone(), 4))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -3,9 +3,12 @@
 //! Every status carries a `google.rpc.ErrorInfo` in domain [`DOMAIN`] whose `reason` is a stable,
 //! machine-readable code (the README lists them), with metadata naming what it concerns. Bad
 //! input → `INVALID_ARGUMENT` with a `BadRequest` field violation (field path + reason) as well;
-//! missing → `NOT_FOUND`; a busy import → `ABORTED`; an idle or overlong import stream →
-//! `DEADLINE_EXCEEDED`; an import that would shrink its target → `FAILED_PRECONDITION`;
-//! everything unexpected is logged once with its details and returned as `INTERNAL` without them.
+//! missing → `NOT_FOUND`; a busy import → `ABORTED`; an idle or overlong import stream, a stalled reader, a call
+//! past its deadline or a statement past `statement_timeout` → `DEADLINE_EXCEEDED`; a full
+//! heavy pool, too many streams or imports → `RESOURCE_EXHAUSTED`; an import that would shrink
+//! its target → `FAILED_PRECONDITION`; no free database connection
+//! → `UNAVAILABLE`; everything unexpected (a handler's panic included) is logged once with its
+//! details and returned as `INTERNAL` without them.
 
 use std::collections::HashMap;
 
@@ -76,6 +79,27 @@ pub enum ServiceError {
     /// Something that must not happen (a worker task that panicked): logged, not sent.
     #[error("{0}")]
     Internal(String),
+    /// A handler that panicked: logged, not sent.
+    #[error("{method} panicked: {message}")]
+    Panic {
+        method: &'static str,
+        message: String,
+    },
+    /// A call that did not finish within its deadline.
+    #[error("{0}")]
+    Deadline(String),
+    /// A stream whose reader took nothing for too long.
+    #[error("{0}")]
+    Stalled(String),
+    /// Heavy work refused because its pool is full.
+    #[error("{0}")]
+    Overloaded(String),
+    /// Refused because too many calls of its kind run (`reason`: the ErrorInfo reason).
+    #[error("{message}")]
+    TooMany {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl ServiceError {
@@ -145,6 +169,39 @@ impl From<ServiceError> for Status {
             ),
             ServiceError::Unavailable(why) => {
                 status(Code::Unavailable, why, "INDEX_NOT_READY", &[])
+            }
+            ServiceError::Deadline(why) => {
+                status(Code::DeadlineExceeded, why, "DEADLINE_EXCEEDED", &[])
+            }
+            ServiceError::Stalled(why) => {
+                status(Code::DeadlineExceeded, why, "STREAM_STALLED", &[])
+            }
+            ServiceError::Overloaded(why) => {
+                status(Code::ResourceExhausted, why, "OVERLOADED_HEAVY", &[])
+            }
+            ServiceError::TooMany { reason, message } => {
+                status(Code::ResourceExhausted, message, reason, &[])
+            }
+            ServiceError::Store(e) if e.is_pool_timeout() => {
+                tracing::warn!(error = %e, "no free database connection");
+                status(
+                    Code::Unavailable,
+                    "every database connection is busy and none became free in time; try \
+                     again shortly"
+                        .into(),
+                    "DATABASE_BUSY",
+                    &[],
+                )
+            }
+            ServiceError::Store(e) if e.is_statement_timeout() => {
+                tracing::warn!(error = %e, "statement timeout");
+                status(
+                    Code::DeadlineExceeded,
+                    "the database query took longer than the server allows (statement_timeout)"
+                        .into(),
+                    "DATABASE_TIMEOUT",
+                    &[],
+                )
             }
             ServiceError::Store(StoreError::Pool(e)) => {
                 tracing::error!(error = %e, "no database connection");

@@ -6,49 +6,22 @@
 //! converted by `kovgis-api`, the queries live in `kovgis-store`, the geometry rules in
 //! `kovgis-core` and `kovgis-engine`.
 //!
-//! Modules: [`server`] (listener, health, reflection, gRPC-Web, shutdown), `service` (the
-//! handlers, one file per resource), [`validation`] (the in-memory validation index and how it
-//! is kept current), `error` (failures → gRPC statuses).
+//! Modules: [`server`] (listener, health, reflection, gRPC-Web, keep-alive, shutdown), `config`
+//! (the settings and limits), `call` (every call's deadline, concurrency limit and panic
+//! boundary), `admission` (heavy work in a bounded pool of its own), `service` (the handlers, one
+//! file per resource), [`validation`] (the in-memory validation index and how it is kept
+//! current), `error` (failures → gRPC statuses).
 
+mod admission;
+mod call;
+mod config;
 mod error;
 pub mod server;
 mod service;
 pub mod validation;
 
-use kovgis_core::InputLimits;
-
+pub use config::{AdmissionConfig, Backoff, Config, RequestLimits, ServerLimits};
 pub use error::{DOMAIN, ServiceError};
 pub use kovgis_api::page_token::PageTokenKey;
 pub use server::{RunError, run};
 pub use service::SpatialApi;
-
-/// Settings of the spatial service.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Limits on client geometries (vertex cap).
-    pub limits: InputLimits,
-    /// Largest gRPC message accepted, bytes.
-    pub max_message_bytes: usize,
-    /// The key page tokens are signed with: the same on every instance behind one address, so
-    /// that any of them continues a listing another began. The default is a random key of this
-    /// process (its tokens die with it).
-    pub page_tokens: PageTokenKey,
-    /// Longest silence of an `ImportFeatures` stream before it is abandoned (its transaction
-    /// rolled back, its lock released) with `DEADLINE_EXCEEDED`.
-    pub import_idle_timeout: std::time::Duration,
-    /// Longest `ImportFeatures` stream, from its start to its last message, before it is
-    /// abandoned (rolled back, lock released) with `DEADLINE_EXCEEDED` (`IMPORT_TOO_LONG`).
-    pub import_total_timeout: std::time::Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            limits: InputLimits::default(),
-            max_message_bytes: 16 * 1024 * 1024,
-            page_tokens: PageTokenKey::random(),
-            import_idle_timeout: std::time::Duration::from_secs(120),
-            import_total_timeout: std::time::Duration::from_secs(3600),
-        }
-    }
-}

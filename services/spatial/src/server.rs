@@ -1,5 +1,7 @@
-//! The gRPC server around [`SpatialApi`]: the listener (with Nagle's algorithm off), gRPC health,
-//! server reflection, gRPC-Web (HTTP/1.1, for browser clients), the validation index built before
+//! The gRPC server around [`SpatialApi`]: the listener (with Nagle's algorithm off), HTTP/2
+//! keep-alive and streams per connection, message size limits both ways, gRPC health (with
+//! `kovgis.v1.ValidationIndex` NOT_SERVING while the validation index is stale), server
+//! reflection, gRPC-Web (HTTP/1.1, for browser clients), the validation index built before
 //! serving, and graceful shutdown when the caller's future completes.
 //!
 //! No request handling here: the handlers are in [`crate::service`].
@@ -10,6 +12,7 @@ use kovgis_api::v1::spatial_service_server::SpatialServiceServer;
 use kovgis_store::Store;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
 
 use crate::{Config, SpatialApi, validation};
 
@@ -62,16 +65,27 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    // The validation index: built before serving, then kept current in the background.
+    // The validation index: built before serving, then kept current in the background; its
+    // freshness is a health status of its own.
     let index = validation::IndexHandle::default();
-    let refresher = validation::start(&store, &index).await?;
+    let refresher = validation::start(&store, &index, config.index_retry).await?;
+    health_reporter
+        .set_service_status(INDEX_HEALTH, ServingStatus::Serving)
+        .await;
+    let health_task = tokio::spawn(report_freshness(index.watch(), health_reporter.clone()));
+    warn_about_pools(&store, &config);
     let spatial = SpatialServiceServer::new(SpatialApi::new(store, &config, index))
-        .max_decoding_message_size(config.max_message_bytes);
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_response_bytes);
 
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving kovgis.v1.SpatialService (gRPC, gRPC-Web, health, reflection)");
     }
+    let limits = &config.server;
     tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_concurrent_streams(limits.max_streams_per_connection)
         .accept_http1(true)
         .layer(tonic_web::GrpcWebLayer::new())
         .add_service(health_service)
@@ -81,6 +95,51 @@ pub async fn run(
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     refresher.abort();
+    health_task.abort();
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// The health service name that says whether the validation index is current.
+pub const INDEX_HEALTH: &str = "kovgis.v1.ValidationIndex";
+
+/// Keeps [`INDEX_HEALTH`] in step with the index: NOT_SERVING while it is stale.
+async fn report_freshness(
+    mut freshness: tokio::sync::watch::Receiver<validation::Freshness>,
+    reporter: tonic_health::server::HealthReporter,
+) {
+    loop {
+        let stale = freshness.borrow_and_update().stale_since.is_some();
+        let status = if stale {
+            ServingStatus::NotServing
+        } else {
+            ServingStatus::Serving
+        };
+        reporter.set_service_status(INDEX_HEALTH, status).await;
+        if freshness.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Streams and imports each hold a connection: say so when their caps leave no connection of
+/// their pool for the calls that need one.
+fn warn_about_pools(store: &Store, config: &Config) {
+    let (queries, bulk) = store.pool_sizes();
+    if config.server.max_feature_streams >= queries {
+        tracing::warn!(
+            streams = config.server.max_feature_streams,
+            queries,
+            "QueryFeatures streams may take every read-query connection; lower \
+             --max-feature-streams or raise --db-connections"
+        );
+    }
+    if config.server.max_imports >= bulk {
+        tracing::warn!(
+            imports = config.server.max_imports,
+            bulk,
+            "imports may take every bulk connection (index rebuilds wait); lower --max-imports \
+             or raise --db-bulk-connections"
+        );
+    }
 }

@@ -3,6 +3,10 @@
 //! instance or another), and swapped in whole while validations continue on the old one; and
 //! the small indexes of past moments, read from PostGIS around one proposal.
 //!
+//! A rebuild that fails keeps the previous index answering, marks it stale (since when, and
+//! why: [`Freshness`], shown by `GetIndexStats` and the health service) and is retried with
+//! exponential back-off until one succeeds.
+//!
 //! What the engine does with an index is `kovgis-engine`'s; the handlers that use it are in
 //! `service::validate`.
 
@@ -33,20 +37,64 @@ pub struct Built {
     pub resident_bytes: Option<u64>,
 }
 
-/// The current [`Built`], shared by the handlers; replaced whole by a refresh.
-#[derive(Debug, Clone, Default)]
-pub struct IndexHandle(Arc<RwLock<Option<Arc<Built>>>>);
+/// Whether the index answering is the newest the data allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Freshness {
+    /// Since the first failed rebuild in a row (`None`: the last rebuild succeeded).
+    pub stale_since: Option<SystemTime>,
+    /// Why the last rebuild failed.
+    pub reason: String,
+}
+
+/// The current [`Built`], shared by the handlers; replaced whole by a refresh. Also tells
+/// whether it is stale, to readers and to subscribers ([`IndexHandle::watch`]).
+#[derive(Debug, Clone)]
+pub struct IndexHandle {
+    built: Arc<RwLock<Option<Arc<Built>>>>,
+    freshness: Arc<tokio::sync::watch::Sender<Freshness>>,
+}
+
+impl Default for IndexHandle {
+    fn default() -> Self {
+        Self {
+            built: Arc::default(),
+            freshness: Arc::new(tokio::sync::watch::Sender::new(Freshness::default())),
+        }
+    }
+}
 
 impl IndexHandle {
     /// The index now in use (`None` until the first build has finished).
     pub fn current(&self) -> Option<Arc<Built>> {
-        self.0.read().map(|g| g.clone()).unwrap_or_default()
+        self.built.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Whether the index in use is stale.
+    pub fn freshness(&self) -> Freshness {
+        self.freshness.borrow().clone()
+    }
+
+    /// Changes of [`Self::freshness`].
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<Freshness> {
+        self.freshness.subscribe()
     }
 
     fn set(&self, built: Built) {
-        if let Ok(mut g) = self.0.write() {
+        if let Ok(mut g) = self.built.write() {
             *g = Some(Arc::new(built));
         }
+        self.freshness.send_if_modified(|f| {
+            let was_stale = f.stale_since.is_some();
+            *f = Freshness::default();
+            was_stale
+        });
+    }
+
+    fn failed(&self, reason: String) {
+        self.freshness.send_modify(|f| {
+            f.stale_since.get_or_insert_with(SystemTime::now);
+            f.reason = reason;
+        });
     }
 }
 
@@ -200,11 +248,13 @@ fn log_built(built: &Built, read: Duration) {
 /// Builds the first index, then keeps it current: every `kovgis_dataset_version` notification
 /// (several in a burst count once) rebuilds it and swaps it in. Listening starts before the first
 /// build, so an import committed meanwhile is not missed. A lost connection is retried; after
-/// reconnecting the index is rebuilt, as notifications may have been missed.
+/// reconnecting the index is rebuilt, as notifications may have been missed. A failed rebuild
+/// is retried after `retry` back-off (or at the next notification, whichever comes first).
 /// Returns the task that keeps it current; abort it to stop.
 pub async fn start(
     store: &Store,
     handle: &IndexHandle,
+    retry: crate::Backoff,
 ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
     let versions = store.listen(CHANNEL).await?;
     load(store, handle).await?;
@@ -212,48 +262,87 @@ pub async fn start(
         store.clone(),
         handle.clone(),
         versions,
+        retry,
     )))
 }
 
 const CHANNEL: &str = "kovgis_dataset_version";
 
+/// What woke the refresher.
+enum Wake {
+    Version(String),
+    Retry,
+    Lost,
+}
+
 async fn keep_current(
     store: Store,
     handle: IndexHandle,
     mut versions: tokio::sync::mpsc::UnboundedReceiver<String>,
+    retry: crate::Backoff,
 ) {
+    let mut failures: u32 = 0;
     loop {
-        while let Some(payload) = versions.recv().await {
-            // Let a burst of imports settle, then rebuild once.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            while versions.try_recv().is_ok() {}
-            tracing::info!(
-                payload,
-                "new dataset version; rebuilding the validation index"
-            );
-            rebuild(&store, &handle).await;
-        }
-        tracing::warn!("lost the notification connection; listening again");
-        loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            match store.listen(CHANNEL).await {
-                Ok(v) => {
-                    versions = v;
-                    rebuild(&store, &handle).await;
-                    break;
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot listen for dataset versions"),
+        let wake = if failures == 0 {
+            versions.recv().await.map_or(Wake::Lost, Wake::Version)
+        } else {
+            tokio::select! {
+                v = versions.recv() => v.map_or(Wake::Lost, Wake::Version),
+                _ = tokio::time::sleep(retry.after(failures)) => Wake::Retry,
             }
+        };
+        match wake {
+            Wake::Version(payload) => {
+                // Let a burst of imports settle, then rebuild once.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                while versions.try_recv().is_ok() {}
+                tracing::info!(
+                    payload,
+                    "new dataset version; rebuilding the validation index"
+                );
+            }
+            Wake::Retry => {
+                tracing::info!(failures, "retrying the validation index rebuild");
+            }
+            Wake::Lost => {
+                tracing::warn!("lost the notification connection; listening again");
+                loop {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    match store.listen(CHANNEL).await {
+                        Ok(v) => {
+                            versions = v;
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot listen for dataset versions")
+                        }
+                    }
+                }
+            }
+        }
+        if rebuild(&store, &handle).await {
+            failures = 0;
+        } else {
+            failures = failures.saturating_add(1);
         }
     }
 }
 
-/// Builds and swaps in a new index.
-pub async fn rebuild(store: &Store, handle: &IndexHandle) {
+/// Builds and swaps in a new index; on failure keeps the old one and marks it stale.
+/// Returns whether it succeeded.
+pub async fn rebuild(store: &Store, handle: &IndexHandle) -> bool {
     match build(store).await {
-        Ok(built) => handle.set(built),
+        Ok(built) => {
+            if handle.freshness().stale_since.is_some() {
+                tracing::info!("validation index rebuilt; no longer stale");
+            }
+            handle.set(built);
+            true
+        }
         Err(e) => {
-            tracing::error!(error = %e, "rebuilding the validation index failed; keeping the old one")
+            tracing::error!(error = %e, "rebuilding the validation index failed; keeping the old one");
+            handle.failed(e.to_string());
+            false
         }
     }
 }

@@ -45,6 +45,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// No pooled connection became free within the wait timeout.
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Pool(deadpool_postgres::PoolError::Timeout(_))
+        )
+    }
+
+    /// PostgreSQL cancelled the statement (`statement_timeout`, SQLSTATE 57014).
+    pub fn is_statement_timeout(&self) -> bool {
+        match self {
+            StoreError::Postgres(e, _) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
         move |e| StoreError::Postgres(e, context)
     }

@@ -91,7 +91,11 @@ impl Store {
     /// everywhere). Validation falls back to this for dates before the loaded index.
     pub async fn index_source_at(&self, as_of: Option<AsOf>) -> Result<IndexSource, StoreError> {
         use tokio_postgres::types::ToSql;
-        let mut client = self.pool.get().await?;
+        // The whole index is bulk work; a window of the past answers one call.
+        let mut client = match as_of {
+            None => self.pool.get().await?,
+            Some(_) => self.queries.get().await?,
+        };
         let tx = client
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)

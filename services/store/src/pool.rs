@@ -1,8 +1,16 @@
-//! The connection pool and the server checks made when it opens.
+//! The connection pools and the server checks made when they open.
+//!
+//! Two pools over the same database, created lazily: `queries` for the services' read queries
+//! (each statement bounded by [`StoreConfig::statement_timeout`]; `QueryFeatures` streams and
+//! "as of" reads come from it too) and `bulk` for work whose statements are long by nature
+//! (imports, index builds, migrations, fixtures), so that waiting imports never take the
+//! connections the read calls need. A caller waits at most [`StoreConfig::wait_timeout`] for a
+//! connection of either pool ([`StoreError::is_pool_timeout`]).
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 
 use crate::StoreError;
@@ -12,14 +20,37 @@ use crate::StoreError;
 pub struct StoreConfig {
     /// A libpq-style URL, `postgres://user@host:port/db`.
     pub database_url: String,
-    /// Most connections the pool opens.
+    /// Most connections of the read-query pool.
     pub max_connections: usize,
+    /// Most connections of the bulk pool (imports, index builds, migrations).
+    pub max_bulk_connections: usize,
+    /// Longest wait for a free connection of either pool (`None`: wait as long as it takes).
+    pub wait_timeout: Option<Duration>,
+    /// PostgreSQL `statement_timeout` of the read-query connections (`None`: the server's).
+    pub statement_timeout: Option<Duration>,
+}
+
+impl StoreConfig {
+    /// `max_connections` read-query connections, 4 bulk ones, a 5 s wait for a connection and
+    /// no statement timeout (what the command-line tools want; `kovgis serve` sets one).
+    pub fn new(database_url: impl Into<String>, max_connections: usize) -> Self {
+        Self {
+            database_url: database_url.into(),
+            max_connections,
+            max_bulk_connections: 4,
+            wait_timeout: Some(Duration::from_secs(5)),
+            statement_timeout: None,
+        }
+    }
 }
 
 /// The PostGIS store: a pool of connections, cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// Imports, index builds, migrations, fixtures: no statement timeout.
     pub(crate) pool: Pool,
+    /// The services' read queries, under the statement timeout.
+    pub(crate) queries: Pool,
     /// For connections outside the pool (LISTEN).
     pg_config: tokio_postgres::Config,
 }
@@ -27,7 +58,8 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("status", &self.pool.status())
+            .field("bulk", &self.pool.status())
+            .field("queries", &self.queries.status())
             .finish()
     }
 }
@@ -42,18 +74,35 @@ impl Store {
         if pg.get_application_name().is_none() {
             pg.application_name("kovgis");
         }
-        let manager = Manager::from_config(
-            pg.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.max_connections.max(1))
-            .build()?;
+        let pool = |pg: tokio_postgres::Config, size: usize| {
+            let manager = Manager::from_config(
+                pg,
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size.max(1))
+                .timeouts(Timeouts {
+                    wait: config.wait_timeout,
+                    ..Timeouts::default()
+                })
+                .runtime(Runtime::Tokio1)
+                .build()
+        };
+        let mut read = pg.clone();
+        if let Some(t) = config.statement_timeout {
+            read.options(format!(
+                "-c jit=off -c client_min_messages=warning -c statement_timeout={}",
+                t.as_millis().max(1)
+            ));
+        }
+        let queries = pool(read, config.max_connections)?;
+        let bulk = pool(pg.clone(), config.max_bulk_connections)?;
         let store = Store {
-            pool,
+            pool: bulk,
+            queries,
             pg_config: pg,
         };
         store.check_server().await?;
@@ -144,5 +193,15 @@ impl Store {
     /// A pooled connection, for callers that run their own statements (tests, tools).
     pub async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// A connection of the read-query pool (under the statement timeout).
+    pub async fn query_client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.queries.get().await?)
+    }
+
+    /// The sizes of the read-query and bulk pools.
+    pub fn pool_sizes(&self) -> (usize, usize) {
+        (self.queries.status().max_size, self.pool.status().max_size)
     }
 }

@@ -109,7 +109,7 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Municipality>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.queries.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/municipalities.sql"))
             .await
@@ -127,7 +127,7 @@ impl Store {
         code: &str,
         with_boundary: bool,
     ) -> Result<Option<Municipality>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.queries.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/municipalities.sql"))
             .await
@@ -148,7 +148,7 @@ impl Store {
         &self,
         geometry: &Geometry<f64>,
     ) -> Result<Option<(Municipality, f64)>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.queries.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/locate_municipality.sql"))
             .await
@@ -168,7 +168,7 @@ impl Store {
         as_of: Option<DateTime<Utc>>,
         with_geometry: bool,
     ) -> Result<Option<Parcel>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.queries.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/get_parcel.sql"))
             .await
@@ -182,7 +182,7 @@ impl Store {
 
     /// Current parcels intersecting the query geometry, ordered by cadastral code.
     pub async fn find_parcels(&self, q: &ParcelQuery) -> Result<ParcelPage, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.queries.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/find_parcels.sql"))
             .await
@@ -254,7 +254,7 @@ impl Store {
         id: Option<i64>,
         name: Option<&str>,
     ) -> Result<Vec<Layer>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.queries.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/list_layers.sql"))
             .await
@@ -276,7 +276,7 @@ impl Store {
         limit: i64,
         with_geometry: bool,
     ) -> Result<impl Stream<Item = Result<Feature, StoreError>> + Send + 'static, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.queries.get().await?;
         let stmt = client
             .prepare_cached(include_str!("sql/query_features.sql"))
             .await

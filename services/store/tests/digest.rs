@@ -120,12 +120,9 @@ async fn current_count(sql: &tokio_postgres::Client) -> usize {
 #[tokio::test]
 async fn hit_miss_and_stale_version() {
     let db = FreshDb::new("digest").await;
-    let store = Store::connect(&StoreConfig {
-        database_url: db.url.clone(),
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
+    let store = Store::connect(&StoreConfig::new(db.url.clone(), 4))
+        .await
+        .unwrap();
     let sql = db.sql().await;
 
     // No digest to start from (the demo load wrote one): the first import reads the table and

@@ -50,12 +50,9 @@ const BOUND: usize = 2_000;
 #[tokio::test]
 async fn rows_held_aside_stay_within_the_bound_and_still_arrive() {
     let db = FreshDb::new("firstbound").await;
-    let store = Store::connect(&StoreConfig {
-        database_url: db.url.clone(),
-        max_connections: 2,
-    })
-    .await
-    .unwrap();
+    let store = Store::connect(&StoreConfig::new(db.url.clone(), 2))
+        .await
+        .unwrap();
     let c = db.sql().await;
     c.batch_execute("DELETE FROM parcel").await.unwrap();
     let ImportStart::Ready(mut import) = store

@@ -263,5 +263,7 @@ pub fn index_stats(
         build_duration: Some(duration(s.build)),
         built_at: Some(timestamp(chrono::DateTime::<chrono::Utc>::from(built_at))),
         resident_bytes,
+        // The server's own state (heavy pool, freshness): set by the service.
+        ..Default::default()
     }
 }

@@ -6,7 +6,9 @@
 //! hash is taken over the encoded features as they arrive, so an unchanged re-send (with the
 //! same settings) is recognised at the end and rolled back. If the client cancels or the stream
 //! breaks, stalls ([`StreamLimits::idle`]) or runs too long ([`StreamLimits::total`]), the
-//! `Import` is dropped unfinished and nothing of it remains.
+//! `Import` is dropped unfinished and nothing of it remains. Each batch is checked and converted
+//! (decoding, validity, transform, attribute checks, hashing) on the heavy pool's worker, off the
+//! runtime's threads, and staged in order.
 //!
 //! The header is read here rather than in `kovgis-api`: what it becomes (`ImportTarget`,
 //! `ImportOptions`) are `kovgis-store` types, and the API crate does not depend on the store.
@@ -19,7 +21,6 @@ use kovgis_core::crs::{self, EPSG_LEST97, EPSG_WGS84};
 use kovgis_core::ingest::{self, Prepared, Rejected};
 use kovgis_core::layer_attributes;
 use kovgis_core::{GeometryEncoding, InputError};
-use kovgis_store::Store;
 use kovgis_store::import::{
     DEFAULT_MAX_SHRINK, FeatureRow, Import, ImportMode, ImportOptions, ImportStart, ImportTarget,
     LayerSpec, ParcelRow,
@@ -30,6 +31,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::Streaming;
 
+use super::SpatialApi;
 use crate::ServiceError;
 
 /// Problems listed in a response at most.
@@ -211,10 +213,10 @@ fn number(v: Option<&serde_json::Value>) -> Option<f64> {
 
 /// Runs one import stream to its end.
 pub async fn run(
-    store: &Store,
+    api: &SpatialApi,
     mut stream: Streaming<v1::ImportFeaturesRequest>,
-    limits: StreamLimits,
 ) -> Result<v1::ImportFeaturesResponse, ServiceError> {
+    let (store, limits) = (&api.store, api.import_limits);
     use v1::import_features_request::Message as M;
     let started = Instant::now();
     let first = next(&mut stream, limits, started).await?;
@@ -226,6 +228,7 @@ pub async fn run(
             );
         }
     };
+    let h = std::sync::Arc::new(h);
     let mut import = match store
         .begin_import(h.target.clone(), &h.source, None, h.options.clone())
         .await?
@@ -251,17 +254,27 @@ pub async fn run(
             }
             None => continue,
         };
-        for feature in &batch.features {
-            hasher.update(feature.encode_to_vec());
-            let outcome = stage(&mut import, &h, layer_check, index, feature).await?;
-            if let Some((reason, was_skipped)) = outcome {
+        // The batch is converted on the heavy pool's worker (waiting for it, not refused: the
+        // import is under way), then staged here in order.
+        let (first, head) = (index, h.clone());
+        let converted;
+        (hasher, converted) = api
+            .admission
+            .heavy_waiting(move || {
+                let mut out = Vec::with_capacity(batch.features.len());
+                for (k, feature) in batch.features.into_iter().enumerate() {
+                    hasher.update(feature.encode_to_vec());
+                    let c = convert(&head, layer_check, first + k as u64, &feature)?;
+                    out.push((feature.id, c));
+                }
+                Ok((hasher, out))
+            })
+            .await?;
+        for (id, c) in converted {
+            if let Some((reason, was_skipped)) = stage(&mut import, c).await? {
                 skipped += was_skipped as u64;
                 if problems.len() < MAX_PROBLEMS {
-                    problems.push(v1::ImportProblem {
-                        index,
-                        id: feature.id.clone(),
-                        reason,
-                    });
+                    problems.push(v1::ImportProblem { index, id, reason });
                 }
             }
             index += 1;
@@ -318,16 +331,37 @@ pub async fn run(
     })
 }
 
-/// Checks and stages one feature. `layer_check`: for a layer, its kind and whether it has an
-/// authority (for the attribute checks); `None` for parcels. Returns a problem to report (and
-/// whether it was skipped), or an error that ends the import.
-async fn stage(
-    import: &mut Import,
+/// One feature, checked and converted: a row to stage (with a note to report), or a problem
+/// (and whether the feature was skipped).
+enum Converted {
+    Parcel(Box<ParcelRow>, Option<(String, bool)>),
+    Feature(Box<FeatureRow>, Option<(String, bool)>),
+    Problem(String, bool),
+}
+
+/// Stages a converted feature; returns the problem or note to report.
+async fn stage(import: &mut Import, c: Converted) -> Result<Option<(String, bool)>, ServiceError> {
+    Ok(match c {
+        Converted::Parcel(row, note) => {
+            import.push_parcel(&row).await?;
+            note
+        }
+        Converted::Feature(row, note) => {
+            import.push_feature(&row).await?;
+            note
+        }
+        Converted::Problem(reason, skipped) => Some((reason, skipped)),
+    })
+}
+
+/// Checks and converts one feature (CPU work: decoding, validity, transform, hashing), or an
+/// error that ends the import.
+fn convert(
     h: &Header,
     layer_check: Option<(kovgis_core::model::LayerKind, bool)>,
     index: u64,
     f: &v1::ImportFeature,
-) -> Result<Option<(String, bool)>, ServiceError> {
+) -> Result<Converted, ServiceError> {
     let field = |name: &str| format!("batch.features[{index}].{name}");
     let (encoding, default_epsg) = match &f.geometry {
         Some(v1::import_feature::Geometry::Geojson(s)) => {
@@ -336,15 +370,15 @@ async fn stage(
         Some(v1::import_feature::Geometry::Wkb(b)) => {
             (GeometryEncoding::Wkb(b.clone()), EPSG_LEST97)
         }
-        None => return Ok(Some(("no geometry".into(), true))),
+        None => return Ok(Converted::Problem("no geometry".into(), true)),
     };
     let (geometry, embedded) = match encoding.decode() {
         Ok(g) => g,
         Err(e) => {
-            return Ok(Some((
+            return Ok(Converted::Problem(
                 format!("geometry cannot be read: {}", e.reason),
                 true,
-            )));
+            ));
         }
     };
     let epsg = h.epsg.or(embedded).unwrap_or(default_epsg);
@@ -352,11 +386,11 @@ async fn stage(
         Ok(Prepared::Valid(g)) => (g, false, None),
         Ok(Prepared::Invalid(g, reason)) => {
             if !h.repair {
-                return Ok(Some((reason, true)));
+                return Ok(Converted::Problem(reason, true));
             }
             (g, true, Some((format!("repaired: {reason}"), false)))
         }
-        Err(Rejected::Skip(reason)) => return Ok(Some((reason, true))),
+        Err(Rejected::Skip(reason)) => return Ok(Converted::Problem(reason, true)),
         Err(Rejected::Stop(reason)) => {
             return Err(InputError::new(field("geometry"), reason).into());
         }
@@ -376,14 +410,17 @@ async fn stage(
             Some(f.id.clone())
         };
         let Some(code) = code else {
-            return Ok(Some(("no cadastral code (id or tunnus)".into(), true)));
+            return Ok(Converted::Problem(
+                "no cadastral code (id or tunnus)".into(),
+                true,
+            ));
         };
         if let Err(e) = parse_cadastral_code("id", &code) {
-            return Ok(Some((e.reason, true)));
+            return Ok(Converted::Problem(e.reason, true));
         }
         let geometry = match ingest::as_multipolygon(geometry) {
             Ok(g) => g,
-            Err(reason) => return Ok(Some((reason, true))),
+            Err(reason) => return Ok(Converted::Problem(reason, true)),
         };
         let mut row = ParcelRow {
             index: index as i64,
@@ -419,13 +456,12 @@ async fn stage(
         }
         row.attributes = serde_json::Value::Object(attributes);
         row.row_hash = row.content_hash();
-        import.push_parcel(&row).await?;
-        return Ok(note);
+        return Ok(Converted::Parcel(Box::new(row), note));
     };
     // The attributes the rules read, as they read them, or the feature is skipped.
     let problems = layer_attributes::normalise(kind, &mut attributes, layer_has_authority);
     if !problems.is_empty() {
-        return Ok(Some((problems.join("; "), true)));
+        return Ok(Converted::Problem(problems.join("; "), true));
     }
     let mut row = FeatureRow {
         index: index as i64,
@@ -436,6 +472,5 @@ async fn stage(
         row_hash: Vec::new(),
     };
     row.row_hash = row.content_hash();
-    import.push_feature(&row).await?;
-    Ok(note)
+    Ok(Converted::Feature(Box::new(row), note))
 }

@@ -1,5 +1,12 @@
 //! `ListLayers` (paged) and `QueryFeatures` (features streamed in batches as PostGIS returns
 //! them, a page at a time).
+//!
+//! A `QueryFeatures` stream holds a database connection while it runs, so it is capped in
+//! number (`ServerLimits::max_feature_streams`, one more is refused with `RESOURCE_EXHAUSTED`,
+//! reason `TOO_MANY_STREAMS`), and its rows are read by a task of its own that hands the
+//! messages over a short channel: a reader that takes no message for
+//! `ServerLimits::feature_stream_stall` loses the stream (it ends with `DEADLINE_EXCEEDED`,
+//! reason `STREAM_STALLED`) and the connection goes back to the pool.
 
 use futures::StreamExt;
 use kovgis_api::convert;
@@ -121,22 +128,19 @@ pub(super) async fn query_features(
 ) -> std::result::Result<FeatureStream, Status> {
     let run = async {
         let layer = resolve(api, req.layer_ref.as_ref()).await?;
-        let geometry = req
-            .intersects
-            .as_ref()
-            .map(|g| api.geometry("intersects", Some(g)))
-            .transpose()?;
+        let slot = SpatialApi::slot(&api.streams, "TOO_MANY_STREAMS", "QueryFeatures streams")?;
+        let (geometry, hash) = match req.intersects.as_ref() {
+            Some(g) => {
+                let (g, hash) = api.geometry_admitted("intersects", Some(g)).await?;
+                (Some(g), hash)
+            }
+            None => (None, String::new()),
+        };
         let out = convert::output("output", req.output.as_ref())?;
         let size = page_size(req.page_size, DEFAULT_FEATURE_PAGE, MAX_FEATURE_PAGE) as usize;
         let filter = Filter::builder("QueryFeatures")
             .part(&layer.id.to_le_bytes())
-            .part(
-                geometry
-                    .as_ref()
-                    .map(|g| g.hash_hex())
-                    .unwrap_or_default()
-                    .as_bytes(),
-            )
+            .part(hash.as_bytes())
             .finish();
         let after = match api.tokens.open(&filter, &req.page_token)? {
             Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
@@ -180,7 +184,66 @@ pub(super) async fn query_features(
                 Result::Ok(message)
             })
             .map(|m| m.map_err(Status::from));
-        Result::Ok(Box::pin(stream) as FeatureStream)
+        Result::Ok(detach(stream, slot, api.stream_stall))
     };
     Ok(run.await?)
+}
+
+/// Messages in the channel between a stream's reading task and its client.
+const STREAM_BUFFER: usize = 2;
+
+/// Runs `stream` in a task of its own, handing its messages to the client over a short
+/// channel. When the client takes no message for `stall` (or goes away), the task stops and
+/// drops the stream — and with it the database connection — and `slot`; a stalled client then
+/// gets what was buffered and `DEADLINE_EXCEEDED`. A panic in the task ends the stream with
+/// `INTERNAL` rather than as if it were complete.
+fn detach(
+    stream: impl futures::Stream<Item = std::result::Result<v1::QueryFeaturesResponse, Status>>
+    + Send
+    + 'static,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    stall: std::time::Duration,
+) -> FeatureStream {
+    use futures::FutureExt;
+    use tokio::sync::mpsc::error::SendTimeoutError;
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_BUFFER);
+    let (end_tx, end_rx) = tokio::sync::oneshot::channel::<Status>();
+    tokio::spawn(async move {
+        let _slot = slot;
+        let pump = async {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                let failed = item.is_err();
+                match tx.send_timeout(item, stall).await {
+                    Ok(()) if !failed => {}
+                    Ok(()) | Err(SendTimeoutError::Closed(_)) => return None,
+                    Err(SendTimeoutError::Timeout(_)) => {
+                        tracing::info!(
+                            stall_s = stall.as_secs_f64(),
+                            "QueryFeatures reader stalled; stream ended"
+                        );
+                        return Some(Status::from(ServiceError::Stalled(format!(
+                            "the client took no message for {:.0} s; the stream was ended",
+                            stall.as_secs_f64()
+                        ))));
+                    }
+                }
+            }
+            None
+        };
+        let end = match std::panic::AssertUnwindSafe(pump).catch_unwind().await {
+            Ok(end) => end,
+            Err(panic) => Some(Status::from(ServiceError::Panic {
+                method: "QueryFeatures",
+                message: crate::call::panic_message(panic.as_ref()),
+            })),
+        };
+        if let Some(status) = end {
+            let _ = end_tx.send(status);
+        }
+    });
+    // The messages, then the task's ending status if it had one.
+    let messages = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let end = futures::stream::once(end_rx).filter_map(|r| async move { r.ok().map(Err) });
+    Box::pin(messages.chain(end))
 }

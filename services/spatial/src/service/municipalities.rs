@@ -76,7 +76,9 @@ pub(super) async fn locate(
     req: v1::LocateMunicipalityRequest,
 ) -> std::result::Result<v1::LocateMunicipalityResponse, Status> {
     let run = async {
-        let g = api.geometry("geometry", req.geometry.as_ref())?;
+        let (g, _) = api
+            .geometry_admitted("geometry", req.geometry.as_ref())
+            .await?;
         let (m, share) = api
             .store
             .locate_municipality(&g.geometry)

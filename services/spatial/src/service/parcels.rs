@@ -50,16 +50,20 @@ pub(super) async fn find(
 ) -> std::result::Result<v1::FindParcelsResponse, Status> {
     let run = async {
         use v1::find_parcels_request::Filter;
-        let geometry = match &req.filter {
-            Some(Filter::Intersects(g)) => api.geometry("intersects", Some(g))?,
+        let (geometry, hash) = match &req.filter {
+            Some(Filter::Intersects(g)) => api.geometry_admitted("intersects", Some(g)).await?,
             Some(Filter::ContainsPoint(g)) => {
-                let p = api.geometry("contains_point", Some(g))?;
-                if !matches!(p.geometry, geo::Geometry::Point(_)) {
+                let p = api.geometry_admitted("contains_point", Some(g)).await?;
+                if !matches!(p.0.geometry, geo::Geometry::Point(_)) {
                     return Err(InputError::new("contains_point", "must be a Point").into());
                 }
                 p
             }
-            Some(Filter::Bbox(b)) => convert::bbox(b, &api.limits)?,
+            Some(Filter::Bbox(b)) => {
+                let g = convert::bbox(b, &api.limits)?;
+                let hash = g.hash_hex();
+                (g, hash)
+            }
             None => {
                 return Err(InputError::new(
                     "filter",
@@ -81,7 +85,7 @@ pub(super) async fn find(
         // The filter is the normalised geometry (EPSG:3301 WKB, whichever encoding and CRS the
         // caller used) and the municipality.
         let filter = page_token::Filter::builder("FindParcels")
-            .part(geometry.hash_hex().as_bytes())
+            .part(hash.as_bytes())
             .part(municipality_code.as_deref().unwrap_or("").as_bytes())
             .finish();
         let after = api.tokens.open(&filter, &req.page_token)?;

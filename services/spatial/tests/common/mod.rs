@@ -49,12 +49,14 @@ impl TestServer {
 
     /// A server with its own settings (e.g. a page-token key shared with another instance).
     pub async fn start_config(url: &str, config: kovgis_spatial::Config) -> Self {
-        let store = Store::connect(&StoreConfig {
-            database_url: url.to_owned(),
-            max_connections: 4,
-        })
-        .await
-        .expect("cannot connect to the test database");
+        Self::start_full(StoreConfig::new(url, 4), config).await
+    }
+
+    /// A server with its own database pools and settings.
+    pub async fn start_full(store: StoreConfig, config: kovgis_spatial::Config) -> Self {
+        let store = Store::connect(&store)
+            .await
+            .expect("cannot connect to the test database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -70,6 +72,15 @@ impl TestServer {
             stop: Some(stop),
             handle: Some(handle),
         }
+    }
+
+    /// A new HTTP/2 connection to the server (a client of its own, e.g. one that stalls).
+    pub async fn channel(&self) -> Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("cannot connect to the test server")
     }
 
     /// Stops the server and waits until it has finished.
