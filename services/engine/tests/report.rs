@@ -187,3 +187,49 @@ fn every_rule_in_force_is_in_every_report_once_with_its_version() {
     }
     assert!(seen_not_checked > 0, "the grid reaches off the parcels");
 }
+
+#[test]
+fn rules_that_read_layers_none_of_which_is_loaded_in_the_municipality_are_not_checked() {
+    // Every layer of the fixture is Tartu's (0793); the same footprint, on a parcel, proposed in
+    // Alutaguse (0130), where no zoning, detailed plan or restriction layer applies.
+    let elsewhere = Proposal {
+        municipality_code: "0130".into(),
+        ..proposal(rect(5.0, 5.0, 15.0, 15.0))
+    };
+    let r = validate(&index(-40.0), &rules(), &elsewhere);
+    for (rule, code) in [
+        ("ZONE_USE", RuleCode::ZoneUse),
+        ("DP_REQUIRED", RuleCode::DpRequired),
+        ("RESTRICTION_OVERLAP", RuleCode::RestrictionOverlap),
+        ("COVERAGE", RuleCode::Coverage),
+    ] {
+        let f = only(&r, rule);
+        assert_eq!(
+            (f.code.as_str(), f.reason, f.passed),
+            ("NOT_CHECKED", Some(Reason::NoLayer), false),
+            "{rule}: {}",
+            f.message
+        );
+        assert!(f.message.contains("municipality 0130"), "{}", f.message);
+        assert_eq!(status(&r, code), Status::NotChecked);
+    }
+    assert_eq!(
+        only(&r, "COVERAGE").message,
+        "not checked: no layer (detailed_plan, zoning) is loaded for municipality 0130"
+    );
+    // The parcel rules did check, and nothing failed: the answer is "incomplete", not "clear".
+    assert_eq!(only(&r, "WITHIN_PARCEL").code, "WITHIN_PARCEL");
+    assert_eq!(r.verdict, Verdict::Incomplete);
+    // In Tartu, where the layers are, the same footprint is checked against them.
+    let tartu = validate(
+        &index(-40.0),
+        &rules(),
+        &proposal(rect(5.0, 5.0, 15.0, 15.0)),
+    );
+    assert!(
+        tartu
+            .findings
+            .iter()
+            .all(|f| f.status != Status::NotChecked)
+    );
+}

@@ -156,6 +156,9 @@ pub enum Reason {
     /// Checking it would cost more than the documented bound (e.g. SETBACK on more parcels or
     /// parcel vertices than are united for one proposal).
     TooComplex,
+    /// No layer the rule reads (zoning, detailed plans, restrictions) applies in the
+    /// municipality: nothing is loaded to check against, which is not the same as "clear".
+    NoLayer,
 }
 
 impl Reason {
@@ -166,6 +169,7 @@ impl Reason {
             Reason::NoParcel => "NO_PARCEL",
             Reason::NoOutcome => "NO_OUTCOME",
             Reason::TooComplex => "TOO_COMPLEX",
+            Reason::NoLayer => "NO_LAYER",
         }
     }
 }

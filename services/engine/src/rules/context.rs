@@ -12,7 +12,7 @@ use geo::MultiPolygon;
 use kovgis_core::model::LayerKind;
 
 use super::catalogue::{Outcome, Reason, RuleCode, RuleDef, Severity};
-use super::messages::Locale;
+use super::messages::{Locale, t};
 use super::report::{Finding, RuleVersion, Status};
 use crate::index::{Feature, Index, Layer, Parcel};
 use crate::kernel;
@@ -229,6 +229,34 @@ impl<'a> Ctx<'a> {
         if !self.layers_used.iter().any(|u| std::ptr::eq(*u, l)) {
             self.layers_used.push(l);
         }
+    }
+
+    /// Whether a layer of `kind` applies in the proposal's municipality (its own or a national
+    /// one). Without one, a rule that reads that kind cannot be checked.
+    pub(crate) fn has_layer(&self, kind: LayerKind) -> bool {
+        let index: &'a Index = self.index;
+        index
+            .layers(kind, &self.p.municipality_code)
+            .next()
+            .is_some()
+    }
+
+    /// The finding of a rule that reads layers of `kinds` when none of them is loaded for the
+    /// proposal's municipality: not checked, reason `NO_LAYER`. Returns whether it was given.
+    pub(crate) fn no_layer(&mut self, rule: RuleCode, def: &RuleDef, kinds: &[LayerKind]) -> bool {
+        if kinds.iter().any(|k| self.has_layer(*k)) {
+            return false;
+        }
+        let m = self.p.municipality_code.clone();
+        let what: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let what = what.join(", ");
+        let message = t!(
+            self.p.locale,
+            format!("ei kontrollitud: omavalitsusele {m} pole laaditud ühtki kihti ({what})"),
+            format!("not checked: no layer ({what}) is loaded for municipality {m}"),
+        );
+        self.not_checked(rule, def, Reason::NoLayer, message);
+        true
     }
 
     /// Zoning hits, computed once per validation.

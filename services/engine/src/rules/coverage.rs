@@ -3,6 +3,8 @@
 //! covers most of it. Both the built area and the limit come from the index
 //! ([`crate::index::Index::coverage`]).
 
+use kovgis_core::model::LayerKind;
+
 use super::catalogue::{Outcome, RuleCode, RuleDef};
 use super::context::Ctx;
 use super::messages::t;
@@ -11,6 +13,13 @@ use crate::index::Parcel;
 
 /// `on`: the parcels with the proposal's area on each.
 pub(super) fn coverage(cx: &mut Ctx<'_>, def: &RuleDef, on: &[(&Parcel, f64)]) {
+    if cx.no_layer(
+        RuleCode::Coverage,
+        def,
+        &[LayerKind::DetailedPlan, LayerKind::Zoning],
+    ) {
+        return;
+    }
     let loc = cx.p.locale;
     for &(parcel, new) in on {
         // A detailed plan in force over the parcel decides, else the zone covering most of it;

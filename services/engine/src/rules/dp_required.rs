@@ -8,6 +8,9 @@ use super::context::Ctx;
 use super::messages::t;
 
 pub(super) fn dp_required(cx: &mut Ctx<'_>, def: &RuleDef) {
+    if cx.no_layer(RuleCode::DpRequired, def, &[LayerKind::Zoning]) {
+        return;
+    }
     let loc = cx.p.locale;
     let zones = cx.zone_hits();
     let requiring: Vec<String> = zones

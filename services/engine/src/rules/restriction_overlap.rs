@@ -11,6 +11,9 @@ use super::messages::t;
 use super::number::Dec;
 
 pub(super) fn restrictions(cx: &mut Ctx<'_>, def: &RuleDef) {
+    if cx.no_layer(RuleCode::RestrictionOverlap, def, &[LayerKind::Restriction]) {
+        return;
+    }
     let loc = cx.p.locale;
     let hits = cx.hits(LayerKind::Restriction);
     if hits.is_empty() {

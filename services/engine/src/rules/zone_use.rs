@@ -1,11 +1,16 @@
 //! ZONE_USE: every comprehensive-plan zone the proposal lies in (more than a sliver) allows its
 //! intended use (the zone's `allowed_uses`).
 
+use kovgis_core::model::LayerKind;
+
 use super::catalogue::{Outcome, RuleCode, RuleDef};
 use super::context::Ctx;
 use super::messages::t;
 
 pub(super) fn zone_use(cx: &mut Ctx<'_>, def: &RuleDef) {
+    if cx.no_layer(RuleCode::ZoneUse, def, &[LayerKind::Zoning]) {
+        return;
+    }
     let loc = cx.p.locale;
     let hits = cx.zone_hits();
     if hits.is_empty() {
