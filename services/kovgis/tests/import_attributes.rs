@@ -117,22 +117,8 @@ async fn zoning_text_attributes_are_normalised_and_drive_the_rules() {
         "-nln",
         "zoning",
     ]);
-    let import = |file: &std::path::Path, name: &str, extra: &[&str]| {
-        let mut args = vec![
-            "import",
-            "layer",
-            file.to_str().unwrap(),
-            "--kind",
-            "zoning",
-            "--municipality",
-            "0793",
-            "--name",
-            name,
-            "-q",
-        ];
-        args.extend_from_slice(extra);
-        db.kovgis(&args)
-    };
+    let import =
+        |file: &std::path::Path, name: &str, extra: &[&str]| db.import_zoning(file, name, extra);
     let out = ok(&import(&gpkg, "zoning-gpkg", &["--map", "id=zone_id"]));
     assert_eq!(
         (

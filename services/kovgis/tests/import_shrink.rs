@@ -67,23 +67,6 @@ async fn state(db: &TestDb, layer: &str) -> (i64, i64) {
     (r.get(0), r.get(1))
 }
 
-fn import(db: &TestDb, file: &std::path::Path, name: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "import",
-        "layer",
-        file.to_str().unwrap(),
-        "--kind",
-        "zoning",
-        "--municipality",
-        "0793",
-        "--name",
-        name,
-        "-q",
-    ];
-    args.extend_from_slice(extra);
-    db.kovgis(&args)
-}
-
 #[tokio::test]
 async fn a_file_of_invalid_features_cannot_empty_a_layer() {
     let db = TestDb::new("shrink").await;
@@ -93,7 +76,7 @@ async fn a_file_of_invalid_features_cannot_empty_a_layer() {
         zones(&[("Z1", square(0)), ("Z2", square(1)), ("Z3", square(2))]),
     )
     .unwrap();
-    let out = ok(&import(&db, &good, "zones", &[]));
+    let out = ok(&db.import_zoning(&good, "zones", &[]));
     assert_eq!(count(&out, "written"), 3, "{out}");
     let before = state(&db, "zones").await;
     assert_eq!(before.0, 3);
@@ -106,7 +89,7 @@ async fn a_file_of_invalid_features_cannot_empty_a_layer() {
         zones(&[("Z1", bow_tie(0)), ("Z2", bow_tie(1)), ("Z3", bow_tie(2))]),
     )
     .unwrap();
-    let o = import(&db, &bad, "zones", &[]);
+    let o = db.import_zoning(&bad, "zones", &[]);
     assert!(!o.status.success(), "{}", stdout(&o));
     let err = stderr(&o);
     assert!(
@@ -123,7 +106,7 @@ async fn a_file_of_invalid_features_cannot_empty_a_layer() {
     assert_eq!(state(&db, "zones").await, before, "nothing written");
 
     // A dry run reports the same numbers and succeeds.
-    let out = ok(&import(&db, &bad, "zones", &["--dry-run"]));
+    let out = ok(&db.import_zoning(&bad, "zones", &["--dry-run"]));
     assert!(out.contains("DRY RUN"), "{out}");
     assert!(
         out.contains("shrink: 3 of 3 current rows closed, 0 incoming; a real import is refused without --allow-shrink"),
@@ -132,7 +115,7 @@ async fn a_file_of_invalid_features_cannot_empty_a_layer() {
     assert_eq!(state(&db, "zones").await, before);
 
     // Allowed: it goes ahead (and the lock was free: no --wait needed).
-    let out = ok(&import(&db, &bad, "zones", &["--allow-shrink"]));
+    let out = ok(&db.import_zoning(&bad, "zones", &["--allow-shrink"]));
     assert_eq!(
         (
             count(&out, "written"),
@@ -162,10 +145,10 @@ async fn closing_more_than_the_share_is_refused_with_the_numbers() {
     };
     let keyed = ["--map", "id=zone_id"];
     let all = file("all.geojson", &[0, 1, 2, 3, 4]);
-    ok(&import(&db, &all, "keyed", &keyed));
+    ok(&db.import_zoning(&all, "keyed", &keyed));
     // Keyed: two of five ids gone is 40 %.
     let three = file("three.geojson", &[0, 1, 2]);
-    let o = import(&db, &three, "keyed", &keyed);
+    let o = db.import_zoning(&three, "keyed", &keyed);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("would close 2 of 5 features (40.0 %; at most 20 % may close"),
@@ -175,11 +158,11 @@ async fn closing_more_than_the_share_is_refused_with_the_numbers() {
     assert_eq!(state(&db, "keyed").await.0, 5);
     // One of five is within the share.
     let four = file("four.geojson", &[0, 1, 2, 3]);
-    let out = ok(&import(&db, &four, "keyed", &keyed));
+    let out = ok(&db.import_zoning(&four, "keyed", &keyed));
     assert_eq!(count(&out, "closed"), 1, "{out}");
     // The share is a setting: 50 % lets two of four go.
     let two = file("two.geojson", &[0, 1]);
-    let o = import(&db, &two, "keyed", &keyed);
+    let o = db.import_zoning(&two, "keyed", &keyed);
     assert!(
         stderr(&o).contains("would close 2 of 4 features (50.0 %"),
         "{}",
@@ -187,26 +170,26 @@ async fn closing_more_than_the_share_is_refused_with_the_numbers() {
     );
     let mut with_share = keyed.to_vec();
     with_share.extend(["--max-shrink-percent", "50"]);
-    let out = ok(&import(&db, &two, "keyed", &with_share));
+    let out = ok(&db.import_zoning(&two, "keyed", &with_share));
     assert_eq!(count(&out, "closed"), 2, "{out}");
     assert_eq!(state(&db, "keyed").await.0, 2);
 
     // Without ids every feature is replaced; what counts is how many fewer there would be.
-    ok(&import(&db, &all, "unkeyed", &[]));
-    let o = import(&db, &three, "unkeyed", &[]);
+    ok(&db.import_zoning(&all, "unkeyed", &[]));
+    let o = db.import_zoning(&three, "unkeyed", &[]);
     assert!(
         !o.status.success() && stderr(&o).contains("would close 2 of 5 features"),
         "{}",
         stderr(&o)
     );
-    let out = ok(&import(&db, &four, "unkeyed", &[]));
+    let out = ok(&db.import_zoning(&four, "unkeyed", &[]));
     assert_eq!(
         (count(&out, "written"), count(&out, "closed")),
         (4, 5),
         "{out}"
     );
     // Upsert closes nothing: no guard.
-    let out = ok(&import(&db, &two, "unkeyed", &["--mode", "upsert"]));
+    let out = ok(&db.import_zoning(&two, "unkeyed", &["--mode", "upsert"]));
     assert_eq!(count(&out, "written"), 2, "{out}");
     db.drop_db().await;
 }

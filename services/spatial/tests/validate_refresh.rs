@@ -64,18 +64,7 @@ async fn a_rule_version_added_in_the_database_applies_to_the_next_validation() {
     let mut s = TestServer::start_on(&db.url, InputLimits::default()).await;
     let c = db.sql().await;
     // A footprint 5 m from its parcel boundary: clear of the national 4 m setback.
-    let row = c
-        .query_one(
-            "SELECT ST_X(pt), ST_Y(pt) FROM parcel p,
-                    LATERAL (SELECT ST_PointOnSurface(ST_Buffer(p.geom, -8)) AS pt) x
-             WHERE p.valid_to IS NULL AND p.municipality_code = '0793'
-               AND ST_Area(ST_Buffer(p.geom, -8)) > 400
-             ORDER BY p.cadastral_code LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap();
-    let (x, y): (f64, f64) = (row.get(0), row.get(1));
+    let (x, y) = point_inside_a_parcel(&c).await;
     let proposal = || request("0793", &square(x - 1.0, y - 1.0, 2.0));
     let setback = |r: &v1::ValidationReport| {
         r.findings

@@ -25,23 +25,6 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> prost_types::Timestamp {
     }
 }
 
-/// A 2 m square in the middle of a Tartu parcel, more than 8 m from its boundary.
-async fn inside_a_parcel(db: &tokio_postgres::Client) -> String {
-    let row = db
-        .query_one(
-            "SELECT ST_X(pt), ST_Y(pt) FROM parcel p,
-                    LATERAL (SELECT ST_PointOnSurface(ST_Buffer(p.geom, -8)) AS pt) x
-             WHERE p.valid_to IS NULL AND p.municipality_code = '0793'
-               AND ST_Area(ST_Buffer(p.geom, -8)) > 400
-             ORDER BY p.cadastral_code LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap();
-    let (x, y): (f64, f64) = (row.get(0), row.get(1));
-    square(x - 1.0, y - 1.0, 2.0)
-}
-
 #[tokio::test]
 async fn a_footprint_on_no_parcel_has_setback_and_coverage_not_checked_and_why() {
     let mut s = TestServer::start().await;

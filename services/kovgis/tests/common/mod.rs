@@ -51,6 +51,25 @@ impl TestDb {
             .unwrap()
     }
 
+    /// `kovgis import layer FILE --kind zoning --municipality 0793 --name NAME -q EXTRA…`: a
+    /// Tartu zoning layer.
+    pub fn import_zoning(&self, file: &Path, name: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "import",
+            "layer",
+            file.to_str().unwrap(),
+            "--kind",
+            "zoning",
+            "--municipality",
+            "0793",
+            "--name",
+            name,
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        self.kovgis(&args)
+    }
+
     pub async fn drop_db(self) {
         self.db.drop_db().await;
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -82,3 +82,26 @@ pub async fn import_noise_zone(s: &mut TestServer, x: f64, y: f64, side: f64) {
         .await
         .unwrap();
 }
+
+/// A point (EPSG:3301) more than 8 m inside a Tartu parcel, as PostGIS finds it (the first such
+/// parcel by cadastral code).
+pub async fn point_inside_a_parcel(db: &tokio_postgres::Client) -> (f64, f64) {
+    let row = db
+        .query_one(
+            "SELECT ST_X(pt), ST_Y(pt) FROM parcel p,
+                    LATERAL (SELECT ST_PointOnSurface(ST_Buffer(p.geom, -8)) AS pt) x
+             WHERE p.valid_to IS NULL AND p.municipality_code = '0793'
+               AND ST_Area(ST_Buffer(p.geom, -8)) > 400
+             ORDER BY p.cadastral_code LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// A 2 m square round [`point_inside_a_parcel`]: more than 8 m from its parcel's boundary.
+pub async fn inside_a_parcel(db: &tokio_postgres::Client) -> String {
+    let (x, y) = point_inside_a_parcel(db).await;
+    square(x - 1.0, y - 1.0, 2.0)
+}
