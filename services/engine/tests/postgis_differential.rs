@@ -213,3 +213,81 @@ async fn setback_over_several_parcels_equals_postgis_union_boundary() {
         "{apart} of {checked} apart from the boundary"
     );
 }
+
+/// Overlaps of a plan area of many vertices (with holes) and features on its outline, over a
+/// hole, or large themselves: the overlay first cuts each geometry of many vertices down to the
+/// box where both lie (a 100 000-vertex proposal would otherwise be overlaid whole with every
+/// feature it meets). Area and outline against PostGIS's `ST_Intersection`, and the distance to
+/// the feature's boundary (which first tries some of its vertices inside the area).
+#[tokio::test]
+async fn cut_down_overlays_of_large_areas_equal_postgis() {
+    let client = kovgis_testkit::db::sql().await;
+    let pairs = random_shapes::large_pairs(100);
+    let wkb = |g: &MultiPolygon| kovgis_core::output::to_wkb(&Geometry::MultiPolygon(g.clone()));
+    let a: Vec<Vec<u8>> = pairs.iter().map(|(a, _)| wkb(a)).collect();
+    let b: Vec<Vec<u8>> = pairs.iter().map(|(_, b)| wkb(b)).collect();
+    let ours: Vec<Vec<u8>> = pairs.iter().map(|(a, b)| wkb(&p::overlap(a, b))).collect();
+    let rows = client
+        .query(
+            "SELECT ST_IsValid(a) AND ST_IsValid(b), ST_Area(x),
+                    CASE WHEN i % 3 <> 0 THEN ST_Area(ST_SymDifference(x, o)) END,
+                    ST_Distance(a, ST_Boundary(b))
+             FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(wa, wb, wo, i),
+                  LATERAL (SELECT ST_GeomFromWKB(wa, 3301) AS a, ST_GeomFromWKB(wb, 3301) AS b,
+                                  ST_GeomFromWKB(wo, 3301) AS o) g,
+                  LATERAL (SELECT ST_Intersection(a, b) AS x) pg
+             ORDER BY i",
+            &[&a, &b, &ours],
+        )
+        .await
+        .unwrap();
+    let (mut overlapping, mut max_diff) = (0, 0.0f64);
+    for (i, ((a, b), row)) in pairs.iter().zip(&rows).enumerate() {
+        assert!(
+            row.get::<_, bool>(0),
+            "pair {i}: the generator made an invalid polygon"
+        );
+        let area: f64 = row.get(1);
+        let tolerance = 1e-3 + GRID * extent(a, b) * (perimeter(a) + perimeter(b));
+        let mut check = |label: &str, ours: f64| {
+            max_diff = max_diff.max((ours - area).abs());
+            assert!(
+                (ours - area).abs() <= tolerance,
+                "pair {i}: {label} {ours} vs PostGIS {area}"
+            );
+        };
+        check("overlap area", p::overlap_area(a, b));
+        check("overlap area (b, a)", p::overlap_area(b, a));
+        let (sa, sb) = (Shape::new(a.clone()), Shape::new(b.clone()));
+        for (label, o) in [
+            ("prepared (a, b)", shape::overlap(&sa, &sb)),
+            ("prepared (b, a)", shape::overlap(&sb, &sa)),
+        ] {
+            check(label, o.area);
+            if let Some(outline) = o.outline {
+                check(&format!("{label} outline"), p::area(&outline));
+            }
+        }
+        // The outline itself: what lies in one of ours and PostGIS's intersection but not the
+        // other is no more than the area tolerance (for the features that are not large
+        // themselves: PostGIS takes seconds for those).
+        if let Some(apart) = row.get::<_, Option<f64>>(2) {
+            assert!(
+                apart <= tolerance,
+                "pair {i}: the overlap's outline differs by {apart} m²"
+            );
+        }
+        let setback: f64 = row.get(3);
+        let ours = p::boundary_distance(a, b);
+        assert!(
+            (ours - setback).abs() <= 1e-6,
+            "pair {i}: distance to the boundary {ours} vs PostGIS {setback}"
+        );
+        overlapping += (area > 0.0) as usize;
+    }
+    println!(
+        "{} large pairs: {overlapping} overlapping; max |area − PostGIS| {max_diff:.2e} m²",
+        pairs.len()
+    );
+    assert!(overlapping > 70, "{overlapping} of {} overlap", pairs.len());
+}

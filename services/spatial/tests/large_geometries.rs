@@ -4,12 +4,11 @@
 //! last ring) within a second. The validity check used to be quadratic for polygons with holes:
 //! 10 s of CPU for 20 000 + 20 000 vertices.
 //!
-//! FindParcels and the refusals run on the demo data (a disc of 1 km round a demo parcel).
-//! ValidateGeometry's valid cases run where no parcel or layer feature lies within 2 km: what is
-//! bounded here is what the input itself costs (decoding, validity, index look-ups); the rules'
-//! overlays of such a proposal with many features are heavy work of another kind, which the
-//! server admits by cost (measured on the demo data in Tartu: about 5 s for this disc, nearly all
-//! in overlays of the proposal with the features it meets).
+//! Everything runs on the demo data, a disc of 1 km round a demo parcel in Tartu: the valid
+//! proposals meet hundreds of parcels and layer features, so the rules' overlays are in the
+//! bound too. Those took about 5 s (2 s after the validity work) while each feature was overlaid
+//! with the whole proposal; the overlay now cuts the proposal down to the box it shares with the
+//! feature first (about 0.45 s here).
 
 mod common;
 
@@ -69,37 +68,15 @@ fn cases(x: f64, y: f64) -> Vec<(&'static str, Vec<Ring>, bool)> {
     ]
 }
 
-/// A point of Estonia with no parcel and no layer feature within 2 km, and its municipality.
-async fn empty_place() -> (String, f64, f64) {
-    let (x, y) = (600_000.0, 6_550_000.0);
-    let row = sql()
-        .await
-        .query_one(
-            "SELECT (SELECT municipality_code::text FROM municipality WHERE ST_Intersects(boundary, p)),
-                    (SELECT count(*) FROM parcel WHERE ST_DWithin(geom, p, 2000))
-                    + (SELECT count(*) FROM feature WHERE ST_DWithin(geom, p, 2000))
-             FROM (SELECT ST_SetSRID(ST_MakePoint($1, $2), 3301) AS p) x",
-            &[&x, &y],
-        )
-        .await
-        .unwrap();
-    let near: i64 = row.get(1);
-    assert_eq!(
-        near, 0,
-        "the demo data now has rows near ({x}, {y}): choose another place"
-    );
-    (row.get(0), x, y)
-}
-
 #[tokio::test]
 async fn validate_geometry_answers_or_refuses_100_000_vertices_within_a_second() {
     let mut s = TestServer::start().await;
+    // Findings carry overlap outlines: for a proposal this size they pass the client's default
+    // 4 MiB (the server sends up to 64 MiB).
+    s.client = s.client.clone().max_decoding_message_size(64 * 1024 * 1024);
     let (m, x, y) = anchor().await;
-    let (empty_m, ex, ey) = empty_place().await;
-    let valid_cases = cases(ex, ey).into_iter().filter(|c| c.2);
-    let refused_cases = cases(x, y).into_iter().filter(|c| !c.2);
-    for (what, rings, valid) in valid_cases.chain(refused_cases) {
-        let m = if valid { empty_m.clone() } else { m.clone() };
+    for (what, rings, valid) in cases(x, y) {
+        let m = m.clone();
         assert!(shapes::points(&rings) <= 100_000, "{what}");
         let request = v1::ValidateGeometryRequest {
             municipality_code: m,

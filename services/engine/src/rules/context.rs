@@ -188,15 +188,16 @@ impl<'a> Ctx<'a> {
                 return wide(bound).then(|| (MultiPolygon(Vec::new()), area));
             }
         }
-        // A partial overlap's outline (or exact perimeter): by clipping when both are convex,
-        // else the overlay.
-        let overlap = match (self.shape.convex, g.convex) {
-            (true, true) => p::convex_intersection(
+        // A partial overlap's outline (or exact perimeter): the overlay's when the area came
+        // from one, by clipping when both are convex, else the overlay.
+        let overlap = match (o.outline, self.shape.convex, g.convex) {
+            (Some(outline), _, _) => outline,
+            (None, true, true) => p::convex_intersection(
                 self.shape.polygons.0[0].exterior(),
                 g.polygons.0[0].exterior(),
             )
             .unwrap_or_else(|| MultiPolygon(Vec::new())),
-            _ => p::overlap(&self.p.geometry, &g.polygons),
+            (None, _, _) => p::overlap(&self.p.geometry, &g.polygons),
         };
         let width = 2.0 * p::area(&overlap) / kernel::perimeter(&overlap).max(f64::MIN_POSITIVE);
         let width_ok = width > self.sliver_width;

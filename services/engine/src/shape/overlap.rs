@@ -179,7 +179,7 @@ pub fn overlap_area(a: &Shape, b: &Shape) -> f64 {
 }
 
 /// The overlap of two shapes, as far as it was computed.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Overlap {
     /// m².
     pub area: f64,
@@ -187,6 +187,9 @@ pub struct Overlap {
     /// `exact`.
     pub perimeter: Option<f64>,
     pub exact: bool,
+    /// The overlap itself, when it came from the overlay (neither shape convex): a caller that
+    /// wants the outline need not overlay again.
+    pub outline: Option<geo::MultiPolygon>,
 }
 
 /// The overlap of `a` and `b`: nothing when the boxes miss, the smaller shape when it lies
@@ -198,6 +201,7 @@ pub fn overlap(a: &Shape, b: &Shape) -> Overlap {
         area: 0.0,
         perimeter: Some(0.0),
         exact: true,
+        outline: None,
     };
     let (Some(ba), Some(bb)) = (a.bbox, b.bbox) else {
         return none;
@@ -217,6 +221,7 @@ pub fn overlap(a: &Shape, b: &Shape) -> Overlap {
                 area: small.area,
                 perimeter: Some(small.perimeter),
                 exact: true,
+                outline: None,
             };
         }
         Placement::Outside => return none,
@@ -227,10 +232,12 @@ pub fn overlap(a: &Shape, b: &Shape) -> Overlap {
         (true, _) => (a, b),
         (false, true) => (b, a),
         (false, false) => {
+            let (outline, area) = predicates::overlay(&a.polygons, &b.polygons);
             return Overlap {
-                area: predicates::overlap_area(&a.polygons, &b.polygons),
+                area,
                 perimeter: None,
                 exact: false,
+                outline: Some(outline),
             };
         }
     };
@@ -241,5 +248,6 @@ pub fn overlap(a: &Shape, b: &Shape) -> Overlap {
         area,
         perimeter: Some(perimeter),
         exact,
+        outline: None,
     }
 }

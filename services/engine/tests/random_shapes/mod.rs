@@ -208,3 +208,65 @@ pub fn band(rng: &mut Rng, c: Coord, length: f64, width: f64, angle: f64) -> Pol
         .map(|(_, open)| Polygon::new(ring(open.to_vec()), vec![]))
         .unwrap()
 }
+
+/// A large concave polygon of many vertices (a plan area: 600–3 000 on its outline) with six
+/// holes of 20–200 vertices, around `c`, of radius `r`.
+pub fn large(rng: &mut Rng, c: Coord, r: f64) -> Polygon {
+    let n = 600 + rng.below(2_400);
+    let outer = star(rng, c, r, n, 0.6);
+    // Six holes on a circle of 0.3 r, 0.1 r round: inside the outline (at least 0.6 r out) and
+    // 0.3 r apart, so they meet neither it nor each other.
+    let holes = (0..6)
+        .map(|k| {
+            let a = k as f64 / 6.0 * std::f64::consts::TAU;
+            let at = Coord {
+                x: c.x + 0.3 * r * a.cos(),
+                y: c.y + 0.3 * r * a.sin(),
+            };
+            let m = 20 + rng.below(180);
+            star(rng, at, 0.1 * r, m, 0.7)
+        })
+        .collect();
+    Polygon::new(outer, holes)
+}
+
+/// Pairs (large, feature) where the cut-down overlay works: a [`large`] plan area and a feature
+/// on its outline or over a hole — small, as large as a quarter of it, or itself large.
+pub fn large_pairs(n: usize) -> Vec<(MultiPolygon, MultiPolygon)> {
+    let mut rng = Rng::new(0x6375_7464_6f77);
+    (0..n)
+        .map(|i| {
+            let c = Coord {
+                x: rng.range(655_000.0, 662_000.0),
+                y: rng.range(6_470_000.0, 6_478_000.0),
+            };
+            let r = rng.range(300.0, 2_000.0);
+            let a = large(&mut rng, c, r);
+            let angle = rng.range(0.0, std::f64::consts::TAU);
+            let out = if i % 4 == 0 {
+                0.3 // over a hole
+            } else {
+                rng.range(0.6, 1.1) // on the outline
+            };
+            let d = Coord {
+                x: c.x + out * r * angle.cos(),
+                y: c.y + out * r * angle.sin(),
+            };
+            let b = match i % 3 {
+                0 => {
+                    let size = r * rng.range(0.01, 0.1);
+                    shape(&mut rng, d, size)
+                }
+                1 => {
+                    let size = r * rng.range(0.1, 0.5);
+                    shape(&mut rng, d, size)
+                }
+                _ => {
+                    let size = r * rng.range(0.3, 1.0);
+                    large(&mut rng, d, size)
+                }
+            };
+            (MultiPolygon(vec![a]), MultiPolygon(vec![b]))
+        })
+        .collect()
+}
