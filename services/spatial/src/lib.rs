@@ -13,6 +13,7 @@
 //! current), `error` (failures → gRPC statuses).
 
 mod admission;
+pub mod authz;
 mod call;
 mod config;
 mod error;
