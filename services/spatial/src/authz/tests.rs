@@ -241,7 +241,7 @@ fn every_method_of_the_api_is_in_the_table() {
     assert!(methods.len() >= 14, "{methods:?}");
     for m in &methods {
         assert!(
-            TABLE.iter().any(|e| &e.rpc == m),
+            TABLE.iter().any(|e| e.rpc == m),
             "{m} is not in authz::TABLE"
         );
     }
