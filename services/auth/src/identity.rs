@@ -124,17 +124,27 @@ impl Identity {
             .filter(|s| !s.is_empty())
     }
 
+    /// The subject for logs: a TARA-style subject (`EE` + personal code) is shown as
+    /// `EE<personal code>`, so that personal codes stay out of logs; others as they are.
+    pub fn subject_for_log(&self) -> &str {
+        match &self.personal_code {
+            Some(code) if self.subject.ends_with(code.as_str()) => "EE<personal code>",
+            _ => &self.subject,
+        }
+    }
+
     /// True for `Identity::system` identities.
     pub fn is_system(&self) -> bool {
         self.kind == IdentityKind::System
     }
 }
 
-/// Debug shows everything but the personal code (personal data stays out of logs).
+/// Debug shows everything but the personal code, also where it is part of the subject (personal
+/// data stays out of logs).
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identity")
-            .field("subject", &self.subject)
+            .field("subject", &self.subject_for_log())
             .field("kind", &self.kind)
             .field("municipality", &self.municipality)
             .field("roles", &self.roles)
@@ -149,12 +159,13 @@ impl fmt::Debug for Identity {
     }
 }
 
-/// Display: the subject and, if any, the municipality — what a log line needs.
+/// Display: the subject (as `subject_for_log`) and, if any, the municipality — what a log line
+/// needs.
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.municipality {
-            Some(m) => write!(f, "{} ({m})", self.subject),
-            None => f.write_str(&self.subject),
+            Some(m) => write!(f, "{} ({m})", self.subject_for_log()),
+            None => f.write_str(self.subject_for_log()),
         }
     }
 }
@@ -198,6 +209,7 @@ mod tests {
     #[test]
     fn debug_redacts_the_personal_code() {
         let mut id = Identity::system("x");
+        id.subject = "EE37605030299".into();
         id.personal_code = Some("37605030299".into());
         id.scopes.insert("authority:Keskkonnaamet".into());
         let text = format!("{id:?} {id}");
