@@ -173,7 +173,7 @@ fn numeric_date(value: &Value) -> Option<u64> {
         return Some(u);
     }
     let f = n.as_f64()?;
-    (f.is_finite() && f >= 0.0 && f < 1e15).then_some(f as u64)
+    (0.0..1e15).contains(&f).then_some(f as u64)
 }
 
 #[cfg(test)]

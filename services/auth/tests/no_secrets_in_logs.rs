@@ -53,7 +53,7 @@ async fn nothing_secret_is_logged() {
             .header("authorization", format!("Bearer {token}"))
             .body(())
             .unwrap();
-        layer.layer(inner.clone()).oneshot(request).await.unwrap();
+        layer.layer(inner).oneshot(request).await.unwrap();
     }
     let key_pem = std::fs::read_to_string(auth.dir.join(kovgis_auth::DEV_KEY_FILE)).unwrap();
     // A JWKS that (wrongly) carries the private key, and a broken one.
