@@ -1,4 +1,4 @@
-//! The `kovgis` binary: `serve`, `migrate` and `load-demo`.
+//! The `kovgis` binary: `serve`, `migrate`, `import`, `load-demo` and `token`.
 //!
 //! Wiring only: configuration (flags with `KOVGIS_*` environment fallbacks, `DATABASE_URL`),
 //! logging, and the calls into the library crates.
@@ -11,6 +11,7 @@ use kovgis_store::{Store, StoreConfig};
 
 mod import_cmd;
 mod serve_args;
+mod token_cmd;
 
 /// mimalloc: the import moves millions of small allocations between reader threads and the
 /// runtime, where glibc's arenas contend (measured: a quarter of the import's CPU in malloc/free).
@@ -51,12 +52,19 @@ enum Command {
         #[arg(long)]
         municipalities_only: bool,
     },
+    /// Development keys and tokens: `token init-dev-key --dir D`, `token --key … --subject …`.
+    Token(Box<token_cmd::TokenCommand>),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_json);
+    // `token` needs no database.
+    let command = match cli.command {
+        Command::Token(cmd) => return token_cmd::run(*cmd),
+        other => other,
+    };
     let database_url = cli
         .database_url
         .clone()
@@ -69,7 +77,8 @@ async fn main() -> anyhow::Result<()> {
                 .context("cannot open the database")
         }
     };
-    match cli.command {
+    match command {
+        Command::Token(_) => unreachable!("handled above"),
         Command::Migrate => {
             let store = connect(2).await?;
             let applied = store.migrate().await?;
