@@ -8,6 +8,7 @@
 Lists the 79 municipalities, then finds the parcels under a WGS84 point in Pirita, Tallinn.
 """
 import json
+import os
 import sys
 
 try:
@@ -24,6 +25,13 @@ except ImportError:
     )
 
 addr = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
+# Every call but health and reflection needs a token: KOVGIS_TOKEN, or the demo official's token
+# that scripts/run.sh writes on start.
+token = os.environ.get("KOVGIS_TOKEN")
+if not token:
+    with open(os.path.join(".kovgis", "auth", "demo-official.token")) as f:
+        token = f.read().strip()
+auth = [("authorization", f"Bearer {token}")]
 channel = grpc.insecure_channel(addr)
 pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
 service = pool.FindServiceByName("kovgis.v1.SpatialService")
@@ -38,7 +46,7 @@ def call(method_name, request_json):
         request_serializer=request_cls.SerializeToString,
         response_deserializer=response_cls.FromString,
     )
-    response = rpc(json_format.Parse(json.dumps(request_json), request_cls()))
+    response = rpc(json_format.Parse(json.dumps(request_json), request_cls()), metadata=auth)
     return json_format.MessageToDict(response)
 
 

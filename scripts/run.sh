@@ -36,14 +36,31 @@ else
   log "demo data not loaded (DATABASE_URL is set; KOVGIS_LOAD_DEMO=1 loads it into that database)"
 fi
 LISTEN=${KOVGIS_LISTEN:-127.0.0.1:50051}
+# Identity: a development signing key made on first start (kept, never overwritten) and tokens of
+# a demo Tartu official and GIS specialist, written to the private folder for the examples.
+AUTH_DIR=${KOVGIS_AUTH_DIR:-$PWD/.kovgis/auth}
+"$BIN" token init-dev-key --dir "$AUTH_DIR" >/dev/null
+export KOVGIS_JWKS=${KOVGIS_JWKS:-$AUTH_DIR/jwks}
+mint() { "$BIN" token --key "$AUTH_DIR/dev-signing-key.pem" --ttl 24h "$@"; }
+(umask 077
+ mint --subject demo-tartu-official --municipality 0793 --role official --role approver \
+   >"$AUTH_DIR/demo-official.token"
+ mint --subject demo-tartu-gis --municipality 0793 --role gis_specialist \
+   >"$AUTH_DIR/demo-gis.token")
 cat >&2 <<MSG
 
-  kovgis serves gRPC on $LISTEN (reflection, health and gRPC-Web enabled). Try:
+  kovgis serves gRPC on $LISTEN (reflection, health and gRPC-Web enabled). Every call but
+  health and reflection needs a bearer token; demo tokens (24 h) of a Tartu official and a Tartu
+  GIS specialist are in $AUTH_DIR/demo-official.token and demo-gis.token:
+    official:       $(cat "$AUTH_DIR/demo-official.token")
+    GIS specialist: $(cat "$AUTH_DIR/demo-gis.token")
+  Try:
     python3 -m venv .kovgis/venv && .kovgis/venv/bin/pip install -q grpcio grpcio-reflection protobuf
     .kovgis/venv/bin/python scripts/example_client.py $LISTEN
   or, if you have grpcurl:
     grpcurl -plaintext $LISTEN list
-    grpcurl -plaintext -d '{"contains_point":{"geojson":"{\"type\":\"Point\",\"coordinates\":[24.8337,59.4665]}"}}' \\
+    grpcurl -plaintext -H "authorization: Bearer \$(cat $AUTH_DIR/demo-official.token)" \\
+      -d '{"contains_point":{"geojson":"{\"type\":\"Point\",\"coordinates\":[24.8337,59.4665]}"}}' \\
       $LISTEN kovgis.v1.SpatialService/FindParcels
 
 MSG

@@ -29,10 +29,20 @@ use crate::verifier::Verifier;
 /// Paths (prefixes) that need no token by default: gRPC health and reflection.
 pub const DEFAULT_OPEN_PREFIXES: [&str; 2] = ["/grpc.health.v1.Health/", "/grpc.reflection."];
 
+/// How the layer identifies a request.
+#[derive(Clone, Debug)]
+enum Mode {
+    /// By its bearer token.
+    Verify(Arc<Verifier>),
+    /// As one fixed identity, whatever it carries: only for measuring what authentication costs
+    /// (`kovgis serve --insecure-no-auth`), never for serving.
+    Fixed(Arc<Identity>),
+}
+
 /// `Server::builder().layer(AuthLayer::new(verifier))`.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
-    verifier: Arc<Verifier>,
+    mode: Mode,
     open_prefixes: Arc<[String]>,
 }
 
@@ -40,7 +50,16 @@ impl AuthLayer {
     /// Requires a token everywhere except `DEFAULT_OPEN_PREFIXES`.
     pub fn new(verifier: Arc<Verifier>) -> Self {
         AuthLayer {
-            verifier,
+            mode: Mode::Verify(verifier),
+            open_prefixes: DEFAULT_OPEN_PREFIXES.map(String::from).into(),
+        }
+    }
+
+    /// Gives every request the one `identity` without looking at any token. Insecure: for
+    /// benchmarks that compare a server with and without authentication.
+    pub fn insecure_fixed(identity: Arc<Identity>) -> Self {
+        AuthLayer {
+            mode: Mode::Fixed(identity),
             open_prefixes: DEFAULT_OPEN_PREFIXES.map(String::from).into(),
         }
     }
@@ -62,7 +81,7 @@ impl<S> Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            verifier: Arc::clone(&self.verifier),
+            mode: self.mode.clone(),
             open_prefixes: Arc::clone(&self.open_prefixes),
         }
     }
@@ -72,7 +91,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone, Debug)]
 pub struct AuthService<S> {
     inner: S,
-    verifier: Arc<Verifier>,
+    mode: Mode,
     open_prefixes: Arc<[String]>,
 }
 
@@ -99,7 +118,13 @@ where
         {
             return Either::Left(self.inner.call(request));
         }
-        match bearer_token(request.headers()).and_then(|t| self.verifier.verify(t)) {
+        let verified = match &self.mode {
+            Mode::Verify(verifier) => {
+                bearer_token(request.headers()).and_then(|t| verifier.verify(t))
+            }
+            Mode::Fixed(identity) => Ok(Arc::clone(identity)),
+        };
+        match verified {
             Ok(identity) => {
                 request.extensions_mut().insert(identity);
                 Either::Left(self.inner.call(request))

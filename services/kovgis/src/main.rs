@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kovgis_store::{Store, StoreConfig};
 
+mod auth_args;
 mod import_cmd;
 mod serve_args;
 mod token_cmd;
@@ -110,7 +111,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Serve(args) => {
-            let config = args.config()?;
+            let mut config = args.config()?;
+            config.auth = args.auth.auth()?;
             let store = Store::connect(&args.store_config(database_url)?)
                 .await
                 .context("cannot open the database")?;

@@ -11,6 +11,9 @@ use kovgis_store::StoreConfig;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// How callers are identified.
+    #[command(flatten)]
+    pub auth: crate::auth_args::AuthArgs,
     /// Address to listen on.
     #[arg(long, env = "KOVGIS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,

@@ -75,7 +75,12 @@ fn footprint_in(i: usize) -> String {
 /// The findings of `rule` about `layer` for a building permit with `intended_use` on `wkt`, from
 /// a ValidateGeometry call.
 async fn findings(
-    client: &mut SpatialServiceClient<tonic::transport::Channel>,
+    client: &mut SpatialServiceClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            impl tonic::service::Interceptor,
+        >,
+    >,
     wkt: &str,
     intended_use: &str,
     rule: &str,
@@ -232,17 +237,26 @@ async fn zoning_text_attributes_are_normalised_and_drive_the_rules() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(kovgis_spatial::run(
-        listener,
-        store,
-        kovgis_spatial::Config::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    let mut client = SpatialServiceClient::connect(format!("http://{addr}"))
+    let auth = kovgis_auth::testing::TestAuth::new();
+    let config = kovgis_spatial::Config {
+        auth: kovgis_spatial::Auth::Jwt(auth.verifier()),
+        ..Default::default()
+    };
+    let server = tokio::spawn(kovgis_spatial::run(listener, store, config, async {
+        let _ = stopped.await;
+    }));
+    let token = auth.token(&auth.machine("test-client", &["kovgis:read:all"]));
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
         .await
         .unwrap();
+    let mut client =
+        SpatialServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+            r.metadata_mut().insert("authorization", bearer.clone());
+            Ok(r)
+        });
     for layer in ["zoning-gpkg", "zoning-shp"] {
         let zone_use = |f: &[v1::Finding]| {
             assert_eq!(f.len(), 1, "{f:?}");

@@ -4,6 +4,7 @@
 //! failed index rebuild is retried. Every field has a safe default; `kovgis serve` exposes them
 //! as flags (README: "Limits").
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kovgis_api::page_token::PageTokenKey;
@@ -36,6 +37,22 @@ pub struct Config {
     pub admission: AdmissionConfig,
     /// Retries of a failed validation index rebuild.
     pub index_retry: Backoff,
+    /// How calls are identified. The default has no keys, and a server without keys does not
+    /// start: identity fails closed.
+    pub auth: Auth,
+}
+
+/// How the server identifies calls.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    /// Nothing configured: [`crate::run`] refuses to start.
+    #[default]
+    Unconfigured,
+    /// Bearer JWTs verified against the configured keys (reloaded in the background).
+    Jwt(Arc<kovgis_auth::Verifier>),
+    /// Every call runs as this one identity, whatever it sends. Insecure: only to measure what
+    /// authentication costs (`kovgis serve --insecure-no-auth`); logged loudly at start.
+    InsecureFixed(Arc<kovgis_auth::Identity>),
 }
 
 impl Default for Config {
@@ -51,6 +68,7 @@ impl Default for Config {
             server: ServerLimits::default(),
             admission: AdmissionConfig::default(),
             index_retry: Backoff::default(),
+            auth: Auth::Unconfigured,
         }
     }
 }

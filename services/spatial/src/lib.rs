@@ -21,7 +21,7 @@ pub mod server;
 mod service;
 pub mod validation;
 
-pub use config::{AdmissionConfig, Backoff, Config, RequestLimits, ServerLimits};
+pub use config::{AdmissionConfig, Auth, Backoff, Config, RequestLimits, ServerLimits};
 pub use error::{DOMAIN, ServiceError};
 pub use kovgis_api::page_token::PageTokenKey;
 pub use server::{RunError, run};

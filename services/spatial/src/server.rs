@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
-use crate::{Config, SpatialApi, validation};
+use crate::{Auth, Config, SpatialApi, validation};
 
 /// Why the server stopped other than by shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,11 @@ pub enum RunError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("building the validation index: {0}")]
     Index(#[from] kovgis_store::StoreError),
+    #[error(
+        "no keys to verify callers with: configure a JWKS (kovgis serve --jwks; the run command \
+         creates a development key) — a server that cannot identify its callers does not start"
+    )]
+    NoAuth,
 }
 
 /// Accepted connections with Nagle's algorithm off: small unary responses must not wait for the
@@ -51,6 +56,25 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
+    // Identity first: without keys nothing is served.
+    let (auth, reloader) = match &config.auth {
+        Auth::Unconfigured => return Err(RunError::NoAuth),
+        Auth::Jwt(verifier) => (
+            kovgis_auth::AuthLayer::new(verifier.clone()),
+            Some(verifier.spawn_reloader()),
+        ),
+        Auth::InsecureFixed(identity) => {
+            tracing::warn!(
+                subject = identity.subject_for_log(),
+                "AUTHENTICATION IS OFF: every call runs as one fixed identity (for benchmarks \
+                 only; never serve like this)"
+            );
+            (
+                kovgis_auth::AuthLayer::insecure_fixed(identity.clone()),
+                None,
+            )
+        }
+    };
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<SpatialServiceServer<SpatialApi>>()
@@ -87,7 +111,9 @@ pub async fn run(
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .max_concurrent_streams(limits.max_streams_per_connection)
         .accept_http1(true)
+        // gRPC-Web is translated first, so its calls meet the same identity check.
         .layer(tonic_web::GrpcWebLayer::new())
+        .layer(auth)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -96,6 +122,9 @@ pub async fn run(
         .await?;
     refresher.abort();
     health_task.abort();
+    if let Some(r) = reloader {
+        r.abort();
+    }
     tracing::info!("server stopped");
     Ok(())
 }

@@ -404,10 +404,7 @@ async fn a_cancelled_stream_leaves_nothing_and_frees_the_lock() {
         .await
         .unwrap();
     // On a connection of its own, so that cancelling the call closes it.
-    let mut client =
-        v1::spatial_service_client::SpatialServiceClient::connect(format!("http://{}", s.addr))
-            .await
-            .unwrap();
+    let mut client = s.new_client().await;
     let call = tokio::spawn(async move { client.import_features(ReceiverStream::new(rx)).await });
     assert!(
         wait::import_copy(&c, true, COPY_WAIT).await,

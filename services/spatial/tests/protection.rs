@@ -72,7 +72,7 @@ async fn a_panicking_handler_answers_internal_and_the_server_keeps_serving() {
         .municipalities
         .len();
     assert_eq!(n, 79);
-    let mut other = v1::spatial_service_client::SpatialServiceClient::new(s.channel().await);
+    let mut other = s.new_client().await;
     assert!(other.find_parcels(find()).await.is_ok());
     s.shutdown().await.unwrap();
 }
@@ -172,8 +172,8 @@ async fn stalled(
     tonic::transport::Channel,
 ) {
     let channel = s.channel().await;
-    let mut c = v1::spatial_service_client::SpatialServiceClient::new(channel.clone())
-        .max_decoding_message_size(64 << 20);
+    let mut c =
+        TestServer::client_on(channel.clone(), Some(&s.token)).max_decoding_message_size(64 << 20);
     let r = c.query_features(features(layer)).await;
     (r.map(|r| r.into_inner()), channel)
 }
@@ -233,8 +233,7 @@ async fn stalled_feature_readers_do_not_block_ordinary_calls() {
     assert!(got < 400, "{got}");
     drop(readers);
     // The slots are free again: a reader that reads gets the whole layer.
-    let mut c = v1::spatial_service_client::SpatialServiceClient::new(s.channel().await)
-        .max_decoding_message_size(64 << 20);
+    let mut c = s.new_client().await.max_decoding_message_size(64 << 20);
     let mut stream = c
         .query_features(features(layer))
         .await

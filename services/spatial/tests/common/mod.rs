@@ -6,25 +6,66 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod import;
+pub mod rpcs;
 pub mod validation;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use kovgis_api::v1::spatial_service_client::SpatialServiceClient;
 use kovgis_api::v1::spatial_service_server::SpatialService;
+use kovgis_auth::testing::TestAuth;
 use kovgis_core::InputLimits;
 use kovgis_store::{Store, StoreConfig};
 use tokio::sync::oneshot;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub use kovgis_api::v1;
 pub use kovgis_testkit::db::{FreshDb, database_url, sql};
 pub use kovgis_testkit::fixtures::json as fixture_json;
 
+/// Puts `authorization: Bearer <token>` on every call of a client (none: an anonymous client).
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    pub fn new(token: Option<&str>) -> Self {
+        Bearer(token.map(|t| format!("Bearer {t}").parse().expect("a token is ASCII")))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            r.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(r)
+    }
+}
+
+/// A SpatialService client whose calls carry a token.
+pub type Client = SpatialServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// The scopes of the token the test client carries: a national machine that may read, import,
+/// change rules and ask the data tracker's question everywhere (the tests of authorisation
+/// itself use tokens of their own).
+pub const TEST_CLIENT_SCOPES: &[&str] = &[
+    "kovgis:read:all",
+    "kovgis:write:national",
+    "kovgis:rules:national",
+    "kovgis:data-tracker",
+];
+
 /// A running server; stops when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub client: SpatialServiceClient<Channel>,
+    pub client: Client,
+    /// The keys the server trusts (and that mint the tests' tokens).
+    pub auth: Arc<TestAuth>,
+    /// The token of `client`.
+    pub token: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), kovgis_spatial::RunError>>>,
 }
@@ -52,8 +93,14 @@ impl TestServer {
         Self::start_full(StoreConfig::new(url, 4), config).await
     }
 
-    /// A server with its own database pools and settings.
-    pub async fn start_full(store: StoreConfig, config: kovgis_spatial::Config) -> Self {
+    /// A server with its own database pools and settings. Unless the settings say otherwise,
+    /// it trusts a fresh test key and its client carries a token with [`TEST_CLIENT_SCOPES`].
+    pub async fn start_full(store: StoreConfig, mut config: kovgis_spatial::Config) -> Self {
+        let auth = Arc::new(TestAuth::new());
+        if matches!(config.auth, kovgis_spatial::Auth::Unconfigured) {
+            config.auth = kovgis_spatial::Auth::Jwt(auth.verifier());
+        }
+        let token = auth.token(&auth.machine("test-client", TEST_CLIENT_SCOPES));
         let store = Store::connect(&store)
             .await
             .expect("cannot connect to the test database");
@@ -63,15 +110,30 @@ impl TestServer {
         let handle = tokio::spawn(kovgis_spatial::run(listener, store, config, async {
             let _ = stopped.await;
         }));
-        let client = SpatialServiceClient::connect(format!("http://{addr}"))
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
             .await
             .expect("cannot connect to the test server");
+        let client = SpatialServiceClient::with_interceptor(channel, Bearer::new(Some(&token)));
         TestServer {
             addr,
             client,
+            auth,
+            token,
             stop: Some(stop),
             handle: Some(handle),
         }
+    }
+
+    /// A client on `channel` whose calls carry `token` (`None`: anonymous).
+    pub fn client_on(channel: Channel, token: Option<&str>) -> Client {
+        SpatialServiceClient::with_interceptor(channel, Bearer::new(token))
+    }
+
+    /// A client on a new connection with the test client's token.
+    pub async fn new_client(&self) -> Client {
+        Self::client_on(self.channel().await, Some(&self.token))
     }
 
     /// A new HTTP/2 connection to the server (a client of its own, e.g. one that stalls).
