@@ -14,6 +14,7 @@
 
 mod admission;
 mod call;
+mod caller;
 mod config;
 mod error;
 pub mod server;

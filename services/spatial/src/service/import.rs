@@ -214,6 +214,7 @@ fn number(v: Option<&serde_json::Value>) -> Option<f64> {
 /// Runs one import stream to its end.
 pub async fn run(
     api: &SpatialApi,
+    caller: &kovgis_store::Caller,
     mut stream: Streaming<v1::ImportFeaturesRequest>,
 ) -> Result<v1::ImportFeaturesResponse, ServiceError> {
     let (store, limits) = (&api.store, api.import_limits);
@@ -230,7 +231,7 @@ pub async fn run(
     };
     let h = std::sync::Arc::new(h);
     let mut import = match store
-        .begin_import(h.target.clone(), &h.source, None, h.options.clone())
+        .begin_import(caller, h.target.clone(), &h.source, None, h.options.clone())
         .await?
     {
         ImportStart::Ready(i) => i,

@@ -13,6 +13,7 @@ use kovgis_api::convert::{self, ProposalRequest};
 use kovgis_api::v1;
 use kovgis_core::InputError;
 use kovgis_engine::rules;
+use kovgis_store::Caller;
 use tonic::Status;
 
 use super::{Result, SpatialApi};
@@ -133,6 +134,7 @@ fn check_on(built: &Built, p: &ProposalRequest) -> Result<v1::ValidationReport> 
 
 pub(super) async fn one(
     api: &SpatialApi,
+    _caller: &Caller,
     req: v1::ValidateGeometryRequest,
 ) -> std::result::Result<v1::ValidationReport, Status> {
     let built = api.built()?;
@@ -201,6 +203,7 @@ fn check_all(
 
 pub(super) async fn batch(
     api: &SpatialApi,
+    _caller: &Caller,
     req: v1::ValidateGeometriesRequest,
 ) -> std::result::Result<v1::ValidateGeometriesResponse, Status> {
     let built = api.built()?;
@@ -274,6 +277,7 @@ pub(super) async fn batch(
 
 pub(super) async fn index_stats(
     api: &SpatialApi,
+    _caller: &Caller,
     _req: v1::GetIndexStatsRequest,
 ) -> std::result::Result<v1::IndexStats, Status> {
     let built = api.built()?;

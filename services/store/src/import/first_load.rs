@@ -33,35 +33,15 @@ pub(super) struct Direct {
     pub(super) spilled: bool,
     /// [`super::digest::digest_entry`]s of the rows written.
     pub(super) digest: Vec<u8>,
-    /// `CREATE INDEX` statements of the indexes dropped for the load.
-    indexes: Vec<String>,
 }
-
-/// The indexes of `parcel` as the migrations left them (not the ones behind a constraint: the
-/// primary key stays), unique ones first, so that a duplicate code fails the first build.
-/// Read from the catalogue, so that the migrations stay the one place they are defined.
-const PARCEL_INDEXES: &str = "
-    SELECT format('DROP INDEX %I', c.relname), pg_get_indexdef(i.indexrelid)
-    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-    WHERE i.indrelid = 'parcel'::regclass
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-    ORDER BY i.indisunique DESC, c.relname";
 
 impl Direct {
     /// Starts a first load: drops the parcel indexes (the table is empty and locked for this
-    /// import; readers wait for the commit) and notes what the rows need.
+    /// import; readers wait for the commit) and notes what the rows need. The indexes are the
+    /// owner's: `kovgis_parcel_indexes_drop()` (migration 0008) drops them for the service role
+    /// and keeps their definitions, read from the catalogue, for the rebuild.
     pub(super) async fn start(c: &Object) -> Result<Direct, StoreError> {
-        let mut drop = Vec::new();
-        let mut indexes = Vec::new();
-        for row in c
-            .query(PARCEL_INDEXES, &[])
-            .await
-            .map_err(pg("reading the parcel indexes"))?
-        {
-            drop.push(row.get::<_, String>(0));
-            indexes.push(row.get(1));
-        }
-        c.batch_execute(&drop.join(";\n"))
+        c.batch_execute("SELECT kovgis_parcel_indexes_drop()")
             .await
             .map_err(pg("dropping indexes for the first load"))?;
         let row = c
@@ -81,15 +61,13 @@ impl Direct {
             aside_bytes: 0,
             spilled: false,
             digest: Vec::new(),
-            indexes,
         })
     }
 
-    /// Builds the indexes [`Direct::start`] dropped, once, and analyses the table.
+    /// Builds the indexes [`Direct::start`] dropped, once (unique ones first, so that a
+    /// duplicate code fails the first build), and analyses the table.
     pub(super) async fn rebuild_indexes(&self, c: &Object) -> Result<(), StoreError> {
-        let mut sql = self.indexes.join(";\n");
-        sql.push_str(";\nANALYZE parcel");
-        c.batch_execute(&sql)
+        c.batch_execute("SELECT kovgis_parcel_indexes_restore()")
             .await
             .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
                 Some("23505") => StoreError::Invalid(format!(
