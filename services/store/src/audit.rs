@@ -91,7 +91,7 @@ impl CallerTx {
 
     /// Appends an audit event in this transaction.
     pub async fn audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        insert_event(self.scoped.client(), event).await
+        insert_event(client_of(self.scoped.client()), event).await
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
@@ -103,9 +103,14 @@ impl CallerTx {
     }
 }
 
+/// The tokio-postgres client of a pooled connection.
+pub(crate) fn client_of(c: &deadpool_postgres::Object) -> &tokio_postgres::Client {
+    c
+}
+
 /// Inserts an event on a connection inside a caller-scoped transaction.
 pub(crate) async fn insert_event(
-    c: &deadpool_postgres::Object,
+    c: &(impl tokio_postgres::GenericClient + Sync),
     e: &AuditEvent,
 ) -> Result<(), StoreError> {
     // No RETURNING: the writer need not be allowed to read the chain it appends to.

@@ -22,6 +22,7 @@ use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
+use crate::audit::{AuditAction, AuditEvent, insert_event};
 use crate::geometry::to_wkb;
 use crate::import::{
     FeatureRow, ImportMode, ImportOptions, ImportStart, ImportTarget, LayerSpec, ParcelRow,
@@ -189,7 +190,22 @@ async fn new_version(
         )
         .await
         .map_err(StoreError::pg("recording the dataset version"))?;
-    Ok(row.get(0))
+    let version: i64 = row.get(0);
+    insert_event(
+        tx,
+        &AuditEvent {
+            municipality_code: None,
+            rpc: "load-demo".into(),
+            action: AuditAction::Create,
+            entity_kind: "dataset_version".into(),
+            entity_id: version.to_string(),
+            person_code: None,
+            purpose: None,
+            details: serde_json::json!({"target": target, "source": f.rel}),
+        },
+    )
+    .await?;
+    Ok(version)
 }
 
 async fn finish_version(

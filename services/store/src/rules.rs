@@ -12,7 +12,7 @@
 
 use chrono::NaiveDate;
 
-use crate::audit::{AuditAction, AuditEvent, insert_event};
+use crate::audit::{AuditAction, AuditEvent, client_of, insert_event};
 use crate::index_source::{RULE_COLUMNS, RuleRow, rule_row};
 use crate::{Caller, Store, StoreError};
 
@@ -134,7 +134,7 @@ impl Store {
             })?;
         let rule = rule_row(&row);
         insert_event(
-            c,
+            client_of(c),
             &AuditEvent {
                 municipality_code: rule.municipality_code.clone(),
                 rpc: RPC.into(),

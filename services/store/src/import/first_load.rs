@@ -1,4 +1,6 @@
-//! The first load of an empty cadastre: rows copied straight into `parcel` with its indexes
+//! The first load of an empty cadastre: rows copied without a stage round trip (into a
+//! temporary table of `parcel`'s columns, moved by one INSERT: PostgreSQL refuses COPY FROM into
+//! a table under row-level security) into `parcel` with its indexes
 //! dropped, and the indexes built once at the end. Rows that need SQL first (repair, placement by
 //! geometry) are held aside in memory up to a bound ([`ImportOptions::first_load_aside_bytes`]);
 //! past it the load sends them, and every row after them, through the stage table, so that a
@@ -10,7 +12,10 @@
 use deadpool_postgres::Object;
 use tokio_postgres::types::Type;
 
-use super::columns::{parcel_stage_copy, parcel_stage_ddl, parcel_stage_types};
+use super::columns::{
+    parcel_first_load_ddl, parcel_insert_first_load, parcel_stage_copy, parcel_stage_ddl,
+    parcel_stage_types,
+};
 use super::copy::start_copy;
 use super::rows::ParcelRow;
 use super::{Import, pg};
@@ -41,9 +46,12 @@ impl Direct {
     /// owner's: `kovgis_parcel_indexes_drop()` (migration 0008) drops them for the service role
     /// and keeps their definitions, read from the catalogue, for the rebuild.
     pub(super) async fn start(c: &Object) -> Result<Direct, StoreError> {
-        c.batch_execute("SELECT kovgis_parcel_indexes_drop()")
-            .await
-            .map_err(pg("dropping indexes for the first load"))?;
+        c.batch_execute(&format!(
+            "SELECT kovgis_parcel_indexes_drop(); {}",
+            parcel_first_load_ddl()
+        ))
+        .await
+        .map_err(pg("dropping indexes for the first load"))?;
         let row = c
             .query_one("SELECT now(), 'geometry'::regtype::oid", &[])
             .await
@@ -67,15 +75,18 @@ impl Direct {
     /// Builds the indexes [`Direct::start`] dropped, once (unique ones first, so that a
     /// duplicate code fails the first build), and analyses the table.
     pub(super) async fn rebuild_indexes(&self, c: &Object) -> Result<(), StoreError> {
-        c.batch_execute("SELECT kovgis_parcel_indexes_restore()")
-            .await
-            .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
-                Some("23505") => StoreError::Invalid(format!(
-                    "the source has the same cadastral code more than once: {}",
-                    crate::error::describe(&e)
-                )),
-                _ => StoreError::Postgres(e, "building the parcel indexes"),
-            })
+        c.batch_execute(&format!(
+            "{}; SELECT kovgis_parcel_indexes_restore()",
+            parcel_insert_first_load()
+        ))
+        .await
+        .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
+            Some("23505") => StoreError::Invalid(format!(
+                "the source has the same cadastral code more than once: {}",
+                crate::error::describe(&e)
+            )),
+            _ => StoreError::Postgres(e, "building the parcel indexes"),
+        })
     }
 }
 

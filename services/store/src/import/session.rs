@@ -19,7 +19,7 @@ use super::first_load::Direct;
 use super::options::{ImportOptions, ImportStart, ImportSummary};
 use super::target::{ImportTarget, upsert_layer};
 use super::{Import, pg};
-use crate::audit::{AuditAction, AuditEvent, insert_event};
+use crate::audit::{AuditAction, AuditEvent, client_of, insert_event};
 use crate::{Caller, Store, StoreError};
 
 /// Stands in for the content hash of a stream until its end.
@@ -294,7 +294,7 @@ async fn audit_version(
         .map_err(pg("reading the new dataset version"))?
         .get(0);
     insert_event(
-        c,
+        client_of(c),
         &AuditEvent {
             municipality_code: municipality,
             rpc: "import".into(),
