@@ -26,8 +26,9 @@
 --       runs as the owner); readable for `kovgis audit verify` and `heads`.
 --   schema_migration  not tenant data: the service may read it (to check the schema is current).
 -- Authors: dataset_version.author and validation_rule.author are the subject of the writing
--- transaction (a policy checks it: no row can claim another author); rows from before this
--- migration say 'system:migration-0008'.
+-- transaction (a policy checks it: no row can claim another author); rows written by hand in
+-- SQL without a caller say 'sql:<login role>'; rows from before this migration say
+-- 'system:migration-0008'.
 
 DO $$
 BEGIN
@@ -58,11 +59,13 @@ END $$;
 ALTER TABLE dataset_version ADD COLUMN author text;
 UPDATE dataset_version SET author = 'system:migration-0008';
 ALTER TABLE dataset_version ALTER COLUMN author SET NOT NULL,
-    ALTER COLUMN author SET DEFAULT nullif(current_setting('kovgis.subject', true), '');
+    ALTER COLUMN author SET DEFAULT coalesce(nullif(current_setting('kovgis.subject', true), ''),
+                                            'sql:' || session_user);
 ALTER TABLE validation_rule ADD COLUMN author text;
 UPDATE validation_rule SET author = 'system:migration-0008';
 ALTER TABLE validation_rule ALTER COLUMN author SET NOT NULL,
-    ALTER COLUMN author SET DEFAULT nullif(current_setting('kovgis.subject', true), ''),
+    ALTER COLUMN author SET DEFAULT coalesce(nullif(current_setting('kovgis.subject', true), ''),
+                                            'sql:' || session_user),
     ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
 
 -- Keys lead with municipality_code where a table has a natural key: the rule versions' key is
