@@ -29,7 +29,10 @@ async fn an_import_records_its_operator_as_author_and_in_the_audit_trail() {
     let version = version_of(&out);
     let c = db.sql().await;
     let author: String = c
-        .query_one("SELECT author FROM dataset_version WHERE id = $1", &[&version])
+        .query_one(
+            "SELECT author FROM dataset_version WHERE id = $1",
+            &[&version],
+        )
         .await
         .unwrap()
         .get(0);
@@ -205,7 +208,9 @@ async fn audit_verify_finds_edited_deleted_and_truncated_chains() {
     let text = stdout(&out);
     assert!(!out.status.success());
     assert!(
-        text.contains("0171: 4 events, BROKEN: the chain ends at event 4, but a kept head names event 5"),
+        text.contains(
+            "0171: 4 events, BROKEN: the chain ends at event 4, but a kept head names event 5"
+        ),
         "{text}"
     );
     db.drop_db().await;

@@ -44,7 +44,10 @@ async fn chains_are_per_municipality_and_writers_of_one_wait_for_each_other() {
         b.commit().await.unwrap();
     })
     .await;
-    assert!(b.is_ok(), "Tallinn's event waited for Tartu's open transaction");
+    assert!(
+        b.is_ok(),
+        "Tallinn's event waited for Tartu's open transaction"
+    );
     // Another Tartu writer waits for the first one's commit (one chain, one order).
     let store2 = store.clone();
     let tartu2 = tartu.clone();
@@ -55,7 +58,10 @@ async fn chains_are_per_municipality_and_writers_of_one_wait_for_each_other() {
             .unwrap();
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!second.is_finished(), "two writers appended to one chain at once");
+    assert!(
+        !second.is_finished(),
+        "two writers appended to one chain at once"
+    );
     a.commit().await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), second)
         .await
@@ -77,9 +83,27 @@ async fn chains_are_per_municipality_and_writers_of_one_wait_for_each_other() {
     assert_eq!(
         got,
         [
-            ("0784".into(), 1, "b".into(), "test:tallinn".into(), "0784".into()),
-            ("0793".into(), 1, "a".into(), "test:tartu".into(), "0793".into()),
-            ("0793".into(), 2, "c".into(), "test:tartu".into(), "0793".into()),
+            (
+                "0784".into(),
+                1,
+                "b".into(),
+                "test:tallinn".into(),
+                "0784".into()
+            ),
+            (
+                "0793".into(),
+                1,
+                "a".into(),
+                "test:tartu".into(),
+                "0793".into()
+            ),
+            (
+                "0793".into(),
+                2,
+                "c".into(),
+                "test:tartu".into(),
+                "0793".into()
+            ),
         ]
     );
     // The chain links: Tartu's second event names the first's hash; the first the genesis.
@@ -94,7 +118,9 @@ async fn a_write_and_its_event_commit_together_and_the_event_names_the_real_call
     let store = store(&db).await;
     let tartu = Caller::municipal("test:tartu", "0793");
     let tx = store.begin_as(&tartu).await.unwrap();
-    tx.audit(&event(Some("0793"), None, "rolled-back")).await.unwrap();
+    tx.audit(&event(Some("0793"), None, "rolled-back"))
+        .await
+        .unwrap();
     drop(tx); // rolled back: no event
     // The writer cannot claim another subject: the trigger takes the transaction's caller.
     let tx = store.begin_as(&tartu).await.unwrap();
@@ -141,7 +167,10 @@ async fn data_usage_is_shown_to_the_person_and_the_data_tracker_only() {
         .unwrap();
     assert_eq!(rows.len(), 1);
     store
-        .audit(&official, &event(Some("0793"), Some("49002020006"), "other"))
+        .audit(
+            &official,
+            &event(Some("0793"), Some("49002020006"), "other"),
+        )
         .await
         .unwrap();
     let (from, to) = (Utc::now() - Days::new(1), Utc::now() + Days::new(1));
@@ -180,14 +209,29 @@ async fn data_usage_is_shown_to_the_person_and_the_data_tracker_only() {
         reach: kovgis_store::Reach::Own,
         person_code: Some(person.into()),
     };
-    assert_eq!(store.list_data_usage(&me, person, from, to).await.unwrap(), uses);
+    assert_eq!(
+        store.list_data_usage(&me, person, from, to).await.unwrap(),
+        uses
+    );
     let other = Caller {
         person_code: Some("49002020006".into()),
         ..me.clone()
     };
-    assert!(store.list_data_usage(&other, person, from, to).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_data_usage(&other, person, from, to)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let tallinn = Caller::municipal("test:tallinn", "0784");
-    assert!(store.list_data_usage(&tallinn, person, from, to).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_data_usage(&tallinn, person, from, to)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Outside the period: nothing.
     assert!(
         store
@@ -228,7 +272,11 @@ async fn rule_versions_are_numbered_authored_audited_and_confined() {
         .await
         .unwrap();
     assert_eq!(
-        (v1.version, v1.municipality_code.as_deref(), v1.author.as_str()),
+        (
+            v1.version,
+            v1.municipality_code.as_deref(),
+            v1.author.as_str()
+        ),
         (1, Some("0793"), "test:tartu-admin")
     );
     let v2 = store
@@ -280,8 +328,10 @@ async fn rule_versions_are_numbered_authored_audited_and_confined() {
         )
         .await
         .unwrap();
-    let got: Vec<(String, i32, String)> =
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let got: Vec<(String, i32, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     assert_eq!(
         got,
         [
@@ -305,9 +355,21 @@ async fn rule_versions_are_numbered_authored_audited_and_confined() {
     assert_eq!(
         events,
         [
-            ("-".into(), "SETBACK/v2".into(), "system:test-national".into()),
-            ("0793".into(), "SETBACK/v1".into(), "test:tartu-admin".into()),
-            ("0793".into(), "SETBACK/v2".into(), "test:tartu-admin".into()),
+            (
+                "-".into(),
+                "SETBACK/v2".into(),
+                "system:test-national".into()
+            ),
+            (
+                "0793".into(),
+                "SETBACK/v1".into(),
+                "test:tartu-admin".into()
+            ),
+            (
+                "0793".into(),
+                "SETBACK/v2".into(),
+                "test:tartu-admin".into()
+            ),
         ]
     );
 
@@ -323,7 +385,10 @@ async fn rule_versions_are_numbered_authored_audited_and_confined() {
     let listed = store.list_rules(&admin, Some("0793"), None).await.unwrap();
     assert_eq!(listed.len() as i64, national_count + 2);
     let tallinn = Caller::municipal("test:tallinn-admin", "0784");
-    let listed = store.list_rules(&tallinn, Some("0793"), None).await.unwrap();
+    let listed = store
+        .list_rules(&tallinn, Some("0793"), None)
+        .await
+        .unwrap();
     assert_eq!(listed.len() as i64, national_count);
     // In force today: Tartu's v1 and the national SETBACK v1 (v2 starts tomorrow).
     let on_today = store

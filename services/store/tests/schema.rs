@@ -83,11 +83,16 @@ async fn tenant_keys_lead_with_the_municipality_code_or_are_listed_exceptions() 
             offenders.push(format!("{table} (key {key:?})"));
         }
         if leads && excepted {
-            offenders.push(format!("{table} is listed as an exception but its key leads"));
+            offenders.push(format!(
+                "{table} is listed as an exception but its key leads"
+            ));
         }
     }
     for (t, _) in KEY_EXCEPTIONS {
-        assert!(seen.iter().any(|s| s == t), "exception {t} names no tenant table");
+        assert!(
+            seen.iter().any(|s| s == t),
+            "exception {t} names no tenant table"
+        );
     }
     assert!(seen.iter().any(|s| s == "audit_event"), "{seen:?}");
     assert!(
@@ -114,11 +119,17 @@ async fn every_table_is_under_forced_row_level_security_and_views_run_as_their_c
     for r in &rows {
         let (table, on, forced, owner): (String, bool, bool, String) =
             (r.get(0), r.get(1), r.get(2), r.get(3));
-        assert_ne!(owner, "kovgis_service", "{table} is owned by the service role");
+        assert_ne!(
+            owner, "kovgis_service",
+            "{table} is owned by the service role"
+        );
         if RLS_EXCEPTIONS.iter().any(|(t, _)| *t == table) {
             continue;
         }
-        assert!(on && forced, "{table}: row security enabled {on}, forced {forced}");
+        assert!(
+            on && forced,
+            "{table}: row security enabled {on}, forced {forced}"
+        );
         assert_eq!(owner, "kovgis_owner", "{table}");
     }
     // Views not of an extension (PostGIS's geometry_columns…) must be security_invoker.
@@ -133,7 +144,10 @@ async fn every_table_is_under_forced_row_level_security_and_views_run_as_their_c
         .await
         .unwrap();
     let names: Vec<String> = views.iter().map(|r| r.get(0)).collect();
-    assert!(names.is_empty(), "views without security_invoker: {names:?}");
+    assert!(
+        names.is_empty(),
+        "views without security_invoker: {names:?}"
+    );
     // The service role: no superuser, no RLS bypass.
     let role = c
         .query_one(
