@@ -286,6 +286,8 @@ BEGIN
     EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO kovgis_service', current_database());
 END $$;
 GRANT USAGE ON SCHEMA public TO kovgis_service;
+-- The owner builds indexes (first cadastre load) also in a database another role owns.
+GRANT USAGE, CREATE ON SCHEMA public TO kovgis_owner;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT SELECT ON municipality, dataset_version, parcel, layer, feature, parcel_digest,
     validation_rule, schema_migration, audit_event, audit_chain_head TO kovgis_service;

@@ -97,13 +97,21 @@ pub struct Common {
     pub operator: Option<String>,
 }
 
+/// The OS user's name (`id -un`), where the environment does not say it.
+fn os_user() -> Option<String> {
+    let out = std::process::Command::new("id").arg("-un").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// The CLI's identity: `system:import-cli:<operator>`, reach all.
 pub fn import_caller(operator: Option<&str>) -> anyhow::Result<kovgis_store::Caller> {
     let name = match operator {
         Some(n) => n.to_owned(),
         None => std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_default(),
+            .unwrap_or_else(|_| os_user().unwrap_or_default()),
     };
     let name = name.trim();
     if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {

@@ -57,8 +57,8 @@ async fn unfiltered_reads_see_only_the_callers_municipality_and_national_rows() 
             expected(&c, table, Some(TALLINN)).await,
             expected(&c, table, None).await,
         );
-        // The data has rows of both and of others, or the comparison would prove nothing.
-        assert!(t < a && l < a && t != l, "{table}: {t} {l} {a}");
+        // Each municipality misses rows the other sees, or the comparison would prove nothing.
+        assert!(t < a && l < a, "{table}: {t} {l} {a}");
         assert_eq!(count(&store, &tartu, table).await, t, "{table} as Tartu");
         assert_eq!(
             count(&store, &tallinn, table).await,
