@@ -22,6 +22,8 @@ async fn an_import_records_its_operator_as_author_and_in_the_audit_trail() {
         "species-audit",
         "--municipality",
         "0793",
+        "--authority",
+        "Keskkonnaamet",
         "--as",
         "ann",
         "-q",
