@@ -61,6 +61,7 @@ for run_no in $(seq 1 "$RUNS"); do
 
   log "run $run_no/$RUNS: kovgis import, full national cadastre into an empty database"
   fresh_db
+  DATABASE_URL=$BENCH_URL "$T/release/kovgis" migrate >/dev/null 2>&1
   DATABASE_URL=$BENCH_URL "$T/release/kovgis" load-demo --municipalities-only >/dev/null 2>&1
   DATABASE_URL=$BENCH_URL run full "$T/release/kovgis" import parcels "$OUT/cadastre.gpkg" -q
   log "run $run_no/$RUNS: kovgis import, the next day's file (~1 % changed)"

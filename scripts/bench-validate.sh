@@ -39,6 +39,7 @@ log "loading the national data into a fresh database"
 "$PG_BIN/psql" "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS benchv" -c "CREATE DATABASE benchv"
 export DATABASE_URL=$BENCH_URL
 K="$T/release/kovgis"
+"$K" migrate >/dev/null 2>&1
 "$K" load-demo --municipalities-only >/dev/null 2>&1
 "$K" import parcels "$OUT/cadastre.gpkg" -q
 for code in $(ogrinfo -so "$OUT/zoning.gpkg" | sed -n 's/^[0-9]*: zoning_\([0-9]*\).*/\1/p'); do

@@ -2,7 +2,8 @@
 # Checks what scripts/run.sh promises of its private cluster, on a scratch cluster made by the same
 # function (start_cluster … durable) under target/: fsync, full_page_writes and synchronous_commit
 # are on; a TCP login without the password, or with a wrong one, is refused; the generated password
-# file is private (600). Then it checks that a cluster made the old way (trust logins, fsync off) is
+# files (the superuser's, kovgis_owner's and kovgis_service's) are private (600) and nothing logs
+# in without them. Then it checks that a cluster made the old way (trust logins, fsync off) is
 # brought up to the same on start. Run by scripts/test.sh; exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,16 @@ check() {
   try_login "" && fail "$what: a TCP login without a password was accepted"
   try_login "not-the-password" && fail "$what: a TCP login with a wrong password was accepted"
   [ "$(stat -c %a "$KOVGIS_PG_PASSWORD_FILE")" = 600 ] || fail "$what: the password file is not mode 600"
+  # The owner and service roles: their own passwords, nothing without them.
+  for role in owner service; do
+    env -u PGPASSWORD "$PG_BIN/psql" -w -h 127.0.0.1 -p "$PGPORT" -U "kovgis_$role" -d kovgis \
+      -tAc 'SELECT 1' >/dev/null 2>&1 && fail "$what: kovgis_$role logged in without a password"
+    PGPASSWORD=$(pg_password "$KOVGIS_PG_PASSWORD_FILE.$role") "$PG_BIN/psql" -w -h 127.0.0.1 \
+      -p "$PGPORT" -U "kovgis_$role" -d kovgis -tAc 'SELECT 1' >/dev/null \
+      || fail "$what: kovgis_$role cannot log in with its generated password"
+    [ "$(stat -c %a "$KOVGIS_PG_PASSWORD_FILE.$role")" = 600 ] \
+      || fail "$what: the kovgis_$role password file is not mode 600"
+  done
   case $(stat -c %A "$(dirname "$KOVGIS_PG_PASSWORD_FILE")") in
     d???-??-??) ;;
     *) fail "$what: others can list the password's folder" ;;
@@ -43,7 +54,7 @@ check() {
 (unset PGPASSWORD; start_cluster "$PGDIR" "$PGPORT" durable)
 check "new cluster"
 stop_cluster "$PGDIR"
-rm -rf "$PGDIR" "$KOVGIS_PG_PASSWORD_FILE"
+rm -rf "$PGDIR" "$KOVGIS_PG_PASSWORD_FILE" "$KOVGIS_PG_PASSWORD_FILE".*
 
 # A cluster as the run command made it before: trust logins and fsync off.
 (unset PGPASSWORD; start_cluster "$PGDIR" "$PGPORT")

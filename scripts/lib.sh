@@ -85,28 +85,75 @@ CONF
     export PGPASSWORD
   fi
   # (runuser keeps the environment, so PGPASSWORD reaches psql without a command line.)
+  create_roles "$port" "$durable"
   if ! pg_run "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'kovgis'" | grep -q 1; then
-    pg_run "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres kovgis
+    pg_run "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres -O kovgis_owner kovgis
   fi
+  # PostGIS needs a superuser to install; everything else is the owner's (kovgis migrate).
+  # Under row-level security only leakproof conditions may use an index: PostGIS's bounding-box
+  # operator && is marked so (it compares boxes and fails only on mixed SRIDs), or every spatial
+  # query of the service role would scan its table (README: Database roles…).
+  pg_run "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d kovgis -qc \
+    "CREATE EXTENSION IF NOT EXISTS postgis" \
+    -c "ALTER FUNCTION geometry_overlaps(geometry, geometry) LEAKPROOF" >/dev/null
+}
+
+# create_roles PORT [durable]: the owner role (runs migrations, owns the schema) and the service
+# role (what kovgis serves and imports as: owns nothing, cannot bypass row-level security). In a
+# durable cluster both log in only with passwords generated once into files next to the
+# superuser's ($KOVGIS_PG_PASSWORD_FILE with .owner / .service); a throwaway cluster trusts
+# local TCP logins, as it does for the superuser.
+create_roles() {
+  local port=$1 durable=${2:-} owner_pw='' service_pw=''
+  if [ -n "$durable" ]; then
+    owner_pw=$(pg_password "$KOVGIS_PG_PASSWORD_FILE.owner")
+    service_pw=$(pg_password "$KOVGIS_PG_PASSWORD_FILE.service")
+  fi
+  # Passwords reach psql on standard input, never on a command line.
+  pg_run "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
+    >/dev/null <<SQL
+SELECT 'CREATE ROLE kovgis_owner' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kovgis_owner')
+\\gexec
+SELECT 'CREATE ROLE kovgis_service' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kovgis_service')
+\\gexec
+ALTER ROLE kovgis_owner LOGIN NOSUPERUSER NOBYPASSRLS ${owner_pw:+PASSWORD '$owner_pw'};
+ALTER ROLE kovgis_service LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE ${service_pw:+PASSWORD '$service_pw'};
+SQL
+}
+
+# cluster_urls PORT [durable]: exports DATABASE_URL (the service role), KOVGIS_OWNER_DATABASE_URL
+# (the owner, for kovgis migrate) and KOVGIS_ADMIN_URL (the superuser) of database kovgis.
+cluster_urls() {
+  local port=$1 durable=${2:-} su='postgres' owner='kovgis_owner' service='kovgis_service'
+  if [ -n "$durable" ]; then
+    su="postgres:$(pg_password)"
+    owner="kovgis_owner:$(pg_password "$KOVGIS_PG_PASSWORD_FILE.owner")"
+    service="kovgis_service:$(pg_password "$KOVGIS_PG_PASSWORD_FILE.service")"
+  fi
+  export DATABASE_URL="postgres://$service@127.0.0.1:$port/kovgis"
+  export KOVGIS_OWNER_DATABASE_URL="postgres://$owner@127.0.0.1:$port/kovgis"
+  export KOVGIS_ADMIN_URL="postgres://$su@127.0.0.1:$port/kovgis"
 }
 
 # Where the run command's database password is kept: the checkout's private folder.
 KOVGIS_PG_PASSWORD_FILE=${KOVGIS_PG_PASSWORD_FILE:-$PWD/.kovgis/pg.password}
 
-# Prints the durable cluster's password, generating it (and its private folder) the first time.
+# pg_password [FILE]: prints the durable cluster's password (the superuser's, or the one kept in
+# FILE), generating it (and its private folder) the first time.
 pg_password() {
-  if [ ! -s "$KOVGIS_PG_PASSWORD_FILE" ]; then
+  local file=${1:-$KOVGIS_PG_PASSWORD_FILE}
+  if [ ! -s "$file" ]; then
     local folder
-    folder=$(dirname "$KOVGIS_PG_PASSWORD_FILE")
+    folder=$(dirname "$file")
     # Not listable by others; as root it must stay traversable (711), because the cluster
     # folder inside it belongs to the postgres user.
     mkdir -p "$folder"
     if [ "$(id -u)" -eq 0 ]; then chmod 711 "$folder"; else chmod 700 "$folder"; fi
     (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 \
-      >"$KOVGIS_PG_PASSWORD_FILE")
+      >"$file")
   fi
-  cat "$KOVGIS_PG_PASSWORD_FILE"
+  cat "$file"
 }
 
 # harden_cluster DIR PORT: a durable cluster made before passwords and fsync (trust logins,

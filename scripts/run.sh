@@ -17,9 +17,20 @@ if [ -z "${DATABASE_URL:-}" ]; then
   if [ ! -f "$PGDIR/postmaster.pid" ]; then PGPORT=$(free_port "$PGPORT"); fi
   [ -f "$PGDIR/postgresql.conf" ] && PGPORT=$(pg_run sed -n "s/^port = //p" "$PGDIR/postgresql.conf" | tail -1)
   start_cluster "$PGDIR" "$PGPORT" durable
-  export DATABASE_URL="postgres://postgres:$(pg_password)@127.0.0.1:$PGPORT/kovgis"
+  # kovgis serves as kovgis_service and migrates as kovgis_owner (passwords in
+  # .kovgis/pg.password.service and .owner, the superuser's in .kovgis/pg.password).
+  cluster_urls "$PGPORT" durable
+  # A database made before the owner role existed: its schema is the superuser's, which hands it
+  # to the owner by migrating once (migration 0008).
+  if [ "$(psql_url "$KOVGIS_ADMIN_URL" -tAc \
+      "SELECT tableowner FROM pg_tables WHERE tablename = 'schema_migration'")" = postgres ]; then
+    log "handing the schema to kovgis_owner (one migration as the superuser)"
+    KOVGIS_OWNER_DATABASE_URL=$KOVGIS_ADMIN_URL "${CARGO_TARGET_DIR:-target}/release/kovgis" migrate 2>/dev/null \
+      || { cargo build --release --locked -p kovgis && KOVGIS_OWNER_DATABASE_URL=$KOVGIS_ADMIN_URL \
+           "${CARGO_TARGET_DIR:-target}/release/kovgis" migrate; }
+  fi
   LOAD_DEMO=1
-  log "database: $(redact_url "$DATABASE_URL") (password in .kovgis/pg.password; stop it with: scripts/stop.sh)"
+  log "database: $(redact_url "$DATABASE_URL") (passwords in .kovgis/; stop it with: scripts/stop.sh)"
 else
   ensure_tools
   LOAD_DEMO=${KOVGIS_LOAD_DEMO:-0}

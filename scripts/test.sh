@@ -20,11 +20,16 @@ if [ -z "${DATABASE_URL:-}" ]; then
   PGPORT=$(free_port "${KOVGIS_TEST_PG_PORT:-54339}")
   trap 'stop_cluster "$PGDIR"' EXIT
   start_cluster "$PGDIR" "$PGPORT"
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/kovgis"
+  # DATABASE_URL is the service role (what the code under test connects as); the tests' own
+  # plain SQL runs as the superuser (KOVGIS_TEST_ADMIN_URL); migrations as the owner.
+  cluster_urls "$PGPORT"
+  export KOVGIS_TEST_ADMIN_URL=$KOVGIS_ADMIN_URL
 else
   ensure_tools
   LOAD_DEMO=${KOVGIS_LOAD_DEMO:-0}
+  export KOVGIS_TEST_ADMIN_URL=${KOVGIS_TEST_ADMIN_URL:-$DATABASE_URL}
 fi
+ADMIN_URL=$KOVGIS_TEST_ADMIN_URL
 log "test database: $(redact_url "$DATABASE_URL")"
 
 # One profile for both README commands: the tests build with --release, like scripts/run.sh, so
@@ -35,11 +40,11 @@ BIN="${CARGO_TARGET_DIR:-target}/release/kovgis"
 "$BIN" migrate
 if [ "$LOAD_DEMO" = 1 ]; then
   "$BIN" load-demo --fixtures fixtures
-elif [ "$(psql_url "$DATABASE_URL" -tAc "SELECT count(*) FROM municipality")" != 79 ]; then
+elif [ "$(psql_url "$ADMIN_URL" -tAc "SELECT count(*) FROM municipality")" != 79 ]; then
   die "the tests need the demo data in DATABASE_URL: KOVGIS_LOAD_DEMO=1 loads it there (or unset DATABASE_URL for a throwaway cluster)"
 fi
 # Tests that write (imports) each work in their own database copied from this template.
-psql_url "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS kovgis_template" \
+psql_url "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS kovgis_template" \
   -c "CREATE DATABASE kovgis_template TEMPLATE $(basename "${DATABASE_URL%%\?*}")"
 
 cargo test --release --workspace --locked --doc

@@ -73,9 +73,10 @@ pub struct ImportReport {
     pub source_epsg: u32,
 }
 
-/// Imports one file. Blocks a reader thread for GDAL; the rest is async.
+/// Imports one file as `caller` (the dataset version's author). Blocks a reader thread for GDAL; the rest is async.
 pub async fn run_import(
     store: &Store,
+    caller: &kovgis_store::Caller,
     request: ImportRequest,
     progress: &mut Progress,
 ) -> Result<ImportReport, ImportError> {
@@ -125,7 +126,7 @@ pub async fn run_import(
         ..request.options.clone()
     };
     let mut import = match store
-        .begin_import_hashing(target, &source_name, sha256, options)
+        .begin_import_hashing(caller, target, &source_name, sha256, options)
         .await?
     {
         ImportStart::Unchanged(summary) => {

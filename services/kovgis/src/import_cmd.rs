@@ -90,6 +90,34 @@ pub struct Common {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The operator running the import, recorded as the dataset version's author and in the
+    /// audit trail as `system:import-cli:<NAME>` (default: the OS user). The import runs with
+    /// national reach through the service role's row-level security.
+    #[arg(long = "as", value_name = "NAME", env = "KOVGIS_IMPORT_AS")]
+    pub operator: Option<String>,
+}
+
+/// The OS user's name (`id -un`), where the environment does not say it.
+fn os_user() -> Option<String> {
+    let out = std::process::Command::new("id").arg("-un").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The CLI's identity: `system:import-cli:<operator>`, reach all.
+pub fn import_caller(operator: Option<&str>) -> anyhow::Result<kovgis_store::Caller> {
+    let name = match operator {
+        Some(n) => n.to_owned(),
+        None => std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| os_user().unwrap_or_default()),
+    };
+    let name = name.trim();
+    if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        bail!("name the operator running the import with --as NAME (no OS user is known)");
+    }
+    Ok(kovgis_store::Caller::system(&format!("import-cli:{name}")))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -202,8 +230,9 @@ pub async fn run(store: &Store, cmd: ImportCommand) -> anyhow::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let caller = import_caller(common.operator.as_deref())?;
     let mut progress = Progress::new(label, !common.quiet);
-    let report = match kovgis_import::run_import(store, request, &mut progress).await {
+    let report = match kovgis_import::run_import(store, &caller, request, &mut progress).await {
         Ok(report) => report,
         Err(ImportError::Refused { report, source }) => {
             // The problems are why: show them with the refusal.

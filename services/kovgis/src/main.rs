@@ -1,7 +1,10 @@
-//! The `kovgis` binary: `serve`, `migrate`, `import`, `load-demo` and `token`.
+//! The `kovgis` binary: `serve`, `migrate`, `import`, `load-demo`, `audit` and `token`.
 //!
 //! Wiring only: configuration (flags with `KOVGIS_*` environment fallbacks, `DATABASE_URL`),
-//! logging, and the calls into the library crates.
+//! logging, and the calls into the library crates. `DATABASE_URL` is the service role
+//! (`kovgis_service`: row-level security applies); only `migrate` connects as the owner role
+//! (`--owner-url` / `KOVGIS_OWNER_DATABASE_URL`). The other commands check that the schema is
+//! current and say which command to run when it is not.
 
 use std::path::PathBuf;
 
@@ -9,6 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kovgis_store::{Store, StoreConfig};
 
+mod audit_cmd;
 mod auth_args;
 mod import_cmd;
 mod serve_args;
@@ -26,9 +30,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Shared geo-information procedure backend for Estonia's local governments"
 )]
 struct Cli {
-    /// PostgreSQL + PostGIS connection URL.
+    /// PostgreSQL + PostGIS connection URL, as the service role (kovgis_service).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
+    /// The owner role's connection URL (kovgis_owner), for `migrate` (default: DATABASE_URL).
+    #[arg(
+        long,
+        env = "KOVGIS_OWNER_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    owner_url: Option<String>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "KOVGIS_LOG_JSON", global = true)]
     log_json: bool,
@@ -38,10 +50,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the gRPC services (applies pending migrations first).
+    /// Serve the gRPC services (the schema must be current: see `migrate`).
     Serve(Box<serve_args::ServeArgs>),
-    /// Apply pending database migrations.
+    /// Apply pending database migrations, as the owner role (--owner-url).
     Migrate,
+    /// Check the audit chains, or print their heads for safekeeping.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Bulk-import a file (cadastre or layer) as a new dataset version.
     #[command(subcommand)]
     Import(Box<import_cmd::ImportCommand>),
@@ -73,29 +88,39 @@ async fn main() -> anyhow::Result<()> {
     let connect = |max_connections| {
         let database_url = database_url.clone();
         async move {
-            Store::connect(&StoreConfig::new(database_url, max_connections))
+            let store = Store::connect(&StoreConfig::new(database_url, max_connections))
                 .await
-                .context("cannot open the database")
+                .context("cannot open the database")?;
+            schema_current(&store).await?;
+            anyhow::Ok(store)
         }
     };
     match command {
         Command::Token(_) => unreachable!("handled above"),
         Command::Migrate => {
-            let store = connect(2).await?;
+            let url = cli
+                .owner_url
+                .clone()
+                .unwrap_or_else(|| database_url.clone());
+            let store = Store::connect(&StoreConfig::new(url, 2))
+                .await
+                .context("cannot open the database as the owner (KOVGIS_OWNER_DATABASE_URL)")?;
             let applied = store.migrate().await?;
             tracing::info!(applied = ?applied, "database schema is current");
         }
         Command::Import(cmd) => {
             let store = connect(2).await?;
-            store.migrate().await?;
             import_cmd::run(&store, *cmd).await?;
+        }
+        Command::Audit(cmd) => {
+            let store = connect(2).await?;
+            audit_cmd::run(&store, cmd).await?;
         }
         Command::LoadDemo {
             fixtures,
             municipalities_only,
         } => {
             let store = connect(2).await?;
-            store.migrate().await?;
             let report = if municipalities_only {
                 store.load_demo_municipalities(&fixtures).await
             } else {
@@ -116,12 +141,26 @@ async fn main() -> anyhow::Result<()> {
             let store = Store::connect(&args.store_config(database_url)?)
                 .await
                 .context("cannot open the database")?;
-            store.migrate().await?;
+            schema_current(&store).await?;
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
             kovgis_spatial::run(listener, store, config, shutdown_signal()).await?;
         }
+    }
+    Ok(())
+}
+
+/// Refuses to work on a schema older than this binary: migrations are the owner's
+/// (`kovgis migrate`), not the service role's.
+async fn schema_current(store: &Store) -> anyhow::Result<()> {
+    let pending = store.pending_migrations().await?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database schema is not current (pending: {}): run `kovgis migrate` with the owner \
+             role's URL in KOVGIS_OWNER_DATABASE_URL (or --owner-url) first",
+            pending.join(", ")
+        );
     }
     Ok(())
 }

@@ -76,6 +76,13 @@ pub enum ServiceError {
     ImportTooLong { message: String, limit_seconds: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The caller's grant does not reach what the call is about (`reason`: `NOT_ALLOWED`,
+    /// `METHOD_NOT_OPEN`).
+    #[error("{message}")]
+    Denied {
+        reason: &'static str,
+        message: String,
+    },
     /// Something that must not happen (a worker task that panicked): logged, not sent.
     #[error("{0}")]
     Internal(String),
@@ -146,6 +153,9 @@ impl From<ServiceError> for Status {
                 status(Code::InvalidArgument, why, "IMPORT_REFUSED", &[])
             }
             ServiceError::Stream(why) => status(Code::Cancelled, why, "STREAM_BROKEN", &[]),
+            ServiceError::Denied { reason, message } => {
+                status(Code::PermissionDenied, message, reason, &[])
+            }
             ServiceError::Idle(why) => status(Code::DeadlineExceeded, why, "STREAM_IDLE", &[]),
             ServiceError::ImportTooLong {
                 message,
@@ -203,6 +213,22 @@ impl From<ServiceError> for Status {
                     &[],
                 )
             }
+            ServiceError::Store(e) if e.is_forbidden() => {
+                // Row-level security refused a write the grant allowed: say no, not how.
+                tracing::warn!(error = %e, "refused by row-level security");
+                status(
+                    Code::PermissionDenied,
+                    "not allowed for this caller".into(),
+                    "NOT_ALLOWED",
+                    &[],
+                )
+            }
+            ServiceError::Store(e) if matches!(e, StoreError::Invalid(_)) => status(
+                Code::InvalidArgument,
+                e.to_string(),
+                "INVALID_ARGUMENT",
+                &[],
+            ),
             ServiceError::Store(StoreError::Pool(e)) => {
                 tracing::error!(error = %e, "no database connection");
                 status(

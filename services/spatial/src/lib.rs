@@ -12,17 +12,22 @@
 //! file per resource), [`validation`] (the in-memory validation index and how it is kept
 //! current), `error` (failures → gRPC statuses).
 
+pub mod access;
 mod admission;
+mod audit_service;
 pub mod authz;
 mod call;
 mod config;
 mod error;
+mod rules_service;
 pub mod server;
 mod service;
 pub mod validation;
 
+pub use audit_service::AuditApi;
 pub use config::{AdmissionConfig, Auth, Backoff, Config, RequestLimits, ServerLimits};
 pub use error::{DOMAIN, ServiceError};
 pub use kovgis_api::page_token::PageTokenKey;
+pub use rules_service::RuleApi;
 pub use server::{RunError, run};
 pub use service::SpatialApi;

@@ -14,7 +14,10 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
-use crate::{Auth, Config, SpatialApi, validation};
+use kovgis_api::v1::audit_service_server::AuditServiceServer;
+use kovgis_api::v1::rule_service_server::RuleServiceServer;
+
+use crate::{AuditApi, Auth, Config, RuleApi, SpatialApi, validation};
 
 /// Why the server stopped other than by shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,8 @@ pub async fn run(
         .await;
     let health_task = tokio::spawn(report_freshness(index.watch(), health_reporter.clone()));
     warn_about_pools(&store, &config);
+    let rules = RuleServiceServer::new(RuleApi::new(store.clone()));
+    let audit = AuditServiceServer::new(AuditApi::new(store.clone()));
     let spatial = SpatialServiceServer::new(SpatialApi::new(store, &config, index))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_response_bytes);
@@ -118,6 +123,8 @@ pub async fn run(
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(spatial)
+        .add_service(rules)
+        .add_service(audit)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await?;
     refresher.abort();

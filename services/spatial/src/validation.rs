@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel, areal_part};
 use kovgis_engine::rules::{RuleDef, RuleSet, Severity};
+use kovgis_store::Caller;
 use kovgis_store::index_source::AsOf;
 use kovgis_store::{Store, StoreError};
 
@@ -109,7 +110,7 @@ fn resident_bytes() -> Option<u64> {
 /// Reads everything from PostGIS and builds the index (the CPU part on a blocking thread).
 pub async fn build(store: &Store) -> Result<Built, StoreError> {
     let started = Instant::now();
-    let source = store.index_source().await?;
+    let source = store.index_source(&Caller::system("index-builder")).await?;
     let read = started.elapsed();
     let built = tokio::task::spawn_blocking(move || assemble(source, started))
         .await
@@ -131,7 +132,10 @@ pub async fn build_past(
         at,
         bbox: [r.min().x, r.min().y, r.max().x, r.max().y],
     };
-    let parcels = store.index_source_at(Some(window(around))).await?;
+    let history = Caller::system("history");
+    let parcels = store
+        .index_source_at(&history, Some(window(around)))
+        .await?;
     let mut wide = around;
     for p in &parcels.parcels {
         if let Some(b) = geo::BoundingRect::bounding_rect(&p.geometry) {
@@ -150,7 +154,7 @@ pub async fn build_past(
     let source = if wide == around {
         parcels
     } else {
-        store.index_source_at(Some(window(wide))).await?
+        store.index_source_at(&history, Some(window(wide))).await?
     };
     tokio::task::spawn_blocking(move || assemble(source, started))
         .await

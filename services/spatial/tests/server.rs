@@ -96,8 +96,9 @@ async fn grpc_web_over_http1() {
     let head = format!(
         "POST /kovgis.v1.SpatialService/GetMunicipality HTTP/1.1\r\nHost: {}\r\n\
          Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nAccept: application/grpc-web+proto\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
+         Authorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         s.addr,
+        s.token,
         body.len()
     );
     let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();

@@ -53,6 +53,17 @@ impl StoreError {
         )
     }
 
+    /// PostgreSQL refused for lack of privilege (SQLSTATE 42501): a row-level security policy
+    /// refused a row (another municipality's), or the role may not do this at all.
+    pub fn is_forbidden(&self) -> bool {
+        match self {
+            StoreError::Postgres(e, _) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+            }
+            _ => false,
+        }
+    }
+
     /// PostgreSQL cancelled the statement (`statement_timeout`, SQLSTATE 57014).
     pub fn is_statement_timeout(&self) -> bool {
         match self {

@@ -22,11 +22,12 @@ use kovgis_core::model::LayerKind;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
+use crate::audit::{AuditAction, AuditEvent, insert_event};
 use crate::geometry::to_wkb;
 use crate::import::{
     FeatureRow, ImportMode, ImportOptions, ImportStart, ImportTarget, LayerSpec, ParcelRow,
 };
-use crate::{Store, StoreError};
+use crate::{Caller, Store, StoreError};
 
 /// A national layer loaded from a GeoJSON file of `fixtures/layers`.
 struct LayerFile {
@@ -152,6 +153,18 @@ fn features(f: &SourceFile) -> Result<Vec<(Properties, Geometry<f64>)>, StoreErr
         .collect()
 }
 
+/// The demo loader's identity: internal work with national reach.
+fn loader() -> Caller {
+    Caller::system("load-demo")
+}
+
+/// Runs the rest of `tx` as [`loader`] (row-level security needs a caller).
+async fn as_loader(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute(&loader().begin_sql("SET TRANSACTION READ WRITE"))
+        .await
+        .map_err(StoreError::pg("setting the loader's identity"))
+}
+
 async fn seen(tx: &Transaction<'_>, target: &str, f: &SourceFile) -> Result<bool, StoreError> {
     let row = tx
         .query_opt(
@@ -177,7 +190,22 @@ async fn new_version(
         )
         .await
         .map_err(StoreError::pg("recording the dataset version"))?;
-    Ok(row.get(0))
+    let version: i64 = row.get(0);
+    insert_event(
+        tx,
+        &AuditEvent {
+            municipality_code: None,
+            rpc: "load-demo".into(),
+            action: AuditAction::Create,
+            entity_kind: "dataset_version".into(),
+            entity_id: version.to_string(),
+            person_code: None,
+            purpose: None,
+            details: serde_json::json!({"target": target, "source": f.rel}),
+        },
+    )
+    .await?;
+    Ok(version)
 }
 
 async fn finish_version(
@@ -295,6 +323,7 @@ impl Store {
             .transaction()
             .await
             .map_err(StoreError::pg("starting a load"))?;
+        as_loader(&tx).await?;
         if seen(&tx, "municipalities", &f).await? {
             report.unchanged.push(f.rel);
             return Ok(());
@@ -359,6 +388,7 @@ impl Store {
         // parcels beyond the older, generalised municipal coastline the nearest within 2 km).
         let start = self
             .begin_import(
+                &loader(),
                 ImportTarget::Parcels,
                 &f.rel,
                 Some(&f.sha256),
@@ -390,19 +420,16 @@ impl Store {
     /// Warns about parcels whose registered municipality is not the one under them in the
     /// boundary data (the register and the generalised boundaries disagree at the edges).
     async fn warn_disagreeing(&self, file: &str, version: i64) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        let disagreeing: i64 = client
-            .query_one(
+        let disagreeing: i64 = self
+            .query_as(
+                &loader(),
                 "SELECT count(*) FROM parcel p JOIN municipality m
                      ON m.municipality_code = p.municipality_code
                  WHERE p.dataset_version_id = $1
                    AND NOT ST_Intersects(m.boundary, ST_PointOnSurface(p.geom))",
                 &[&version],
             )
-            .await
-            .map_err(StoreError::pg(
-                "comparing parcels with municipal boundaries",
-            ))?
+            .await?[0]
             .get(0);
         if disagreeing > 0 {
             tracing::warn!(
@@ -454,6 +481,7 @@ impl Store {
         // A layer file is the whole layer: replace.
         let start = self
             .begin_import(
+                &loader(),
                 target,
                 &f.rel,
                 Some(&f.sha256),
@@ -474,15 +502,14 @@ impl Store {
 
     /// Whether this file's content was loaded for `target` before.
     async fn seen(&self, target: &str, f: &SourceFile) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
+        let rows = self
+            .query_as(
+                &loader(),
                 "SELECT 1 FROM dataset_version WHERE target = $1 AND source = $2 AND file_sha256 = $3",
                 &[&target, &f.rel, &f.sha256],
             )
-            .await
-            .map_err(StoreError::pg("checking earlier loads"))?;
-        Ok(row.is_some())
+            .await?;
+        Ok(!rows.is_empty())
     }
 
     /// Runs the synthetic-layer generator. It reads its dataset version from the setting
@@ -498,6 +525,7 @@ impl Store {
             .transaction()
             .await
             .map_err(StoreError::pg("starting a load"))?;
+        as_loader(&tx).await?;
         if seen(&tx, "derived", &f).await? {
             report.unchanged.push(f.rel);
             return Ok(());

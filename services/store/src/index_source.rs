@@ -1,13 +1,15 @@
 //! What the validation engine's in-memory index is built from: the current parcels, the layers
-//! with their current features, and the validation rules — streamed out of PostGIS in bulk.
+//! with their current features, and the validation rules — streamed out of PostGIS in bulk, as a
+//! [`Caller`] (the index builder and history reads run as system callers with reach all).
 
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use geo::Geometry;
 use kovgis_core::model::LayerKind;
 
+use crate::caller::begin;
 use crate::geometry::from_wkb;
-use crate::{Store, StoreError};
+use crate::{Caller, Store, StoreError};
 
 /// A current parcel.
 #[derive(Debug, Clone)]
@@ -51,6 +53,9 @@ pub struct RuleRow {
     pub params: serde_json::Value,
     pub valid_from: NaiveDate,
     pub valid_to: Option<NaiveDate>,
+    /// Who created this version (migration 0008).
+    pub author: String,
+    pub description: String,
 }
 
 /// Everything an index is built from, read in one repeatable-read snapshot.
@@ -77,32 +82,56 @@ pub struct AsOf {
     pub bbox: [f64; 4],
 }
 
+/// The columns [`rule_row`] reads, in its order.
+pub(crate) const RULE_COLUMNS: &str =
+    "code, version, municipality_code::text, severity, procedures, params,
+     valid_from, valid_to, author, description";
+
+pub(crate) fn rule_row(r: &tokio_postgres::Row) -> RuleRow {
+    RuleRow {
+        code: r.get(0),
+        version: r.get(1),
+        municipality_code: r.get(2),
+        severity: r.get(3),
+        procedures: r.get(4),
+        params: r.get(5),
+        valid_from: r.get(6),
+        valid_to: r.get(7),
+        author: r.get(8),
+        description: r.get(9),
+    }
+}
+
 fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     StoreError::pg(context)
 }
 
 impl Store {
     /// Reads the current parcels, layers, features and rules in one snapshot.
-    pub async fn index_source(&self) -> Result<IndexSource, StoreError> {
-        self.index_source_at(None).await
+    pub async fn index_source(&self, caller: &Caller) -> Result<IndexSource, StoreError> {
+        self.index_source_at(caller, None).await
     }
 
     /// The same, for the rows in force at a past moment within a window (`None`: current,
     /// everywhere). Validation falls back to this for dates before the loaded index.
-    pub async fn index_source_at(&self, as_of: Option<AsOf>) -> Result<IndexSource, StoreError> {
+    pub async fn index_source_at(
+        &self,
+        caller: &Caller,
+        as_of: Option<AsOf>,
+    ) -> Result<IndexSource, StoreError> {
         use tokio_postgres::types::ToSql;
         // The whole index is bulk work; a window of the past answers one call.
-        let mut client = match as_of {
+        let client = match as_of {
             None => self.pool.get().await?,
             Some(_) => self.queries.get().await?,
         };
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg("starting the index snapshot"))?;
+        let scoped = begin(
+            client,
+            caller,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
+        .await?;
+        let tx = scoped.client();
         let mut source = IndexSource::default();
         // Rows in force (now, or at $1 within the envelope $2..$5).
         let (in_force, params): (&str, Vec<&(dyn ToSql + Sync)>) = match &as_of {
@@ -204,24 +233,13 @@ impl Store {
 
         for r in tx
             .query(
-                "SELECT code, version, municipality_code::text, severity, procedures, params,
-                        valid_from, valid_to
-                 FROM validation_rule ORDER BY code, valid_from",
+                &format!("SELECT {RULE_COLUMNS} FROM validation_rule ORDER BY code, valid_from"),
                 &[],
             )
             .await
             .map_err(pg("reading validation rules"))?
         {
-            source.rules.push(RuleRow {
-                code: r.get(0),
-                version: r.get(1),
-                municipality_code: r.get(2),
-                severity: r.get(3),
-                procedures: r.get(4),
-                params: r.get(5),
-                valid_from: r.get(6),
-                valid_to: r.get(7),
-            });
+            source.rules.push(rule_row(&r));
         }
         source.municipalities = tx
             .query("SELECT municipality_code::text FROM municipality", &[])
@@ -230,7 +248,7 @@ impl Store {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        tx.commit().await.map_err(pg("ending the index snapshot"))?;
+        scoped.commit().await?;
         Ok(source)
     }
 }

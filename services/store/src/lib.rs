@@ -4,8 +4,13 @@
 //! ~500 ms JIT-compiling spatial queries whose operators run in ~2 ms; see DESIGN.md). It applies
 //! the migrations in `migrations/`, answers the read queries of the services, and loads the demo
 //! fixtures. Geometries cross the wire as WKB in EPSG:3301 and become `geo` geometries here; no
-//! PostGIS type leaks upward.
+//! PostGIS type leaks upward. Every read and write of tenant data runs as a [`Caller`], under
+//! the row-level security of migration 0008; writes and reads of personal data leave audit events
+//! ([`audit`], checked by [`audit_chain`]).
 
+pub mod audit;
+pub mod audit_chain;
+mod caller;
 mod error;
 pub mod fixtures;
 mod geometry;
@@ -14,7 +19,12 @@ pub mod index_source;
 mod migrate;
 mod pool;
 mod queries;
+mod rules;
 
+pub use audit::{AuditAction, AuditEvent, CallerTx, DataUse};
+pub use caller::{Caller, Reach};
 pub use error::StoreError;
+pub use index_source::RuleRow;
 pub use pool::{Store, StoreConfig};
 pub use queries::{ParcelPage, ParcelQuery};
+pub use rules::NewRuleVersion;

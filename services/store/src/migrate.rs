@@ -36,7 +36,38 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_import_fingerprint",
         include_str!("../../../migrations/0007_import_fingerprint.sql"),
     ),
+    (
+        "0008_roles_rls_audit",
+        include_str!("../../../migrations/0008_roles_rls_audit.sql"),
+    ),
 ];
+
+impl Store {
+    /// The migrations this binary knows that the database has not applied (read-only: what
+    /// `kovgis serve` checks before serving). An unknown applied migration is an error.
+    pub async fn pending_migrations(&self) -> Result<Vec<&'static str>, StoreError> {
+        let client = self.pool.get().await?;
+        let done: Vec<String> = match client.query("SELECT name FROM schema_migration", &[]).await {
+            Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+            // No schema_migration table: nothing applied yet.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                Vec::new()
+            }
+            Err(e) => return Err(StoreError::Postgres(e, "reading schema_migration")),
+        };
+        if let Some(unknown) = done
+            .iter()
+            .find(|d| !MIGRATIONS.iter().any(|(n, _)| n == d))
+        {
+            return Err(StoreError::UnknownMigration(unknown.clone()));
+        }
+        Ok(MIGRATIONS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !done.iter().any(|d| d == n))
+            .collect())
+    }
+}
 
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.
 const LOCK_KEY: i64 = 0x6b6f_7667_6973;
@@ -61,6 +92,12 @@ impl Store {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
             .await
             .map_err(StoreError::pg("taking the migration lock"))?;
+        tx.batch_execute(
+            "SELECT set_config('kovgis.subject', 'system:migrate', true),
+                    set_config('kovgis.reach', 'all', true)",
+        )
+        .await
+        .map_err(StoreError::pg("setting the migration's caller"))?;
         let done: Vec<String> = tx
             .query("SELECT name FROM schema_migration ORDER BY name", &[])
             .await

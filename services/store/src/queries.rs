@@ -2,6 +2,8 @@
 //!
 //! SQL lives in `sql/*.sql` (long statements read better there) and runs through
 //! `prepare_cached`. Only current rows (`valid_to IS NULL`) are served unless a time is given.
+//! Every query runs as its [`Caller`] (see [`crate::caller`]): row-level security, not these
+//! statements, keeps another municipality's rows out.
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
@@ -9,8 +11,9 @@ use geo::Geometry;
 use kovgis_core::model::{Feature, IntendedUse, Layer, LayerKind, Municipality, Parcel};
 use tokio_postgres::Row;
 
+use crate::caller::{read_once, stream_once};
 use crate::geometry::{from_wkb, to_wkb};
-use crate::{Store, StoreError};
+use crate::{Caller, Store, StoreError};
 
 /// A page of `find_parcels`.
 #[derive(Debug, Clone)]
@@ -105,40 +108,35 @@ impl Store {
     /// Municipalities by EHAK code, at most `limit` after the code `after`.
     pub async fn list_municipalities(
         &self,
+        caller: &Caller,
         with_boundary: bool,
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Municipality>, StoreError> {
-        let client = self.queries.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/municipalities.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the municipality list"))?;
-        let rows = client
-            .query(&stmt, &[&with_boundary, &None::<String>, &after, &limit])
-            .await
-            .map_err(StoreError::pg("listing municipalities"))?;
+        let rows = self
+            .query_as(
+                caller,
+                include_str!("sql/municipalities.sql"),
+                &[&with_boundary, &None::<String>, &after, &limit],
+            )
+            .await?;
         rows.iter().map(municipality).collect()
     }
 
     /// One municipality by EHAK code.
     pub async fn get_municipality(
         &self,
+        caller: &Caller,
         code: &str,
         with_boundary: bool,
     ) -> Result<Option<Municipality>, StoreError> {
-        let client = self.queries.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/municipalities.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the municipality query"))?;
-        let rows = client
-            .query(
-                &stmt,
+        let rows = self
+            .query_as(
+                caller,
+                include_str!("sql/municipalities.sql"),
                 &[&with_boundary, &Some(code), &None::<String>, &1i64],
             )
-            .await
-            .map_err(StoreError::pg("reading a municipality"))?;
+            .await?;
         rows.first().map(municipality).transpose()
     }
 
@@ -146,51 +144,51 @@ impl Store {
     /// part's share (by count for points, length for lines, area for polygons).
     pub async fn locate_municipality(
         &self,
+        caller: &Caller,
         geometry: &Geometry<f64>,
     ) -> Result<Option<(Municipality, f64)>, StoreError> {
-        let client = self.queries.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/locate_municipality.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the municipality lookup"))?;
-        let row = client
-            .query_opt(&stmt, &[&to_wkb(geometry)])
-            .await
-            .map_err(StoreError::pg("locating a municipality"))?;
-        row.map(|r| Ok((municipality(&r)?, r.get::<_, f64>("share"))))
+        let rows = self
+            .query_as(
+                caller,
+                include_str!("sql/locate_municipality.sql"),
+                &[&to_wkb(geometry)],
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(|r| Ok((municipality(&r)?, r.get::<_, f64>("share"))))
             .transpose()
     }
 
     /// A parcel by cadastral code: the current version, or the one in force at `as_of`.
     pub async fn get_parcel(
         &self,
+        caller: &Caller,
         cadastral_code: &str,
         as_of: Option<DateTime<Utc>>,
         with_geometry: bool,
     ) -> Result<Option<Parcel>, StoreError> {
-        let client = self.queries.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/get_parcel.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the parcel query"))?;
-        let row = client
-            .query_opt(&stmt, &[&cadastral_code, &as_of, &with_geometry])
-            .await
-            .map_err(StoreError::pg("reading a parcel"))?;
-        row.as_ref().map(parcel).transpose()
+        let rows = self
+            .query_as(
+                caller,
+                include_str!("sql/get_parcel.sql"),
+                &[&cadastral_code, &as_of, &with_geometry],
+            )
+            .await?;
+        rows.first().map(parcel).transpose()
     }
 
     /// Current parcels intersecting the query geometry, ordered by cadastral code.
-    pub async fn find_parcels(&self, q: &ParcelQuery) -> Result<ParcelPage, StoreError> {
-        let client = self.queries.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/find_parcels.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the parcel search"))?;
+    pub async fn find_parcels(
+        &self,
+        caller: &Caller,
+        q: &ParcelQuery,
+    ) -> Result<ParcelPage, StoreError> {
         let limit = q.limit as i64 + 1;
-        let rows = client
-            .query(
-                &stmt,
+        let rows = self
+            .query_as(
+                caller,
+                include_str!("sql/find_parcels.sql"),
                 &[
                     &to_wkb(&q.geometry),
                     &q.municipality_code,
@@ -199,8 +197,7 @@ impl Store {
                     &q.with_geometry,
                 ],
             )
-            .await
-            .map_err(StoreError::pg("searching parcels"))?;
+            .await?;
         let mut parcels = rows.iter().map(parcel).collect::<Result<Vec<_>, _>>()?;
         let next_after = if parcels.len() > q.limit {
             parcels.truncate(q.limit);
@@ -217,10 +214,12 @@ impl Store {
     /// Layers visible to a municipality: its own and the national ones.
     pub async fn list_layers(
         &self,
+        caller: &Caller,
         municipality_code: &str,
         kind: Option<LayerKind>,
     ) -> Result<Vec<Layer>, StoreError> {
         self.layers(
+            caller,
             Some(municipality_code),
             kind.map(LayerKind::as_str),
             None,
@@ -230,18 +229,19 @@ impl Store {
     }
 
     /// One layer by id.
-    pub async fn get_layer(&self, id: i64) -> Result<Option<Layer>, StoreError> {
-        Ok(self.layers(None, None, Some(id), None).await?.pop())
+    pub async fn get_layer(&self, caller: &Caller, id: i64) -> Result<Option<Layer>, StoreError> {
+        Ok(self.layers(caller, None, None, Some(id), None).await?.pop())
     }
 
     /// The layer named `name` owned by `municipality_code` (`None`: the national one).
     pub async fn get_layer_by_name(
         &self,
+        caller: &Caller,
         municipality_code: Option<&str>,
         name: &str,
     ) -> Result<Option<Layer>, StoreError> {
         Ok(self
-            .layers(municipality_code, None, None, Some(name))
+            .layers(caller, municipality_code, None, None, Some(name))
             .await?
             .pop())
     }
@@ -249,20 +249,19 @@ impl Store {
     /// `sql/list_layers.sql` with its four optional filters.
     async fn layers(
         &self,
+        caller: &Caller,
         municipality_code: Option<&str>,
         kind: Option<&str>,
         id: Option<i64>,
         name: Option<&str>,
     ) -> Result<Vec<Layer>, StoreError> {
-        let client = self.queries.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/list_layers.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the layer query"))?;
-        let rows = client
-            .query(&stmt, &[&municipality_code, &kind, &id, &name])
-            .await
-            .map_err(StoreError::pg("reading layers"))?;
+        let rows = self
+            .query_as(
+                caller,
+                include_str!("sql/list_layers.sql"),
+                &[&municipality_code, &kind, &id, &name],
+            )
+            .await?;
         rows.iter().map(layer).collect()
     }
 
@@ -270,6 +269,7 @@ impl Store {
     /// feature id `after`, at most `limit`, as a stream read from the server as it is consumed.
     pub async fn query_features(
         &self,
+        caller: &Caller,
         layer_id: i64,
         geometry: Option<&Geometry<f64>>,
         after: Option<i64>,
@@ -277,22 +277,39 @@ impl Store {
         with_geometry: bool,
     ) -> Result<impl Stream<Item = Result<Feature, StoreError>> + Send + 'static, StoreError> {
         let client = self.queries.get().await?;
-        let stmt = client
-            .prepare_cached(include_str!("sql/query_features.sql"))
-            .await
-            .map_err(StoreError::pg("preparing the feature query"))?;
         let wkb = geometry.map(to_wkb);
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&layer_id, &wkb, &limit, &with_geometry, &after];
-        let rows = client
-            .query_raw(&stmt, params)
-            .await
-            .map_err(StoreError::pg("querying features"))?;
-        // The pooled connection must live as long as the row stream reading from it.
+        let params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = vec![
+            Box::new(layer_id),
+            Box::new(wkb),
+            Box::new(limit),
+            Box::new(with_geometry),
+            Box::new(after),
+        ];
+        let (tx, rows) = stream_once(
+            client,
+            caller,
+            include_str!("sql/query_features.sql"),
+            params,
+        )
+        .await?;
+        // The transaction (and its pooled connection) lives as long as the row stream reading
+        // from it; dropping the stream ends it.
         Ok(rows.map(move |r| {
-            let _keep = &client;
+            let _keep = &tx;
             r.map_err(StoreError::pg("reading features"))
                 .and_then(|row| feature(&row))
         }))
+    }
+
+    /// One statement as `caller`, in a read-only transaction whose caller settings travel in
+    /// the same round trip: the path every read of the services takes, public for tools and for
+    /// the tests that prove row-level security through it.
+    pub async fn query_as(
+        &self,
+        caller: &Caller,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        read_once(self.queries.get().await?, caller, sql, params).await
     }
 }

@@ -8,7 +8,7 @@
 //! database copied from `kovgis_template` (scripts/test.sh creates it).
 
 use kovgis_store::import::{ImportMode, ImportOptions, ImportStart, ImportTarget, ParcelRow};
-use kovgis_store::{Store, StoreConfig};
+use kovgis_store::{Caller, Store, StoreConfig};
 use kovgis_testkit::db::FreshDb;
 
 /// A triangle in Tartu (L-EST97) as little-endian WKB.
@@ -51,6 +51,7 @@ async fn import(store: &Store, n: u32, rows: &[ParcelRow]) {
     let sha = format!("{n:064x}");
     let ImportStart::Ready(mut import) = store
         .begin_import(
+            &Caller::system("test"),
             ImportTarget::Parcels,
             "digest test",
             Some(&sha),
@@ -71,7 +72,13 @@ async fn import(store: &Store, n: u32, rows: &[ParcelRow]) {
 /// how many current parcels it sees. Rolled back.
 async fn seen_by_import(store: &Store, code: &str) -> (Option<[u8; 16]>, usize) {
     let ImportStart::Ready(import) = store
-        .begin_import(ImportTarget::Parcels, "digest test", None, options(true))
+        .begin_import(
+            &Caller::system("test"),
+            ImportTarget::Parcels,
+            "digest test",
+            None,
+            options(true),
+        )
         .await
         .unwrap()
     else {

@@ -5,7 +5,7 @@
 //! own database copied from `kovgis_template` (scripts/test.sh creates it).
 
 use kovgis_store::import::{ImportMode, ImportOptions, ImportStart, ImportTarget, ParcelRow};
-use kovgis_store::{Store, StoreConfig};
+use kovgis_store::{Caller, Store, StoreConfig};
 use kovgis_testkit::db::FreshDb;
 
 /// A 10 m square in Tallinn (L-EST97) as little-endian WKB.
@@ -57,6 +57,7 @@ async fn rows_held_aside_stay_within_the_bound_and_still_arrive() {
     c.batch_execute("DELETE FROM parcel").await.unwrap();
     let ImportStart::Ready(mut import) = store
         .begin_import(
+            &Caller::system("test"),
             ImportTarget::Parcels,
             "first load bound test",
             Some(&format!("{:064x}", 42)),

@@ -33,6 +33,7 @@ use tonic::Streaming;
 
 use super::SpatialApi;
 use crate::ServiceError;
+use crate::access::Access;
 
 /// Problems listed in a response at most.
 const MAX_PROBLEMS: usize = 1000;
@@ -214,6 +215,7 @@ fn number(v: Option<&serde_json::Value>) -> Option<f64> {
 /// Runs one import stream to its end.
 pub async fn run(
     api: &SpatialApi,
+    caller: &Access,
     mut stream: Streaming<v1::ImportFeaturesRequest>,
 ) -> Result<v1::ImportFeaturesResponse, ServiceError> {
     let (store, limits) = (&api.store, api.import_limits);
@@ -228,9 +230,23 @@ pub async fn run(
             );
         }
     };
+    // The target must lie within the caller's grant: its own municipality's layers, national
+    // layers and the cadastre only with the national scope.
+    let owner = match &h.target {
+        ImportTarget::Parcels => None,
+        ImportTarget::Layer(l) => l.municipality_code.as_deref(),
+    };
+    if !caller.grant.may_write(owner) {
+        return Err(caller.refuse(match owner {
+            Some(m) => {
+                format!("importing into municipality {m}'s layers is not open to this caller")
+            }
+            None => "the cadastre and national layers need the national write scope".into(),
+        }));
+    }
     let h = std::sync::Arc::new(h);
     let mut import = match store
-        .begin_import(h.target.clone(), &h.source, None, h.options.clone())
+        .begin_import(caller, h.target.clone(), &h.source, None, h.options.clone())
         .await?
     {
         ImportStart::Ready(i) => i,

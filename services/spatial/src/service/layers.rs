@@ -22,6 +22,7 @@ use tonic::Status;
 
 use super::{Result, SpatialApi};
 use crate::ServiceError;
+use crate::access::Access;
 use crate::error::Missing;
 
 /// `ListLayers` pages: the default and the largest.
@@ -50,12 +51,18 @@ fn list_position(l: &Layer) -> String {
 
 pub(super) async fn list(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::ListLayersRequest,
 ) -> std::result::Result<v1::ListLayersResponse, Status> {
     let run = async {
         let code = parse_municipality_code("municipality_code", &req.municipality_code)?;
         let kind = convert::layer_kind_filter("kind", req.kind)?;
-        if api.store.get_municipality(&code, false).await?.is_none() {
+        if api
+            .store
+            .get_municipality(caller, &code, false)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::not_found(
                 Missing::Municipality,
                 &code,
@@ -70,7 +77,7 @@ pub(super) async fn list(
         let size = page_size(req.page_size, DEFAULT_LAYER_PAGE, MAX_LAYER_PAGE) as usize;
         // A municipality sees a few dozen layers: they are read whole and paged here, by
         // position (the store's order, made explicit).
-        let mut layers = api.store.list_layers(&code, kind).await?;
+        let mut layers = api.store.list_layers(caller, &code, kind).await?;
         layers.sort_by_cached_key(list_position);
         let start = match &after {
             Some(pos) => layers
@@ -95,13 +102,13 @@ pub(super) async fn list(
 }
 
 /// The layer a request names, by id or by resource name.
-async fn resolve(api: &SpatialApi, layer: Option<&LayerRef>) -> Result<Layer> {
+async fn resolve(api: &SpatialApi, caller: &Access, layer: Option<&LayerRef>) -> Result<Layer> {
     let found = match layer {
-        Some(LayerRef::LayerId(id)) if *id > 0 => api.store.get_layer(*id).await?,
+        Some(LayerRef::LayerId(id)) if *id > 0 => api.store.get_layer(caller, *id).await?,
         Some(LayerRef::Layer(name)) => {
             let n = LayerName::parse("layer", name)?;
             api.store
-                .get_layer_by_name(n.municipality_code.as_deref(), &n.name)
+                .get_layer_by_name(caller, n.municipality_code.as_deref(), &n.name)
                 .await?
         }
         _ => {
@@ -124,10 +131,11 @@ async fn resolve(api: &SpatialApi, layer: Option<&LayerRef>) -> Result<Layer> {
 
 pub(super) async fn query_features(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::QueryFeaturesRequest,
 ) -> std::result::Result<FeatureStream, Status> {
     let run = async {
-        let layer = resolve(api, req.layer_ref.as_ref()).await?;
+        let layer = resolve(api, caller, req.layer_ref.as_ref()).await?;
         let slot = SpatialApi::slot(&api.streams, "TOO_MANY_STREAMS", "QueryFeatures streams")?;
         let (geometry, hash) = match req.intersects.as_ref() {
             Some(g) => {
@@ -152,6 +160,7 @@ pub(super) async fn query_features(
         let rows = api
             .store
             .query_features(
+                caller,
                 layer.id,
                 geometry.as_ref().map(|g| &g.geometry),
                 after,

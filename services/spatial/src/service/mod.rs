@@ -119,6 +119,8 @@ impl SpatialApi {
 macro_rules! unary {
     ($self:ident, $method:literal, $request:ident, $handler:path) => {{
         let hook = Hook::of(&$request);
+        let caller =
+            crate::access::Access::of($request.extensions(), concat!("SpatialService/", $method))?;
         let request = $request.into_inner();
         $self
             .calls
@@ -126,7 +128,7 @@ macro_rules! unary {
                 $method,
                 hook.scope(async move {
                     hook.fire().await;
-                    $handler($self, request).await
+                    $handler($self, &caller, request).await
                 }),
             )
             .await
@@ -206,12 +208,14 @@ impl SpatialService for SpatialApi {
         // No call deadline: an import lasts as long as its stream (each message within the
         // idle timeout). Capped in number, as each holds a database connection.
         let hook = Hook::of(&request);
+        let caller =
+            crate::access::Access::of(request.extensions(), "SpatialService/ImportFeatures")?;
         let stream = request.into_inner();
         self.calls
             .run_unbounded("ImportFeatures", async move {
                 hook.fire().await;
                 let _slot = Self::slot(&self.imports, "TOO_MANY_IMPORTS", "imports")?;
-                Ok(import::run(self, stream).await?)
+                Ok(import::run(self, &caller, stream).await?)
             })
             .await
             .map(Response::new)

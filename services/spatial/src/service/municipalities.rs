@@ -8,6 +8,7 @@ use tonic::Status;
 
 use super::{Result, SpatialApi};
 use crate::ServiceError;
+use crate::access::Access;
 use crate::error::Missing;
 
 /// The default page (all 79 at once) and the largest.
@@ -16,6 +17,7 @@ const MAX_PAGE: u32 = 1000;
 
 pub(super) async fn list(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::ListMunicipalitiesRequest,
 ) -> std::result::Result<v1::ListMunicipalitiesResponse, Status> {
     let run = async {
@@ -28,7 +30,7 @@ pub(super) async fn list(
         let size = page_size(req.page_size, DEFAULT_PAGE, MAX_PAGE) as usize;
         let mut rows = api
             .store
-            .list_municipalities(with_boundary, after.as_deref(), size as i64 + 1)
+            .list_municipalities(caller, with_boundary, after.as_deref(), size as i64 + 1)
             .await?;
         let more = rows.len() > size;
         rows.truncate(size);
@@ -50,6 +52,7 @@ pub(super) async fn list(
 
 pub(super) async fn get(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::GetMunicipalityRequest,
 ) -> std::result::Result<v1::Municipality, Status> {
     let run = async {
@@ -57,7 +60,7 @@ pub(super) async fn get(
         let out = convert::output("output", req.output.as_ref())?;
         let m = api
             .store
-            .get_municipality(&code, !out.omit_geometry)
+            .get_municipality(caller, &code, !out.omit_geometry)
             .await?
             .ok_or_else(|| {
                 ServiceError::not_found(
@@ -73,6 +76,7 @@ pub(super) async fn get(
 
 pub(super) async fn locate(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::LocateMunicipalityRequest,
 ) -> std::result::Result<v1::LocateMunicipalityResponse, Status> {
     let run = async {
@@ -81,7 +85,7 @@ pub(super) async fn locate(
             .await?;
         let (m, share) = api
             .store
-            .locate_municipality(&g.geometry)
+            .locate_municipality(caller, &g.geometry)
             .await?
             .ok_or_else(|| {
                 ServiceError::not_found(

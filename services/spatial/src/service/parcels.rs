@@ -10,6 +10,7 @@ use tonic::Status;
 
 use super::{Result, SpatialApi};
 use crate::ServiceError;
+use crate::access::Access;
 use crate::error::Missing;
 
 /// Largest page of `FindParcels`, and the default.
@@ -18,6 +19,7 @@ const DEFAULT_PAGE: u32 = 100;
 
 pub(super) async fn get(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::GetParcelRequest,
 ) -> std::result::Result<v1::Parcel, Status> {
     let run = async {
@@ -30,7 +32,7 @@ pub(super) async fn get(
             .transpose()?;
         let p = api
             .store
-            .get_parcel(&code, as_of, !out.omit_geometry)
+            .get_parcel(caller, &code, as_of, !out.omit_geometry)
             .await?
             .ok_or_else(|| {
                 let message = match as_of {
@@ -46,6 +48,7 @@ pub(super) async fn get(
 
 pub(super) async fn find(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::FindParcelsRequest,
 ) -> std::result::Result<v1::FindParcelsResponse, Status> {
     let run = async {
@@ -91,13 +94,16 @@ pub(super) async fn find(
         let after = api.tokens.open(&filter, &req.page_token)?;
         let page = api
             .store
-            .find_parcels(&ParcelQuery {
-                geometry: geometry.geometry,
-                municipality_code,
-                after,
-                limit,
-                with_geometry: !out.omit_geometry,
-            })
+            .find_parcels(
+                caller,
+                &ParcelQuery {
+                    geometry: geometry.geometry,
+                    municipality_code,
+                    after,
+                    limit,
+                    with_geometry: !out.omit_geometry,
+                },
+            )
             .await?;
         let parcels = page
             .parcels

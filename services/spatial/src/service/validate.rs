@@ -16,6 +16,7 @@ use kovgis_engine::rules;
 use tonic::Status;
 
 use super::{Result, SpatialApi};
+use crate::access::Access;
 use crate::admission::{Cost, blocking};
 use crate::validation::Built;
 
@@ -131,10 +132,25 @@ fn check_on(built: &Built, p: &ProposalRequest) -> Result<v1::ValidationReport> 
     )?)
 }
 
+/// `PERMISSION_DENIED` unless the caller may validate this proposal (its municipality and,
+/// for a procedure-type scope, its type). Municipalities are public, so this reveals nothing.
+fn may_validate(caller: &Access, req: &v1::ValidateGeometryRequest) -> Result<()> {
+    let (m, t) = (req.municipality_code.trim(), req.procedure_type.trim());
+    if caller.grant.may_validate(m, t) {
+        Ok(())
+    } else {
+        Err(caller.refuse(format!(
+            "validating a {t} proposal in municipality {m} is not open to this caller"
+        )))
+    }
+}
+
 pub(super) async fn one(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::ValidateGeometryRequest,
 ) -> std::result::Result<v1::ValidationReport, Status> {
+    may_validate(caller, &req)?;
     let built = api.built()?;
     let run = async {
         if dated(&built, &req) {
@@ -201,8 +217,12 @@ fn check_all(
 
 pub(super) async fn batch(
     api: &SpatialApi,
+    caller: &Access,
     req: v1::ValidateGeometriesRequest,
 ) -> std::result::Result<v1::ValidateGeometriesResponse, Status> {
+    for p in &req.proposals {
+        may_validate(caller, p)?;
+    }
     let built = api.built()?;
     let run = async {
         let n = req.proposals.len();
@@ -274,10 +294,19 @@ pub(super) async fn batch(
 
 pub(super) async fn index_stats(
     api: &SpatialApi,
+    caller: &Access,
     _req: v1::GetIndexStatsRequest,
 ) -> std::result::Result<v1::IndexStats, Status> {
     let built = api.built()?;
     let mut stats = convert::index_stats(&built.index, built.built_at, built.resident_bytes);
+    // Only the layers the caller may see, and no total that would count the others.
+    let grant = &caller.grant;
+    stats.layers.retain(|l| {
+        grant.sees((!l.municipality_code.is_empty()).then_some(l.municipality_code.as_str()))
+    });
+    if !grant.all_municipalities {
+        stats.resident_bytes = None;
+    }
     let heavy = api.admission.stats();
     stats.heavy_admitted = heavy.admitted;
     stats.heavy_refused = heavy.refused;

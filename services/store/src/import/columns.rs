@@ -102,10 +102,32 @@ pub(super) fn parcel_stage_types() -> Vec<Type> {
 /// `COPY parcel (…) FROM STDIN` of a first load, in [`direct_values`]' order.
 pub(super) fn parcel_direct_copy() -> String {
     format!(
-        "COPY parcel ({}, {}) FROM STDIN (FORMAT binary)",
+        "COPY parcel_first_load ({}, {}) FROM STDIN (FORMAT binary)",
         names(&PARCEL_CONTENT, ""),
         PARCEL_SET_BY_IMPORT.join(", ")
     )
+}
+
+/// A first load copies into this temporary table of `parcel`'s columns, because PostgreSQL
+/// refuses COPY FROM into a table under row-level security; [`parcel_insert_first_load`] then
+/// moves the rows in one INSERT, which the policies check.
+pub(super) fn parcel_first_load_ddl() -> String {
+    format!(
+        "CREATE TEMP TABLE parcel_first_load ON COMMIT DROP AS
+         SELECT {}, {} FROM parcel WITH NO DATA",
+        names(&PARCEL_CONTENT, ""),
+        PARCEL_SET_BY_IMPORT.join(", ")
+    )
+}
+
+/// Moves a first load's rows into `parcel`.
+pub(super) fn parcel_insert_first_load() -> String {
+    let cols = format!(
+        "{}, {}",
+        names(&PARCEL_CONTENT, ""),
+        PARCEL_SET_BY_IMPORT.join(", ")
+    );
+    format!("INSERT INTO parcel ({cols}) SELECT {cols} FROM parcel_first_load")
 }
 
 /// The binary COPY types of [`parcel_direct_copy`]; `geometry` is PostGIS's type in this
@@ -255,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             parcel_direct_copy(),
-            "COPY parcel (cadastral_code, municipality_code, address, use1_code, use1_pct, \
+            "COPY parcel_first_load (cadastral_code, municipality_code, address, use1_code, use1_pct, \
              use2_code, use2_pct, use3_code, use3_pct, registered_area_m2, attributes, row_hash, \
              source_hash, geom, valid_from, dataset_version_id) FROM STDIN (FORMAT binary)"
         );

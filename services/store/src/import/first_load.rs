@@ -1,4 +1,6 @@
-//! The first load of an empty cadastre: rows copied straight into `parcel` with its indexes
+//! The first load of an empty cadastre: rows copied without a stage round trip (into a
+//! temporary table of `parcel`'s columns, moved by one INSERT: PostgreSQL refuses COPY FROM into
+//! a table under row-level security) into `parcel` with its indexes
 //! dropped, and the indexes built once at the end. Rows that need SQL first (repair, placement by
 //! geometry) are held aside in memory up to a bound ([`ImportOptions::first_load_aside_bytes`]);
 //! past it the load sends them, and every row after them, through the stage table, so that a
@@ -10,7 +12,10 @@
 use deadpool_postgres::Object;
 use tokio_postgres::types::Type;
 
-use super::columns::{parcel_stage_copy, parcel_stage_ddl, parcel_stage_types};
+use super::columns::{
+    parcel_first_load_ddl, parcel_insert_first_load, parcel_stage_copy, parcel_stage_ddl,
+    parcel_stage_types,
+};
 use super::copy::start_copy;
 use super::rows::ParcelRow;
 use super::{Import, pg};
@@ -33,37 +38,20 @@ pub(super) struct Direct {
     pub(super) spilled: bool,
     /// [`super::digest::digest_entry`]s of the rows written.
     pub(super) digest: Vec<u8>,
-    /// `CREATE INDEX` statements of the indexes dropped for the load.
-    indexes: Vec<String>,
 }
-
-/// The indexes of `parcel` as the migrations left them (not the ones behind a constraint: the
-/// primary key stays), unique ones first, so that a duplicate code fails the first build.
-/// Read from the catalogue, so that the migrations stay the one place they are defined.
-const PARCEL_INDEXES: &str = "
-    SELECT format('DROP INDEX %I', c.relname), pg_get_indexdef(i.indexrelid)
-    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-    WHERE i.indrelid = 'parcel'::regclass
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-    ORDER BY i.indisunique DESC, c.relname";
 
 impl Direct {
     /// Starts a first load: drops the parcel indexes (the table is empty and locked for this
-    /// import; readers wait for the commit) and notes what the rows need.
+    /// import; readers wait for the commit) and notes what the rows need. The indexes are the
+    /// owner's: `kovgis_parcel_indexes_drop()` (migration 0008) drops them for the service role
+    /// and keeps their definitions, read from the catalogue, for the rebuild.
     pub(super) async fn start(c: &Object) -> Result<Direct, StoreError> {
-        let mut drop = Vec::new();
-        let mut indexes = Vec::new();
-        for row in c
-            .query(PARCEL_INDEXES, &[])
-            .await
-            .map_err(pg("reading the parcel indexes"))?
-        {
-            drop.push(row.get::<_, String>(0));
-            indexes.push(row.get(1));
-        }
-        c.batch_execute(&drop.join(";\n"))
-            .await
-            .map_err(pg("dropping indexes for the first load"))?;
+        c.batch_execute(&format!(
+            "SELECT kovgis_parcel_indexes_drop(); {}",
+            parcel_first_load_ddl()
+        ))
+        .await
+        .map_err(pg("dropping indexes for the first load"))?;
         let row = c
             .query_one("SELECT now(), 'geometry'::regtype::oid", &[])
             .await
@@ -81,23 +69,24 @@ impl Direct {
             aside_bytes: 0,
             spilled: false,
             digest: Vec::new(),
-            indexes,
         })
     }
 
-    /// Builds the indexes [`Direct::start`] dropped, once, and analyses the table.
+    /// Builds the indexes [`Direct::start`] dropped, once (unique ones first, so that a
+    /// duplicate code fails the first build), and analyses the table.
     pub(super) async fn rebuild_indexes(&self, c: &Object) -> Result<(), StoreError> {
-        let mut sql = self.indexes.join(";\n");
-        sql.push_str(";\nANALYZE parcel");
-        c.batch_execute(&sql)
-            .await
-            .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
-                Some("23505") => StoreError::Invalid(format!(
-                    "the source has the same cadastral code more than once: {}",
-                    crate::error::describe(&e)
-                )),
-                _ => StoreError::Postgres(e, "building the parcel indexes"),
-            })
+        c.batch_execute(&format!(
+            "{}; SELECT kovgis_parcel_indexes_restore()",
+            parcel_insert_first_load()
+        ))
+        .await
+        .map_err(|e| match e.as_db_error().map(|d| d.code().code()) {
+            Some("23505") => StoreError::Invalid(format!(
+                "the source has the same cadastral code more than once: {}",
+                crate::error::describe(&e)
+            )),
+            _ => StoreError::Postgres(e, "building the parcel indexes"),
+        })
     }
 }
 

@@ -19,25 +19,28 @@ use super::first_load::Direct;
 use super::options::{ImportOptions, ImportStart, ImportSummary};
 use super::target::{ImportTarget, upsert_layer};
 use super::{Import, pg};
-use crate::{Store, StoreError};
+use crate::audit::{AuditAction, AuditEvent, client_of, insert_event};
+use crate::{Caller, Store, StoreError};
 
 /// Stands in for the content hash of a stream until its end.
 const PENDING_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl Store {
-    /// Opens an import of `target` from a source (`source` names it, `sha256` is its content
+    /// Opens an import of `target` from a source, as `caller` (its subject is the dataset
+    /// version's author; the import's audit event is written in the import's transaction) (`source` names it, `sha256` is its content
     /// hash). Returns [`ImportStart::Unchanged`] when the current version of the target was made
     /// from the same content with the same settings (the same fingerprint). A stream whose hash
     /// is only known at its end passes `None` and finishes with [`Import::finish_with_hash`].
     pub async fn begin_import(
         &self,
+        caller: &Caller,
         target: ImportTarget,
         source: &str,
         sha256: Option<&str>,
         options: ImportOptions,
     ) -> Result<ImportStart, StoreError> {
         let sha256 = sha256.map(str::to_owned);
-        self.begin_import_hashing(target, source, async { Ok(sha256) }, options)
+        self.begin_import_hashing(caller, target, source, async { Ok(sha256) }, options)
             .await
     }
 
@@ -46,14 +49,17 @@ impl Store {
     /// to be the current version's.
     pub async fn begin_import_hashing(
         &self,
+        caller: &Caller,
         target: ImportTarget,
         source: &str,
         sha256: impl std::future::Future<Output = Result<Option<String>, StoreError>>,
         options: ImportOptions,
     ) -> Result<ImportStart, StoreError> {
         let client = self.pool.get().await?;
+        // The caller's settings with BEGIN, in one round trip: row-level security decides what
+        // this import may read and write, and the dataset version records the caller as author.
         client
-            .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .batch_execute(&caller.begin_sql("BEGIN ISOLATION LEVEL READ COMMITTED"))
             .await
             .map_err(pg("starting the import transaction"))?;
         // From here the transaction is open: on any error the connection must not go back to the
@@ -133,6 +139,7 @@ impl Store {
             &options,
         )
         .await?;
+        audit_version(c, version, target_name, layer_id, source).await?;
 
         let municipalities = c
             .query(
@@ -267,6 +274,43 @@ async fn record_version(
         .await
         .map_err(pg("recording the dataset version"))?
         .get(0))
+}
+
+/// The audit event of a new dataset version, in the import's transaction (it commits or rolls
+/// back with the import).
+async fn audit_version(
+    c: &Object,
+    version: i64,
+    target_name: &str,
+    layer_id: Option<i64>,
+    source: &str,
+) -> Result<(), StoreError> {
+    let municipality: Option<String> = c
+        .query_one(
+            "SELECT municipality_code::text FROM dataset_version WHERE id = $1",
+            &[&version],
+        )
+        .await
+        .map_err(pg("reading the new dataset version"))?
+        .get(0);
+    insert_event(
+        client_of(c),
+        &AuditEvent {
+            municipality_code: municipality,
+            rpc: "import".into(),
+            action: AuditAction::Create,
+            entity_kind: "dataset_version".into(),
+            entity_id: version.to_string(),
+            person_code: None,
+            purpose: None,
+            details: serde_json::json!({
+                "target": target_name,
+                "layer_id": layer_id,
+                "source": source,
+            }),
+        },
+    )
+    .await
 }
 
 /// Rolls the import transaction back and returns the connection to the pool; if that is not

@@ -8,6 +8,9 @@ SELECT cadastral_code, municipality_code::text AS municipality_code, address,
 FROM parcel
 WHERE valid_to IS NULL
   AND ST_Intersects(geom, ST_GeomFromWKB($1, 3301))
+  -- The bounding-box test spelled out: under row-level security only a leakproof condition may
+  -- use the GiST index, and && is the one PostGIS operator kovgis marks leakproof (README).
+  AND geom && ST_GeomFromWKB($1, 3301)
   AND ($2::text IS NULL OR municipality_code = $2::text)
   AND ($3::text IS NULL OR cadastral_code > $3::text)
 ORDER BY cadastral_code
