@@ -16,7 +16,7 @@ pub const TARTU: &str = "0793";
 /// Tartu's zoning layer in the demo data (see `fixtures/demo`).
 pub const TARTU_LAYER: &str = "municipalities/0793/layers/zoning";
 /// A personal code (valid check digit) whose data usage is asked for.
-pub const PERSON: &str = "38001010008";
+pub const PERSON: &str = "38001010009";
 
 /// Every method, `Service/Method`, as the authorisation table names them.
 pub const ALL: &[&str] = &[
