@@ -85,6 +85,15 @@ pub(crate) fn identity_from_claims(
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(AuthError::InvalidClaim("jti")),
     };
+    let certificate_thumbprint = match claims.get("cnf") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(cnf)) => match cnf.get("x5t#S256") {
+            None => None,
+            Some(Value::String(t)) if crate::mtls::is_thumbprint(t) => Some(t.clone()),
+            Some(_) => return Err(AuthError::InvalidClaim("cnf")),
+        },
+        Some(_) => return Err(AuthError::InvalidClaim("cnf")),
+    };
     let kind = if roles.is_empty() && !scopes.is_empty() {
         IdentityKind::Machine
     } else {
@@ -99,6 +108,7 @@ pub(crate) fn identity_from_claims(
         expires_at,
         token_id,
         kind,
+        certificate_thumbprint,
     })
 }
 

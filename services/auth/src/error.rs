@@ -40,6 +40,17 @@ pub enum AuthError {
     /// A claim has the wrong type or form (the claim's name, never its value).
     #[error("token claim {0} is invalid")]
     InvalidClaim(&'static str),
+    /// Mutual TLS is configured and a machine identity (or a certificate-bound token) came over
+    /// a connection without a verified client certificate.
+    #[error("a client certificate is required")]
+    ClientCertificateRequired,
+    /// Mutual TLS is configured and a machine token is not bound to a certificate (no
+    /// `cnf.x5t#S256`, RFC 8705).
+    #[error("the token is not bound to a client certificate")]
+    TokenNotBound,
+    /// The token is bound to another certificate than the connection's.
+    #[error("the token is bound to another client certificate")]
+    CertificateMismatch,
 }
 
 impl AuthError {
@@ -57,6 +68,9 @@ impl AuthError {
             AuthError::AlgorithmNotAllowed => "algorithm_not_allowed",
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::InvalidClaim(_) => "invalid_claim",
+            AuthError::ClientCertificateRequired => "client_certificate_required",
+            AuthError::TokenNotBound => "token_not_bound",
+            AuthError::CertificateMismatch => "certificate_mismatch",
         }
     }
 }
@@ -86,6 +100,9 @@ mod tests {
             AuthError::AlgorithmNotAllowed,
             AuthError::MissingClaim("exp"),
             AuthError::InvalidClaim("municipality"),
+            AuthError::ClientCertificateRequired,
+            AuthError::TokenNotBound,
+            AuthError::CertificateMismatch,
         ];
         let codes: std::collections::BTreeSet<_> = all.iter().map(AuthError::reason).collect();
         assert_eq!(codes.len(), all.len());

@@ -86,6 +86,10 @@ pub struct Identity {
     pub token_id: Option<String>,
     /// Person, machine or system.
     pub kind: IdentityKind,
+    /// The client certificate the token is bound to (RFC 8705 `cnf.x5t#S256`: base64url of the
+    /// certificate's SHA-256, no padding), if any. Checked against the connection's certificate
+    /// when mutual TLS is configured ([`crate::mtls`]).
+    pub certificate_thumbprint: Option<String>,
 }
 
 impl Identity {
@@ -103,6 +107,7 @@ impl Identity {
             expires_at: u64::MAX,
             token_id: None,
             kind: IdentityKind::System,
+            certificate_thumbprint: None,
         }
     }
 
@@ -155,6 +160,7 @@ impl fmt::Debug for Identity {
             )
             .field("expires_at", &self.expires_at)
             .field("token_id", &self.token_id)
+            .field("certificate_thumbprint", &self.certificate_thumbprint)
             .finish()
     }
 }

@@ -11,6 +11,9 @@
 //! uncached ES256 token one signature check (see `examples/verify_cost.rs`), which is less than
 //! handing it to a blocking pool would cost.
 //!
+//! With [`AuthLayer::with_client_certificates`] (a server doing mutual TLS) the verified identity
+//! is also checked against the connection's client certificate ([`crate::mtls`]).
+//!
 //! Handlers call `identity()` / `request_identity()`, which fail closed: no identity in the
 //! extensions is `UNAUTHENTICATED`, whatever the reason.
 
@@ -24,6 +27,7 @@ use tower_service::Service;
 
 use crate::error::AuthError;
 use crate::identity::Identity;
+use crate::mtls::check_certificate;
 use crate::verifier::Verifier;
 
 /// Paths (prefixes) that need no token by default: gRPC health and reflection.
@@ -44,6 +48,7 @@ enum Mode {
 pub struct AuthLayer {
     mode: Mode,
     open_prefixes: Arc<[String]>,
+    client_certificates: bool,
 }
 
 impl AuthLayer {
@@ -52,6 +57,7 @@ impl AuthLayer {
         AuthLayer {
             mode: Mode::Verify(verifier),
             open_prefixes: DEFAULT_OPEN_PREFIXES.map(String::from).into(),
+            client_certificates: false,
         }
     }
 
@@ -61,7 +67,15 @@ impl AuthLayer {
         AuthLayer {
             mode: Mode::Fixed(identity),
             open_prefixes: DEFAULT_OPEN_PREFIXES.map(String::from).into(),
+            client_certificates: false,
         }
+    }
+
+    /// Checks every verified identity against the connection's TLS client certificate
+    /// ([`crate::mtls::check_certificate`]): for a server that does mutual TLS.
+    pub fn with_client_certificates(mut self) -> Self {
+        self.client_certificates = true;
+        self
     }
 
     /// Replaces the open path prefixes (an empty list: every path needs a token).
@@ -83,6 +97,7 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             mode: self.mode.clone(),
             open_prefixes: Arc::clone(&self.open_prefixes),
+            client_certificates: self.client_certificates,
         }
     }
 }
@@ -93,6 +108,7 @@ pub struct AuthService<S> {
     inner: S,
     mode: Mode,
     open_prefixes: Arc<[String]>,
+    client_certificates: bool,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for AuthService<S>
@@ -119,9 +135,16 @@ where
             return Either::Left(self.inner.call(request));
         }
         let verified = match &self.mode {
-            Mode::Verify(verifier) => {
-                bearer_token(request.headers()).and_then(|t| verifier.verify(t))
-            }
+            Mode::Verify(verifier) => bearer_token(request.headers())
+                .and_then(|t| verifier.verify(t))
+                .and_then(|identity| {
+                    if self.client_certificates {
+                        let certs = client_certificates(request.extensions());
+                        let der = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+                        check_certificate(&identity, der)?;
+                    }
+                    Ok(identity)
+                }),
             Mode::Fixed(identity) => Ok(Arc::clone(identity)),
         };
         match verified {
@@ -135,6 +158,17 @@ where
             }
         }
     }
+}
+
+/// The client's certificate chain (end entity first), verified by TLS against the client CA, if
+/// the connection is TLS and the client presented one.
+fn client_certificates(
+    extensions: &http::Extensions,
+) -> Option<Arc<Vec<tonic::transport::CertificateDer<'static>>>> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    extensions
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|info| info.peer_certs())
 }
 
 /// The token of an `authorization: Bearer <token>` header (scheme case-insensitive).

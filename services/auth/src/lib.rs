@@ -7,6 +7,9 @@
 //! `Arc<Identity>`. `AuthLayer` applies this to every gRPC call except health and reflection and
 //! fails closed. `DevKey` and `Claims` mint development and test tokens.
 //!
+//! With mutual TLS configured, machine identities also need a client certificate their token is
+//! bound to (`mtls`, RFC 8705).
+//!
 //! What an identity may do is not decided here: that is the server's RPC × role/scope table.
 //! Nothing in this crate logs or formats a token, a claim's personal code or key material.
 
@@ -18,6 +21,7 @@ mod error;
 mod identity;
 mod keyset;
 mod layer;
+pub mod mtls;
 mod personal_code;
 mod reloader;
 #[cfg(feature = "testing")]

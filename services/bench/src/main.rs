@@ -15,10 +15,15 @@
 //! footprints; prints hostile calls answered and refused, the ordinary p50/p99 and the server's
 //! (process PID) resident memory idle and at its peak.
 //!
+//! `kovgis-bench-validate auth KEY PLAIN AUTHED FULL`: ValidateGeometry and QueryFeatures against
+//! three servers on the same data — authentication off, on, and on with row-level security —
+//! in alternating rounds; prints the throughput ratios (`auth_cost`).
+//!
 //! Modules: `samples` (seeded footprints and plan areas on random parcels), `inprocess` (the
 //! engine against PostGIS in one process), `grpc` (the load client), `hostile` (the hostile-load
-//! run), `stats` (percentiles).
+//! run), `auth_cost` (identity and row-level security), `stats` (percentiles).
 
+mod auth_cost;
 mod grpc;
 mod hostile;
 mod inprocess;
@@ -43,6 +48,12 @@ async fn main() {
                 .expect("hostile ADDR PID");
             hostile::run(args.get(2).expect("hostile ADDR PID"), pid, &url).await
         }
-        _ => eprintln!("usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID"),
+        Some("auth") => match &args[2..] {
+            [key, plain, authed, full] => auth_cost::run(key, [plain, authed, full], &url).await,
+            _ => eprintln!("usage: kovgis-bench-validate auth KEY PLAIN AUTHED FULL"),
+        },
+        _ => eprintln!(
+            "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL"
+        ),
     }
 }

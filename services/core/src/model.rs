@@ -85,6 +85,7 @@ pub struct Layer {
     pub description: String,
     pub attribution: String,
     pub authority: Option<String>,
+    /// Current features; 0 where the store was asked not to count them (`Store::get_layer`).
     pub feature_count: u64,
     pub dataset_version: Option<i64>,
 }

@@ -16,6 +16,7 @@ mod audit_cmd;
 mod auth_args;
 mod import_cmd;
 mod serve_args;
+mod tls_args;
 mod token_cmd;
 
 /// mimalloc: the import moves millions of small allocations between reader threads and the
@@ -138,10 +139,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let mut config = args.config()?;
             config.auth = args.auth.auth()?;
+            config.tls = args.tls.tls()?;
             let store = Store::connect(&args.store_config(database_url)?)
                 .await
                 .context("cannot open the database")?;
             schema_current(&store).await?;
+            if !store.bbox_operator_leakproof().await? {
+                tracing::warn!(
+                    "PostGIS's && is not marked LEAKPROOF in this database: under row-level \
+                     security spatial queries cannot use their index and will scan (README: \
+                     Database roles, row-level security and audit)"
+                );
+            }
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -14,6 +14,9 @@ pub struct ServeArgs {
     /// How callers are identified.
     #[command(flatten)]
     pub auth: crate::auth_args::AuthArgs,
+    /// TLS, and mutual TLS for machine clients.
+    #[command(flatten)]
+    pub tls: crate::tls_args::TlsArgs,
     /// Address to listen on.
     #[arg(long, env = "KOVGIS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,

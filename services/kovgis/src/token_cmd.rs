@@ -63,6 +63,10 @@ struct MintArgs {
     /// Lifetime: e.g. 8h, 30m, 90s, 2d (at most 90d).
     #[arg(long, default_value = "8h", value_parser = parse_ttl)]
     ttl: Duration,
+    /// Bind the token to this client certificate (PEM): `cnf.x5t#S256` (RFC 8705). A server
+    /// doing mutual TLS accepts a machine token only over a connection with that certificate.
+    #[arg(long)]
+    bind_cert: Option<PathBuf>,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -135,6 +139,16 @@ fn mint(args: MintArgs) -> anyhow::Result<()> {
     claims.personal_code = args.personal_code;
     claims.scopes = args.scopes;
     claims = args.roles.into_iter().fold(claims, Claims::role);
+    if let Some(cert) = &args.bind_cert {
+        let pem = std::fs::read_to_string(cert)
+            .with_context(|| format!("--bind-cert: cannot read {}", cert.display()))?;
+        let Some(thumbprint) = kovgis_auth::mtls::pem_certificate_thumbprint(&pem) else {
+            bail!("--bind-cert: {} holds no PEM certificate", cert.display());
+        };
+        claims
+            .extra
+            .insert("cnf".into(), serde_json::json!({ "x5t#S256": thumbprint }));
+    }
     println!("{}", key.mint(&claims)?);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `kovgis token`: the development key is created once and never overwritten, and the printed
-//! token verifies against the JWKS it wrote, with the subject, municipality and roles asked for.
+//! token verifies against the JWKS it wrote, with the subject, municipality and roles asked for,
+//! and bound to a client certificate when asked (`--bind-cert`).
 //! No database needed.
 
 use std::path::PathBuf;
@@ -101,6 +102,97 @@ fn init_dev_key_then_mint_a_token_that_verifies() {
     let id = verifier.verify(token.trim()).unwrap();
     assert_eq!(id.kind, IdentityKind::Machine);
     assert!(id.has_scope("kovgis:read:all"));
+    assert_eq!(id.certificate_thumbprint, None);
+
+    // Bound to a client certificate (RFC 8705): the thumbprint worked out by openssl.
+    let cert = dir.join("client.pem");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        dir.join("client.key").to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=ehr-adapter",
+    ]);
+    let der = dir.join("client.der");
+    openssl(&[
+        "x509",
+        "-in",
+        cert.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    let digest = dir.join("client.sha256");
+    openssl(&[
+        "dgst",
+        "-sha256",
+        "-binary",
+        "-out",
+        digest.to_str().unwrap(),
+        der.to_str().unwrap(),
+    ]);
+    let b64 =
+        String::from_utf8(openssl(&["base64", "-A", "-in", digest.to_str().unwrap()])).unwrap();
+    let expected = b64
+        .trim()
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    let bound = kovgis(&[
+        "token",
+        "--key",
+        key_file.to_str().unwrap(),
+        "--subject",
+        "ehr-adapter",
+        "--scope",
+        "kovgis:read:all",
+        "--bind-cert",
+        cert.to_str().unwrap(),
+    ]);
+    assert!(
+        bound.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bound.stderr)
+    );
+    let id = verifier
+        .verify(String::from_utf8(bound.stdout).unwrap().trim())
+        .unwrap();
+    assert_eq!(
+        id.certificate_thumbprint.as_deref(),
+        Some(expected.as_str())
+    );
+    let not_a_cert = kovgis(&[
+        "token",
+        "--key",
+        key_file.to_str().unwrap(),
+        "--subject",
+        "x",
+        "--scope",
+        "s",
+        "--bind-cert",
+        key_file.to_str().unwrap(),
+    ]);
+    assert!(!not_a_cert.status.success() && not_a_cert.stdout.is_empty());
 
     for bad in [
         vec![

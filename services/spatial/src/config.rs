@@ -40,6 +40,32 @@ pub struct Config {
     /// How calls are identified. The default has no keys, and a server without keys does not
     /// start: identity fails closed.
     pub auth: Auth,
+    /// TLS, and mutual TLS for machine clients; `None`: plain HTTP/2 (behind a TLS-terminating
+    /// proxy, or on a private network).
+    pub tls: Option<Tls>,
+}
+
+/// The server's TLS settings (PEM).
+#[derive(Clone)]
+pub struct Tls {
+    /// The server's certificate chain.
+    pub certificate: Vec<u8>,
+    /// Its private key.
+    pub key: Vec<u8>,
+    /// The CA(s) client certificates are verified against. When set, machine identities must
+    /// present a certificate their token is bound to (`kovgis_auth::mtls`); people need none.
+    pub client_ca: Option<Vec<u8>>,
+}
+
+/// No key material in logs.
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("certificate_bytes", &self.certificate.len())
+            .field("key", &"<redacted>")
+            .field("client_ca", &self.client_ca.is_some())
+            .finish()
+    }
 }
 
 /// How the server identifies calls.
@@ -69,6 +95,7 @@ impl Default for Config {
             admission: AdmissionConfig::default(),
             index_retry: Backoff::default(),
             auth: Auth::Unconfigured,
+            tls: None,
         }
     }
 }

@@ -152,6 +152,9 @@ impl From<ServiceError> for Status {
             ServiceError::Store(StoreError::Invalid(why)) => {
                 status(Code::InvalidArgument, why, "IMPORT_REFUSED", &[])
             }
+            ServiceError::Store(StoreError::InvalidField { field, reason }) => {
+                Status::from(ServiceError::Input(InputError::new(field, reason)))
+            }
             ServiceError::Stream(why) => status(Code::Cancelled, why, "STREAM_BROKEN", &[]),
             ServiceError::Denied { reason, message } => {
                 status(Code::PermissionDenied, message, reason, &[])

@@ -25,7 +25,7 @@ mod service;
 pub mod validation;
 
 pub use audit_service::AuditApi;
-pub use config::{AdmissionConfig, Auth, Backoff, Config, RequestLimits, ServerLimits};
+pub use config::{AdmissionConfig, Auth, Backoff, Config, RequestLimits, ServerLimits, Tls};
 pub use error::{DOMAIN, ServiceError};
 pub use kovgis_api::page_token::PageTokenKey;
 pub use rules_service::RuleApi;

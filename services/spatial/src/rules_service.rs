@@ -69,7 +69,7 @@ fn rule_version(r: RuleRow) -> v1::RuleVersion {
         valid_to: r.valid_to.map(|d| d.to_string()).unwrap_or_default(),
         description: r.description,
         author: r.author,
-        created_at: None,
+        created_at: Some(convert::timestamp(r.created_at)),
     }
 }
 

@@ -111,7 +111,30 @@ pub async fn run(
         tracing::info!(%addr, "serving kovgis.v1.SpatialService (gRPC, gRPC-Web, health, reflection)");
     }
     let limits = &config.server;
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    let mut auth = auth;
+    if let Some(tls) = &config.tls {
+        let mut settings = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(
+                &tls.certificate,
+                &tls.key,
+            ))
+            .timeout(TLS_HANDSHAKE_TIMEOUT);
+        if let Some(ca) = &tls.client_ca {
+            // Verified when presented, optional at the TLS level: people's apps have none;
+            // machine identities are held to theirs by the auth layer.
+            settings = settings
+                .client_ca_root(tonic::transport::Certificate::from_pem(ca))
+                .client_auth_optional(true);
+            auth = auth.with_client_certificates();
+        }
+        builder = builder.tls_config(settings)?;
+        tracing::info!(
+            mutual = tls.client_ca.is_some(),
+            "TLS on (mutual for machine clients when a client CA is given)"
+        );
+    }
+    builder
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .max_concurrent_streams(limits.max_streams_per_connection)
@@ -135,6 +158,9 @@ pub async fn run(
     tracing::info!("server stopped");
     Ok(())
 }
+
+/// Longest TLS handshake before the connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The health service name that says whether the validation index is current.
 pub const INDEX_HEALTH: &str = "kovgis.v1.ValidationIndex";

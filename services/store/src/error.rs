@@ -30,6 +30,10 @@ pub enum StoreError {
     Busy(String),
     #[error("{0}")]
     Invalid(String),
+    /// A value the database refused, naming the request field it came from (answered like a
+    /// bad input: `INVALID_ARGUMENT` with the field).
+    #[error("{field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
     /// A replace import that would stage nothing or close too much of its target; nothing was
     /// written (see [`crate::import::Shrink`]).
     #[error(

@@ -56,6 +56,8 @@ pub struct RuleRow {
     /// Who created this version (migration 0008).
     pub author: String,
     pub description: String,
+    /// When this version was created (migration 0008).
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Everything an index is built from, read in one repeatable-read snapshot.
@@ -85,7 +87,7 @@ pub struct AsOf {
 /// The columns [`rule_row`] reads, in its order.
 pub(crate) const RULE_COLUMNS: &str =
     "code, version, municipality_code::text, severity, procedures, params,
-     valid_from, valid_to, author, description";
+     valid_from, valid_to, author, description, created_at";
 
 pub(crate) fn rule_row(r: &tokio_postgres::Row) -> RuleRow {
     RuleRow {
@@ -99,6 +101,7 @@ pub(crate) fn rule_row(r: &tokio_postgres::Row) -> RuleRow {
         valid_to: r.get(7),
         author: r.get(8),
         description: r.get(9),
+        created_at: r.get(10),
     }
 }
 

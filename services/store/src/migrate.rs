@@ -69,6 +69,24 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether PostGIS's bounding-box operator `&&` is marked leakproof (a superuser's step when
+    /// installing, README: Database roles…): without it, row-level security keeps every spatial
+    /// query of the service role from its GiST index.
+    pub async fn bbox_operator_leakproof(&self) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT proleakproof FROM pg_proc
+                 WHERE oid = 'geometry_overlaps(geometry, geometry)'::regprocedure",
+                &[],
+            )
+            .await
+            .map_err(StoreError::pg("reading whether && is leakproof"))?;
+        Ok(row.get(0))
+    }
+}
+
 /// An arbitrary constant: the advisory-lock key of kovgis migrations.
 const LOCK_KEY: i64 = 0x6b6f_7667_6973;
 

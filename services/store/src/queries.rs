@@ -87,7 +87,10 @@ fn layer(row: &Row) -> Result<Layer, StoreError> {
         description: row.get("description"),
         attribution: row.get("attribution"),
         authority: row.get("authority"),
-        feature_count: row.get::<_, i64>("feature_count").max(0) as u64,
+        feature_count: row
+            .get::<_, Option<i64>>("feature_count")
+            .unwrap_or(0)
+            .max(0) as u64,
         dataset_version: row.get("current_version_id"),
     })
 }
@@ -224,16 +227,22 @@ impl Store {
             kind.map(LayerKind::as_str),
             None,
             None,
+            true,
         )
         .await
     }
 
-    /// One layer by id.
+    /// One layer by id, without its feature count (`feature_count` 0: counting reads the
+    /// whole layer).
     pub async fn get_layer(&self, caller: &Caller, id: i64) -> Result<Option<Layer>, StoreError> {
-        Ok(self.layers(caller, None, None, Some(id), None).await?.pop())
+        Ok(self
+            .layers(caller, None, None, Some(id), None, false)
+            .await?
+            .pop())
     }
 
-    /// The layer named `name` owned by `municipality_code` (`None`: the national one).
+    /// The layer named `name` owned by `municipality_code` (`None`: the national one), without
+    /// its feature count (`feature_count` 0).
     pub async fn get_layer_by_name(
         &self,
         caller: &Caller,
@@ -241,12 +250,12 @@ impl Store {
         name: &str,
     ) -> Result<Option<Layer>, StoreError> {
         Ok(self
-            .layers(caller, municipality_code, None, None, Some(name))
+            .layers(caller, municipality_code, None, None, Some(name), false)
             .await?
             .pop())
     }
 
-    /// `sql/list_layers.sql` with its four optional filters.
+    /// `sql/list_layers.sql` with its four optional filters, counting features or not.
     async fn layers(
         &self,
         caller: &Caller,
@@ -254,12 +263,13 @@ impl Store {
         kind: Option<&str>,
         id: Option<i64>,
         name: Option<&str>,
+        count: bool,
     ) -> Result<Vec<Layer>, StoreError> {
         let rows = self
             .query_as(
                 caller,
                 include_str!("sql/list_layers.sql"),
-                &[&municipality_code, &kind, &id, &name],
+                &[&municipality_code, &kind, &id, &name, &count],
             )
             .await?;
         rows.iter().map(layer).collect()

@@ -59,7 +59,7 @@ impl Store {
 
     /// Creates the next version of a rule (previous highest version of that code and
     /// municipality + 1) with its audit event, in one transaction. Refuses
-    /// ([`StoreError::Invalid`]) a start not later than every earlier version's or before
+    /// ([`StoreError::InvalidField`] `valid_from`) a start not later than every earlier version's or before
     /// today; row-level security refuses another municipality's rule
     /// ([`StoreError::is_forbidden`]).
     pub async fn create_rule_version(
@@ -90,16 +90,22 @@ impl Store {
         if let Some(latest) = latest_start
             && new.valid_from <= latest
         {
-            return Err(StoreError::Invalid(format!(
-                "a new version of {} must start after {latest}, when its latest version starts",
-                new.code
-            )));
+            return Err(StoreError::InvalidField {
+                field: "valid_from",
+                reason: format!(
+                    "a new version of {} must start after {latest}, when its latest version starts",
+                    new.code
+                ),
+            });
         }
         if new.valid_from < today {
-            return Err(StoreError::Invalid(format!(
-                "a new rule version cannot start in the past ({} is before {today})",
-                new.valid_from
-            )));
+            return Err(StoreError::InvalidField {
+                field: "valid_from",
+                reason: format!(
+                    "a new rule version cannot start in the past ({} is before {today})",
+                    new.valid_from
+                ),
+            });
         }
         let sql = format!(
             "INSERT INTO validation_rule (code, version, municipality_code, severity, procedures,

@@ -290,7 +290,16 @@ async fn rule_versions_are_numbered_authored_audited_and_confined() {
             .create_rule_version(&admin, setback(Some("0793"), from, 9.0))
             .await
             .unwrap_err();
-        assert!(matches!(e, kovgis_store::StoreError::Invalid(_)), "{e}");
+        assert!(
+            matches!(
+                e,
+                kovgis_store::StoreError::InvalidField {
+                    field: "valid_from",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
     let coverage_yesterday = NewRuleVersion {
         code: "COVERAGE".into(),
@@ -300,7 +309,16 @@ async fn rule_versions_are_numbered_authored_audited_and_confined() {
         .create_rule_version(&admin, coverage_yesterday)
         .await
         .unwrap_err();
-    assert!(matches!(e, kovgis_store::StoreError::Invalid(_)), "{e}");
+    assert!(
+        matches!(
+            e,
+            kovgis_store::StoreError::InvalidField {
+                field: "valid_from",
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Another municipality's rule, or a national one, is refused by row-level security.
     for m in [Some("0784"), None] {
         let e = store

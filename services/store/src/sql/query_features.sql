@@ -6,6 +6,10 @@ SELECT id, layer_id, external_id, attributes,
 FROM feature
 WHERE layer_id = $1
   AND valid_to IS NULL
+  -- The bounding-box test spelled out: under row-level security only a leakproof condition may
+  -- use the GiST index (ST_Intersects's own index support does not count), and && is the one
+  -- PostGIS operator kovgis marks leakproof (README). Without it the layer is scanned.
+  AND ($2::bytea IS NULL OR geom && ST_GeomFromWKB($2, 3301))
   AND ($2::bytea IS NULL OR ST_Intersects(geom, ST_GeomFromWKB($2, 3301)))
   AND ($5::bigint IS NULL OR id > $5::bigint)
 ORDER BY id
