@@ -45,6 +45,21 @@ pub fn date(at: DateTime<Utc>) -> NaiveDate {
     local.date()
 }
 
+/// The moment `date` begins in Estonia (00:00 local time), in UTC: 22:00 UTC of the day before in
+/// winter, 21:00 UTC in summer. Midnight is never ambiguous or skipped: the clocks change at
+/// 03:00 and 04:00 local time. `None` only at the ends of chrono's range.
+pub fn start_of_day(date: NaiveDate) -> Option<DateTime<Utc>> {
+    let midnight = date.and_hms_opt(0, 0, 0)?.and_utc();
+    // If local midnight is in summer time it is 21:00 UTC, a moment that is itself in summer
+    // time (the change is at 01:00 UTC, never between 21:00 and 22:00); otherwise 22:00 UTC.
+    let summer = midnight.checked_sub_signed(TimeDelta::seconds(EEST_SECONDS.into()))?;
+    if offset_seconds(summer) == EEST_SECONDS {
+        Some(summer)
+    } else {
+        midnight.checked_sub_signed(TimeDelta::seconds(EET_SECONDS.into()))
+    }
+}
+
 /// 01:00 UTC on the last Sunday of `month` (March or October: both have 31 days) of `year`.
 fn change_at(year: i32, month: u32) -> Option<DateTime<Utc>> {
     let last = NaiveDate::from_ymd_opt(year, month, 31)?;
@@ -122,6 +137,47 @@ mod tests {
         // After the change back, midnight is 22:00 UTC again: 25 October 22:00 UTC is 26 October.
         assert_eq!(date(utc(2026, 10, 25, 21, 59, 59)), day(2026, 10, 25));
         assert_eq!(date(utc(2026, 10, 25, 22, 0, 0)), day(2026, 10, 26));
+    }
+
+    #[test]
+    fn days_begin_at_local_midnight() {
+        // Winter: 1 January 2027 begins at 22:00 UTC on 31 December; summer: 1 July 2026 at
+        // 21:00 UTC on 30 June. Around the 2026 changes (29 March, 25 October): 29 March begins
+        // before the change (EET, 22:00 UTC on the 28th), 30 March after it (EEST, 21:00 UTC on
+        // the 29th); 25 October begins in summer time (21:00 UTC on the 24th), 26 October in
+        // winter time (22:00 UTC on the 25th).
+        assert_eq!(
+            start_of_day(day(2027, 1, 1)),
+            Some(utc(2026, 12, 31, 22, 0, 0))
+        );
+        assert_eq!(
+            start_of_day(day(2026, 7, 1)),
+            Some(utc(2026, 6, 30, 21, 0, 0))
+        );
+        assert_eq!(
+            start_of_day(day(2026, 3, 29)),
+            Some(utc(2026, 3, 28, 22, 0, 0))
+        );
+        assert_eq!(
+            start_of_day(day(2026, 3, 30)),
+            Some(utc(2026, 3, 29, 21, 0, 0))
+        );
+        assert_eq!(
+            start_of_day(day(2026, 10, 25)),
+            Some(utc(2026, 10, 24, 21, 0, 0))
+        );
+        assert_eq!(
+            start_of_day(day(2026, 10, 26)),
+            Some(utc(2026, 10, 25, 22, 0, 0))
+        );
+        // Every day of 2024 to 2027: the start is that date, a second earlier the day before.
+        let mut d = day(2024, 1, 1);
+        while d < day(2028, 1, 1) {
+            let s = start_of_day(d).unwrap();
+            assert_eq!(date(s), d);
+            assert_eq!(date(s - TimeDelta::seconds(1)), d.pred_opt().unwrap());
+            d = d.succ_opt().unwrap();
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod audit_chain;
 mod caller;
+mod clock_rules;
 mod error;
 pub mod fixtures;
 mod geometry;

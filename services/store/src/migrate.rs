@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_roles_rls_audit",
         include_str!("../../../migrations/0008_roles_rls_audit.sql"),
     ),
+    (
+        "0011_statutory_clocks",
+        include_str!("../../../migrations/0011_statutory_clocks.sql"),
+    ),
 ];
 
 impl Store {

@@ -95,6 +95,8 @@ async fn tenant_keys_lead_with_the_municipality_code_or_are_listed_exceptions() 
         );
     }
     assert!(seen.iter().any(|s| s == "audit_event"), "{seen:?}");
+    // The statutory clock rules (migration 0011) are tenant data, keyed by municipality first.
+    assert!(seen.iter().any(|s| s == "statutory_clock_rule"), "{seen:?}");
     assert!(
         offenders.is_empty(),
         "tenant tables whose key does not lead with municipality_code: {offenders:?}"
