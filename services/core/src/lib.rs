@@ -3,7 +3,8 @@
 //! Everything here is synchronous and free of I/O: no tokio, no tonic, no SQL. It decides what a
 //! client's geometry *is* (parsing GeoJSON, WKT and WKB), whether it is acceptable (CRS, axis order,
 //! Estonia's extent, OGC validity, size), moves it between coordinate reference systems with PROJ,
-//! and writes geometries back out; it turns moments into Estonian calendar dates ([`tallinn`]).
+//! and writes geometries back out; it turns moments into Estonian calendar dates ([`tallinn`]); it
+//! holds the procedure types' state graphs and decides which action is allowed ([`workflow`]).
 //! The service crates call it at their edges; most of the unit tests of the project live here.
 
 pub mod cadastre;
@@ -19,6 +20,7 @@ pub mod names;
 pub mod output;
 pub mod tallinn;
 pub mod validity;
+pub mod workflow;
 
 pub use error::InputError;
 pub use input::{GeometryEncoding, GeometryInput, InputLimits, ParsedGeometry};
