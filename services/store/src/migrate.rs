@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_roles_rls_audit",
         include_str!("../../../migrations/0008_roles_rls_audit.sql"),
     ),
+    (
+        "0010_workflows",
+        include_str!("../../../migrations/0010_workflows.sql"),
+    ),
 ];
 
 impl Store {
