@@ -23,6 +23,8 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validate_tests;
 
 pub use action::Action;
 pub use check::{Actor, Refusal};
