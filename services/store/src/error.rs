@@ -46,6 +46,13 @@ pub enum StoreError {
     Fixture { file: String, reason: String },
     #[error("stored geometry cannot be read: {0}")]
     Geometry(String),
+    /// No workflow version the caller may see answers the question (none stored, or none
+    /// visible: a caller without identity sees none).
+    #[error("{0}")]
+    NoWorkflow(String),
+    /// A stored workflow version that is not a workable graph ([`crate::workflows`]).
+    #[error("stored workflow {version} cannot be used: {reason}")]
+    BadWorkflow { version: String, reason: String },
 }
 
 impl StoreError {

@@ -6,7 +6,8 @@
 //! fixtures. Geometries cross the wire as WKB in EPSG:3301 and become `geo` geometries here; no
 //! PostGIS type leaks upward. Every read and write of tenant data runs as a [`Caller`], under
 //! the row-level security of migration 0008; writes and reads of personal data leave audit events
-//! ([`audit`], checked by [`audit_chain`]).
+//! ([`audit`], checked by [`audit_chain`]). Procedure workflows are loaded and validated in
+//! [`workflows`].
 
 pub mod audit;
 pub mod audit_chain;
@@ -21,6 +22,7 @@ mod migrate;
 mod pool;
 mod queries;
 mod rules;
+pub mod workflows;
 
 pub use audit::{AuditAction, AuditEvent, CallerTx, DataUse};
 pub use caller::{Caller, Reach};
@@ -29,3 +31,4 @@ pub use index_source::RuleRow;
 pub use pool::{Store, StoreConfig};
 pub use queries::{ParcelPage, ParcelQuery};
 pub use rules::NewRuleVersion;
+pub use workflows::WorkflowVersion;

@@ -41,6 +41,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0008_roles_rls_audit.sql"),
     ),
     (
+        "0010_workflows",
+        include_str!("../../../migrations/0010_workflows.sql"),
+    ),
+    (
         "0011_statutory_clocks",
         include_str!("../../../migrations/0011_statutory_clocks.sql"),
     ),

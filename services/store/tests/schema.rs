@@ -29,6 +29,22 @@ const KEY_EXCEPTIONS: &[(&str, &str)] = &[
          DISTINCT (municipality_code, code, version) does lead with it",
     ),
     (
+        "workflow_version",
+        "national defaults have municipality_code NULL; its natural key UNIQUE NULLS NOT \
+         DISTINCT (municipality_code, procedure_type, version) does lead with it",
+    ),
+    (
+        "workflow_state",
+        "rows of one workflow version, keyed by the version's id (the foreign key of its \
+         transitions); municipality_code is the version's, copied by a trigger, NULL for \
+         national versions, which a primary key cannot hold",
+    ),
+    (
+        "workflow_transition",
+        "rows of one workflow version, keyed by the version's id, state and action; \
+         municipality_code is the version's, copied by a trigger, NULL for national versions",
+    ),
+    (
         "parcel",
         "the national cadastre, not tenant data: one table shared by all municipalities, keyed \
          by its id and current cadastral code",
