@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "kovgis/v1/spatial.proto",
         "kovgis/v1/rules.proto",
         "kovgis/v1/audit.proto",
+        "kovgis/v1/procedures.proto",
     ];
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()

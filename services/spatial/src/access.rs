@@ -65,6 +65,7 @@ impl Access {
                 Reach::Own
             },
             person_code: identity.personal_code.clone(),
+            authority: None,
         };
         Ok(Access {
             identity,

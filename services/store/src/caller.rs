@@ -3,7 +3,8 @@
 //!
 //! Row-level security (migration 0008) reads the caller from three transaction-local settings,
 //! `kovgis.subject`, `kovgis.municipality` and `kovgis.reach` (and `kovgis.person_code` for a
-//! person reading the uses of their own data). [`scoped`] opens a transaction and sets them in
+//! person reading the uses of their own data or their own procedures, `kovgis.authority` for a
+//! coordinating authority: migration 0012). [`scoped`] opens a transaction and sets them in
 //! the same round trip as the first query: `BEGIN` and the `set_config` calls go as one simple
 //! query, pipelined with the statement that follows (tokio-postgres sends requests polled
 //! together without waiting for the answers), so a caller-scoped read costs no extra round trip.
@@ -22,6 +23,12 @@ pub enum Reach {
     Own,
     /// Every municipality: national scopes and internal system work.
     All,
+    /// An applicant: in its municipality, only the procedures it created or that name its
+    /// personal code as the applicant's (migration 0012); other tenant rows as [`Reach::Own`].
+    Applicant,
+    /// A coordinating authority ([`Caller::authority`]): only the procedures whose
+    /// coordination was asked of it, in every municipality; national rows otherwise.
+    Authority,
 }
 
 impl Reach {
@@ -30,6 +37,8 @@ impl Reach {
         match self {
             Reach::Own => "own",
             Reach::All => "all",
+            Reach::Applicant => "applicant",
+            Reach::Authority => "authority",
         }
     }
 }
@@ -46,6 +55,9 @@ pub struct Caller {
     /// The person's own id code (isikukood) when the caller is a person asking about their own
     /// data: audit events about that code become readable to them ([`crate::Store::list_data_usage`]).
     pub person_code: Option<String>,
+    /// The authority a coordinating authority's identity acts for (`authority:<name>` scope),
+    /// with [`Reach::Authority`].
+    pub authority: Option<String>,
 }
 
 impl Caller {
@@ -56,6 +68,7 @@ impl Caller {
             municipality: None,
             reach: Reach::All,
             person_code: None,
+            authority: None,
         }
     }
 
@@ -66,6 +79,7 @@ impl Caller {
             municipality: Some(municipality.to_owned()),
             reach: Reach::Own,
             person_code: None,
+            authority: None,
         }
     }
 
@@ -82,11 +96,13 @@ impl Caller {
         format!(
             "{begin}; SELECT set_config('kovgis.subject', {}, true), \
              set_config('kovgis.municipality', {}, true), set_config('kovgis.reach', {}, true), \
-             set_config('kovgis.person_code', {}, true)",
+             set_config('kovgis.person_code', {}, true), \
+             set_config('kovgis.authority', {}, true)",
             quote(subject),
             text(self.municipality.as_deref()),
             quote(self.reach.as_str()),
             text(self.person_code.as_deref()),
+            text(self.authority.as_deref()),
         )
     }
 }
@@ -222,6 +238,7 @@ mod tests {
             municipality: Some("0793".into()),
             reach: Reach::Own,
             person_code: None,
+            authority: None,
         };
         let sql = c.begin_sql("BEGIN");
         assert!(

@@ -208,6 +208,7 @@ async fn data_usage_is_shown_to_the_person_and_the_data_tracker_only() {
         municipality: None,
         reach: kovgis_store::Reach::Own,
         person_code: Some(person.into()),
+        authority: None,
     };
     assert_eq!(
         store.list_data_usage(&me, person, from, to).await.unwrap(),
@@ -215,6 +216,7 @@ async fn data_usage_is_shown_to_the_person_and_the_data_tracker_only() {
     );
     let other = Caller {
         person_code: Some("49002020006".into()),
+        authority: None,
         ..me.clone()
     };
     assert!(
