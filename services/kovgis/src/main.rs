@@ -154,7 +154,65 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
-            kovgis_spatial::run(listener, store, config, shutdown_signal()).await?;
+            serve(&args, listener, store, config).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the services `args.service` names until Ctrl-C or SIGTERM.
+async fn serve(
+    args: &serve_args::ServeArgs,
+    listener: tokio::net::TcpListener,
+    store: Store,
+    config: kovgis_spatial::Config,
+) -> anyhow::Result<()> {
+    use kovgis_procedures::{GrpcChecker, InProcessChecker, ProcedureApi, SystemNow};
+    use serve_args::Service;
+    let jobs = args.jobs_every()?;
+    let procedures = |checker: std::sync::Arc<dyn kovgis_procedures::SpatialChecker>| {
+        let api = ProcedureApi::new(
+            store.clone(),
+            checker,
+            std::sync::Arc::new(SystemNow),
+            config.limits,
+            config.page_tokens.clone(),
+            config.server.call_timeout,
+        );
+        if let Some(every) = jobs {
+            // Runs as long as the process: the task ends with it.
+            drop(api.spawn_jobs(every));
+        }
+        api
+    };
+    match args.service {
+        Service::Spatial => {
+            kovgis_spatial::run(listener, store.clone(), config.clone(), shutdown_signal()).await?
+        }
+        Service::All => {
+            let max = config.max_message_bytes;
+            kovgis_spatial::run_with(
+                listener,
+                store.clone(),
+                config.clone(),
+                |spatial| {
+                    let checker = std::sync::Arc::new(InProcessChecker::new(spatial.clone()));
+                    Some(procedures(checker).into_extra(max))
+                },
+                shutdown_signal(),
+            )
+            .await?
+        }
+        Service::Procedures => {
+            let url = args.spatial_url.clone().context(
+                "--service procedures checks geometries with a SpatialService: give --spatial-url",
+            )?;
+            let channel = tonic::transport::Endpoint::from_shared(url.clone())
+                .with_context(|| format!("--spatial-url {url}"))?
+                .connect_lazy();
+            let checker = std::sync::Arc::new(GrpcChecker::new(channel));
+            let extra = procedures(checker).into_extra(config.max_message_bytes);
+            kovgis_spatial::run_only(listener, config.clone(), extra, shutdown_signal()).await?
         }
     }
     Ok(())

@@ -18,6 +18,17 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub tls: crate::tls_args::TlsArgs,
     /// Address to listen on.
+    /// Which services this process runs: `all` (SpatialService and ProcedureService, the
+    /// spatial checks in process), `spatial`, or `procedures` (with --spatial-url).
+    #[arg(long, env = "KOVGIS_SERVICE", value_enum, default_value_t = Service::All)]
+    pub service: Service,
+    /// The SpatialService the ProcedureService checks with when it runs apart
+    /// (`--service procedures`), e.g. http://127.0.0.1:50051.
+    #[arg(long, env = "KOVGIS_SPATIAL_URL")]
+    pub spatial_url: Option<String>,
+    /// How often the background jobs run (deemed agreement), seconds; 0: never in this process.
+    #[arg(long, env = "KOVGIS_JOBS_INTERVAL", default_value_t = 60.0)]
+    pub jobs_interval: f64,
     #[arg(long, env = "KOVGIS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Most vertices accepted in one client geometry.
@@ -113,7 +124,21 @@ fn duration(name: &str, s: f64) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(s).with_context(|| format!("--{name}: {s} is not a duration"))
 }
 
+/// The services of one `kovgis serve` process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    All,
+    Spatial,
+    Procedures,
+}
+
 impl ServeArgs {
+    /// How often the jobs run, if at all.
+    pub fn jobs_every(&self) -> anyhow::Result<Option<Duration>> {
+        let d = duration("jobs-interval", self.jobs_interval)?;
+        Ok((!d.is_zero()).then_some(d))
+    }
+
     /// The database settings.
     pub fn store_config(&self, database_url: String) -> anyhow::Result<StoreConfig> {
         let statement = duration("statement-timeout", self.statement_timeout)?;

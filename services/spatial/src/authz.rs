@@ -39,9 +39,12 @@ pub const SCOPE_WRITE_NATIONAL: &str = "kovgis:write:national";
 pub const SCOPE_RULES_NATIONAL: &str = "kovgis:rules:national";
 /// The state data tracker: any person's data usage.
 pub const SCOPE_DATA_TRACKER: &str = "kovgis:data-tracker";
-/// A coordinating authority: `authority:Keskkonnaamet`. Today only the public reference data;
-/// the procedures add what is addressed to it.
+/// A coordinating authority: `authority:Keskkonnaamet`: the public reference data, and the
+/// procedures whose coordination was asked of it.
 pub const SCOPE_AUTHORITY_PREFIX: &str = "authority:";
+/// A state system running procedures of one type, in every municipality:
+/// `kovgis:procedures:<type>` (e.g. the building register for `building_permit` reviews).
+pub const SCOPE_PROCEDURES_PREFIX: &str = "kovgis:procedures:";
 
 const MUNICIPAL_ROLES: &[&str] = &[
     "official",
@@ -49,6 +52,30 @@ const MUNICIPAL_ROLES: &[&str] = &[
     "gis_specialist",
     "municipality_admin",
 ];
+/// Validation is also open to applicants (in their municipality): the ProcedureService checks a
+/// submission with the submitter's identity, and an applicant may check a proposal first.
+const VALIDATING_ROLES: &[&str] = &[
+    "official",
+    "approver",
+    "gis_specialist",
+    "municipality_admin",
+    "applicant",
+];
+/// Everyone of a municipality who works on procedures, applicants included (row-level security
+/// then shows an applicant only their own procedures).
+const PROCEDURE_READERS: &[&str] = &[
+    "official",
+    "approver",
+    "gis_specialist",
+    "municipality_admin",
+    "applicant",
+];
+const PROCEDURE_READ_SCOPES: &[&str] = &[
+    SCOPE_READ_ALL,
+    SCOPE_PROCEDURES_PREFIX,
+    SCOPE_AUTHORITY_PREFIX,
+];
+const OFFICIALS: &[&str] = &["official", "approver"];
 
 /// Whom an RPC is open to.
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +90,8 @@ pub enum Open {
     },
     /// The person the data is about, or a machine with one of `scopes`.
     DataSubjectOr { scopes: &'static [&'static str] },
+    /// Everyone, also without identity (what the public must be able to see; no personal data).
+    Public,
 }
 
 /// One row of the table.
@@ -130,7 +159,7 @@ pub const TABLE: &[Entry] = &[
     Entry {
         rpc: "SpatialService/ValidateGeometry",
         open: Open::To {
-            roles: MUNICIPAL_ROLES,
+            roles: VALIDATING_ROLES,
             scopes: &[SCOPE_READ_ALL, SCOPE_VALIDATE_PREFIX],
         },
         reach: "proposals in the own municipality (any with a scope; `kovgis:validate:<type>` that procedure type only)",
@@ -138,7 +167,7 @@ pub const TABLE: &[Entry] = &[
     Entry {
         rpc: "SpatialService/ValidateGeometries",
         open: Open::To {
-            roles: MUNICIPAL_ROLES,
+            roles: VALIDATING_ROLES,
             scopes: &[SCOPE_READ_ALL, SCOPE_VALIDATE_PREFIX],
         },
         reach: "as ValidateGeometry, for every proposal of the batch",
@@ -173,6 +202,163 @@ pub const TABLE: &[Entry] = &[
             scopes: &[SCOPE_DATA_TRACKER],
         },
         reach: "the caller's own personal code; any with `kovgis:data-tracker`",
+    },
+    Entry {
+        rpc: "ProcedureService/CreateProcedure",
+        open: Open::To {
+            roles: &["applicant", "official"],
+            scopes: &[SCOPE_PROCEDURES_PREFIX],
+        },
+        reach: "the own municipality (any with `kovgis:procedures:<type>`, that type only)",
+    },
+    Entry {
+        rpc: "ProcedureService/GetProcedure",
+        open: Open::To {
+            roles: PROCEDURE_READERS,
+            scopes: PROCEDURE_READ_SCOPES,
+        },
+        reach: "the own municipality's; an applicant its own; an authority those addressed to it; another's is NOT_FOUND",
+    },
+    Entry {
+        rpc: "ProcedureService/ListProcedures",
+        open: Open::To {
+            roles: PROCEDURE_READERS,
+            scopes: PROCEDURE_READ_SCOPES,
+        },
+        reach: "as GetProcedure; nothing of another municipality is listed or counted",
+    },
+    Entry {
+        rpc: "ProcedureService/UpdateDraft",
+        open: Open::To {
+            roles: &["applicant", "official"],
+            scopes: &[SCOPE_PROCEDURES_PREFIX],
+        },
+        reach: "drafts as GetProcedure",
+    },
+    Entry {
+        rpc: "ProcedureService/SubmitProcedure",
+        open: Open::To {
+            roles: &["applicant", "official", "approver"],
+            scopes: &[SCOPE_PROCEDURES_PREFIX],
+        },
+        reach: "as GetProcedure; overriding blocking findings needs `approver`",
+    },
+    Entry {
+        rpc: "ProcedureService/OverrideFinding",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/AssignProcedure",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/RequestCoordination",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/RecordCoordinationResponse",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[SCOPE_AUTHORITY_PREFIX],
+        },
+        reach: "the own municipality's procedures; an authority only requests addressed to it",
+    },
+    Entry {
+        rpc: "ProcedureService/StartPublicDisplay",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/RecordPublicOpinion",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/EndPublicDisplay",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/PauseClock",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/ResumeClock",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/AdvancePlan",
+        open: Open::To {
+            roles: OFFICIALS,
+            scopes: &[],
+        },
+        reach: "the own municipality's detailed plans",
+    },
+    Entry {
+        rpc: "ProcedureService/Decide",
+        open: Open::To {
+            roles: &["approver"],
+            scopes: &[],
+        },
+        reach: "the own municipality's procedures",
+    },
+    Entry {
+        rpc: "ProcedureService/Withdraw",
+        open: Open::To {
+            roles: &["applicant", "official"],
+            scopes: &[SCOPE_PROCEDURES_PREFIX],
+        },
+        reach: "as GetProcedure",
+    },
+    Entry {
+        rpc: "ProcedureService/GetProcedureHistory",
+        open: Open::To {
+            roles: PROCEDURE_READERS,
+            scopes: PROCEDURE_READ_SCOPES,
+        },
+        reach: "as GetProcedure",
+    },
+    Entry {
+        rpc: "ProcedureService/ListDeliveryFailures",
+        open: Open::To {
+            roles: &["official", "approver", "municipality_admin"],
+            scopes: &[SCOPE_READ_ALL],
+        },
+        reach: "the own municipality's undeliverable messages",
+    },
+    Entry {
+        rpc: "ProcedureService/ListPublicNotices",
+        open: Open::Public,
+        reach: "what is on public display now, without personal data",
     },
 ];
 
@@ -267,7 +453,7 @@ pub fn grant(rpc: &str, who: &impl Principal) -> Result<Grant, Denied> {
         personal_code: who.personal_code().map(str::to_owned),
     };
     match entry.open {
-        Open::Everyone => {
+        Open::Everyone | Open::Public => {
             g.municipality = municipality;
             Ok(g)
         }
@@ -284,11 +470,17 @@ pub fn grant(rpc: &str, who: &impl Principal) -> Result<Grant, Denied> {
                 .iter()
                 .any(|s| **s == SCOPE_WRITE_NATIONAL || **s == SCOPE_RULES_NATIONAL);
             if !by_role && !g.all_municipalities && by_scope.iter().all(|s| s.ends_with(':')) {
-                // Only `kovgis:validate:<type>` scopes: those types, everywhere.
+                // Only `kovgis:validate:<type>` or `kovgis:procedures:<type>` scopes (or an
+                // authority's, which names no type): those types, everywhere.
                 let types = who
                     .scopes()
                     .into_iter()
-                    .filter_map(|s| s.strip_prefix(SCOPE_VALIDATE_PREFIX))
+                    .filter_map(|s| {
+                        by_scope
+                            .iter()
+                            .filter(|p| ***p != SCOPE_AUTHORITY_PREFIX)
+                            .find_map(|p| s.strip_prefix(**p))
+                    })
                     .filter(|t| !t.is_empty())
                     .map(str::to_owned)
                     .collect();
@@ -314,6 +506,10 @@ pub fn markdown() -> String {
     for e in TABLE {
         let (persons, machines) = match e.open {
             Open::Everyone => ("every identity".to_owned(), "every identity".to_owned()),
+            Open::Public => (
+                "everyone, no identity needed".to_owned(),
+                "everyone, no identity needed".to_owned(),
+            ),
             Open::To { roles, scopes } => (
                 roles
                     .iter()
@@ -323,7 +519,9 @@ pub fn markdown() -> String {
                 scopes
                     .iter()
                     .map(|s| {
-                        if s.ends_with(':') {
+                        if *s == SCOPE_AUTHORITY_PREFIX {
+                            format!("`{s}<authority>`")
+                        } else if s.ends_with(':') {
                             format!("`{s}<procedure type>`")
                         } else {
                             format!("`{s}`")

@@ -7,7 +7,8 @@
 //! past its deadline or a statement past `statement_timeout` → `DEADLINE_EXCEEDED`; a full
 //! heavy pool, too many streams or imports → `RESOURCE_EXHAUSTED`; an import that would shrink
 //! its target → `FAILED_PRECONDITION`; no free database connection
-//! → `UNAVAILABLE`; everything unexpected (a handler's panic included) is logged once with its
+//! → `UNAVAILABLE`; a change on a stale version of a procedure → `ABORTED`; a step the
+//! procedure's state does not allow → `FAILED_PRECONDITION`; everything unexpected (a handler's panic included) is logged once with its
 //! details and returned as `INTERNAL` without them.
 
 use std::collections::HashMap;
@@ -107,6 +108,14 @@ pub enum ServiceError {
         reason: &'static str,
         message: String,
     },
+    /// Not possible in the resource's present state (`FAILED_PRECONDITION`; `reason`: the
+    /// ErrorInfo reason, `metadata` e.g. the state and the allowed actions).
+    #[error("{message}")]
+    Precondition {
+        reason: &'static str,
+        message: String,
+        metadata: Vec<(&'static str, String)>,
+    },
 }
 
 impl ServiceError {
@@ -195,6 +204,36 @@ impl From<ServiceError> for Status {
             ServiceError::TooMany { reason, message } => {
                 status(Code::ResourceExhausted, message, reason, &[])
             }
+            ServiceError::Precondition {
+                reason,
+                message,
+                metadata,
+            } => {
+                let metadata: Vec<(&str, &str)> =
+                    metadata.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                status(Code::FailedPrecondition, message, reason, &metadata)
+            }
+            ServiceError::Store(e @ StoreError::StaleVersion { .. }) => {
+                let current = match &e {
+                    StoreError::StaleVersion { current, .. } => current.to_string(),
+                    _ => String::new(),
+                };
+                status(
+                    Code::Aborted,
+                    e.to_string(),
+                    "STALE_VERSION",
+                    &[("current_version", &current)],
+                )
+            }
+            ServiceError::Store(StoreError::NotFound(why)) => {
+                status(Code::NotFound, why, "NOT_FOUND", &[])
+            }
+            ServiceError::Store(StoreError::IdempotencyConflict(why)) => status(
+                Code::AlreadyExists,
+                why,
+                "IDEMPOTENCY_KEY_REUSED",
+                &[("field", "idempotency_key")],
+            ),
             ServiceError::Store(e) if e.is_pool_timeout() => {
                 tracing::warn!(error = %e, "no free database connection");
                 status(

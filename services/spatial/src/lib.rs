@@ -29,5 +29,5 @@ pub use config::{AdmissionConfig, Auth, Backoff, Config, RequestLimits, ServerLi
 pub use error::{DOMAIN, ServiceError};
 pub use kovgis_api::page_token::PageTokenKey;
 pub use rules_service::RuleApi;
-pub use server::{RunError, run};
+pub use server::{Extra, RunError, run, run_only, run_with};
 pub use service::SpatialApi;

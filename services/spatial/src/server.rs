@@ -12,6 +12,7 @@ use kovgis_api::v1::spatial_service_server::SpatialServiceServer;
 use kovgis_store::Store;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
 use kovgis_api::v1::audit_service_server::AuditServiceServer;
@@ -51,6 +52,13 @@ fn incoming(
     })
 }
 
+/// Services served beside SpatialService (the ProcedureService): a function that adds them to
+/// the routes, and the paths among them that are open without identity.
+pub struct Extra {
+    pub add: Box<dyn FnOnce(Routes) -> Routes + Send>,
+    pub open_paths: Vec<String>,
+}
+
 /// Serves SpatialService, health and reflection on `listener` until `shutdown` resolves, then
 /// finishes in-flight calls and returns.
 pub async fn run(
@@ -59,38 +67,23 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
+    run_with(listener, store, config, |_| None, shutdown).await
+}
+
+/// [`run`], with the services `extra` builds from the SpatialService (for calls in process).
+pub async fn run_with(
+    listener: TcpListener,
+    store: Store,
+    config: Config,
+    extra: impl FnOnce(&SpatialApi) -> Option<Extra>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
     // Identity first: without keys nothing is served.
-    let (auth, reloader) = match &config.auth {
-        Auth::Unconfigured => return Err(RunError::NoAuth),
-        Auth::Jwt(verifier) => (
-            kovgis_auth::AuthLayer::new(verifier.clone()),
-            Some(verifier.spawn_reloader()),
-        ),
-        Auth::InsecureFixed(identity) => {
-            tracing::warn!(
-                subject = identity.subject_for_log(),
-                "AUTHENTICATION IS OFF: every call runs as one fixed identity (for benchmarks \
-                 only; never serve like this)"
-            );
-            (
-                kovgis_auth::AuthLayer::insecure_fixed(identity.clone()),
-                None,
-            )
-        }
-    };
+    let auth = auth_layer(&config)?;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<SpatialServiceServer<SpatialApi>>()
         .await;
-
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
 
     // The validation index: built before serving, then kept current in the background; its
     // freshness is a health status of its own.
@@ -103,16 +96,98 @@ pub async fn run(
     warn_about_pools(&store, &config);
     let rules = RuleServiceServer::new(RuleApi::new(store.clone()));
     let audit = AuditServiceServer::new(AuditApi::new(store.clone()));
-    let spatial = SpatialServiceServer::new(SpatialApi::new(store, &config, index))
+    let api = SpatialApi::new(store, &config, index);
+    let extra = extra(&api);
+    let spatial = SpatialServiceServer::new(api)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_response_bytes);
-
+    let mut routes = Routes::new(health_service)
+        .add_service(spatial)
+        .add_service(rules)
+        .add_service(audit);
+    let mut open = Vec::new();
+    if let Some(extra) = extra {
+        routes = (extra.add)(routes);
+        open = extra.open_paths;
+    }
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving kovgis.v1.SpatialService (gRPC, gRPC-Web, health, reflection)");
     }
+    let served = serve(listener, &config, auth, open, routes, shutdown).await;
+    refresher.abort();
+    health_task.abort();
+    served
+}
+
+/// Serves only the services `extra` adds (with health and reflection), with the transport,
+/// identity and limits of `config`: a process that runs the ProcedureService apart from the
+/// SpatialService.
+pub async fn run_only(
+    listener: TcpListener,
+    config: Config,
+    extra: Extra,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let auth = auth_layer(&config)?;
+    let (_reporter, health_service) = tonic_health::server::health_reporter();
+    let routes = (extra.add)(Routes::new(health_service));
+    serve(listener, &config, auth, extra.open_paths, routes, shutdown).await
+}
+
+/// The authentication layer `config` asks for (refusing to serve without keys).
+fn auth_layer(config: &Config) -> Result<kovgis_auth::AuthLayer, RunError> {
+    match &config.auth {
+        Auth::Unconfigured => Err(RunError::NoAuth),
+        Auth::Jwt(verifier) => Ok(kovgis_auth::AuthLayer::new(verifier.clone())),
+        Auth::InsecureFixed(identity) => {
+            tracing::warn!(
+                subject = identity.subject_for_log(),
+                "AUTHENTICATION IS OFF: every call runs as one fixed identity (for benchmarks \
+                 only; never serve like this)"
+            );
+            Ok(kovgis_auth::AuthLayer::insecure_fixed(identity.clone()))
+        }
+    }
+}
+
+/// The transport around `routes`: reflection, TLS (mutual for machine clients with a client
+/// CA), keep-alive, stream limits, gRPC-Web, and the identity check on every path but health,
+/// reflection and `open_paths`.
+async fn serve(
+    listener: TcpListener,
+    config: &Config,
+    auth: kovgis_auth::AuthLayer,
+    open_paths: Vec<String>,
+    routes: Routes,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let reloader = match &config.auth {
+        Auth::Jwt(verifier) => Some(verifier.spawn_reloader()),
+        _ => None,
+    };
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kovgis_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let routes = routes
+        .add_service(reflection)
+        .add_service(reflection_v1alpha);
+    let mut auth = if open_paths.is_empty() {
+        auth
+    } else {
+        auth.with_open_prefixes(
+            kovgis_auth::DEFAULT_OPEN_PREFIXES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .chain(open_paths),
+        )
+    };
     let limits = &config.server;
     let mut builder = tonic::transport::Server::builder();
-    let mut auth = auth;
     if let Some(tls) = &config.tls {
         let mut settings = tonic::transport::ServerTlsConfig::new()
             .identity(tonic::transport::Identity::from_pem(
@@ -134,7 +209,7 @@ pub async fn run(
             "TLS on (mutual for machine clients when a client CA is given)"
         );
     }
-    builder
+    let served = builder
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .max_concurrent_streams(limits.max_streams_per_connection)
@@ -142,19 +217,13 @@ pub async fn run(
         // gRPC-Web is translated first, so its calls meet the same identity check.
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(auth)
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(reflection_v1alpha)
-        .add_service(spatial)
-        .add_service(rules)
-        .add_service(audit)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
-        .await?;
-    refresher.abort();
-    health_task.abort();
+        .await;
     if let Some(r) = reloader {
         r.abort();
     }
+    served?;
     tracing::info!("server stopped");
     Ok(())
 }

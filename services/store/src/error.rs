@@ -53,6 +53,22 @@ pub enum StoreError {
     /// A stored workflow version that is not a workable graph ([`crate::workflows`]).
     #[error("stored workflow {version} cannot be used: {reason}")]
     BadWorkflow { version: String, reason: String },
+    /// A change made on a version of a procedure older than the stored one: nothing was written
+    /// (`ABORTED`: read it again and retry).
+    #[error(
+        "procedure {name} was changed meanwhile: the change was made on version {expected}, the          stored version is {current}; nothing was written (read it again and retry)"
+    )]
+    StaleVersion {
+        name: String,
+        expected: i64,
+        current: i64,
+    },
+    /// The resource does not exist, or the caller may not see it (the same answer for both).
+    #[error("{0}")]
+    NotFound(String),
+    /// A retried create whose idempotency key was used by the same caller for other contents.
+    #[error("{0}")]
+    IdempotencyConflict(String),
 }
 
 impl StoreError {

@@ -7,7 +7,7 @@
 //! PostGIS type leaks upward. Every read and write of tenant data runs as a [`Caller`], under
 //! the row-level security of migration 0008; writes and reads of personal data leave audit events
 //! ([`audit`], checked by [`audit_chain`]). Procedure workflows are loaded and validated in
-//! [`workflows`].
+//! [`workflows`]; procedures, their history, coordination requests and outbox in [`procedures`].
 
 pub mod audit;
 pub mod audit_chain;
@@ -20,6 +20,7 @@ pub mod import;
 pub mod index_source;
 mod migrate;
 mod pool;
+pub mod procedures;
 mod queries;
 mod rules;
 pub mod workflows;

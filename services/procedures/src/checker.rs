@@ -1,0 +1,108 @@
+//! How a submission is checked on the map: a [`SpatialChecker`] asks SpatialService's
+//! `ValidateGeometry`, with the caller's identity, in one of two ways — [`InProcessChecker`]
+//! calls the handler of the SpatialService running in the same process (`kovgis serve`), and
+//! [`GrpcChecker`] calls a SpatialService elsewhere (`kovgis serve --service procedures
+//! --spatial-url …`), forwarding the caller's bearer token. Either way SpatialService applies
+//! the same authorisation and the same rules, so a report does not depend on how the services
+//! are deployed.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use kovgis_api::v1;
+use kovgis_api::v1::spatial_service_client::SpatialServiceClient;
+use kovgis_api::v1::spatial_service_server::SpatialService;
+use kovgis_auth::Identity;
+use kovgis_spatial::SpatialApi;
+use tonic::Status;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::transport::Channel;
+
+/// On whose behalf a check runs: the verified identity and, when the call came with one, its
+/// `authorization` header (forwarded as it was).
+#[derive(Debug, Clone)]
+pub struct OnBehalf {
+    pub identity: Arc<Identity>,
+    pub authorization: Option<AsciiMetadataValue>,
+}
+
+/// Checks a proposal on the map.
+pub trait SpatialChecker: Send + Sync + std::fmt::Debug + 'static {
+    fn validate(
+        &self,
+        on_behalf: OnBehalf,
+        request: v1::ValidateGeometryRequest,
+    ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>>;
+}
+
+/// The SpatialService of this process.
+#[derive(Debug, Clone)]
+pub struct InProcessChecker {
+    api: SpatialApi,
+}
+
+impl InProcessChecker {
+    pub fn new(api: SpatialApi) -> InProcessChecker {
+        InProcessChecker { api }
+    }
+}
+
+impl SpatialChecker for InProcessChecker {
+    fn validate(
+        &self,
+        on_behalf: OnBehalf,
+        request: v1::ValidateGeometryRequest,
+    ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>> {
+        Box::pin(async move {
+            let mut r = tonic::Request::new(request);
+            // What the authentication layer puts into a request it verified.
+            r.extensions_mut().insert(on_behalf.identity);
+            Ok(self.api.validate_geometry(r).await?.into_inner())
+        })
+    }
+}
+
+/// A SpatialService over gRPC.
+#[derive(Debug, Clone)]
+pub struct GrpcChecker {
+    client: SpatialServiceClient<Channel>,
+}
+
+impl GrpcChecker {
+    /// A checker on `channel` (connected lazily by tonic; reconnects by itself).
+    pub fn new(channel: Channel) -> GrpcChecker {
+        GrpcChecker {
+            client: SpatialServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+        }
+    }
+}
+
+impl SpatialChecker for GrpcChecker {
+    fn validate(
+        &self,
+        on_behalf: OnBehalf,
+        request: v1::ValidateGeometryRequest,
+    ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>> {
+        let mut client = self.client.clone();
+        Box::pin(async move {
+            let Some(token) = on_behalf.authorization else {
+                // Only a caller with a token can be spoken for across processes.
+                return Err(Status::unauthenticated(
+                    "the spatial check runs with the caller's token, and this call has none",
+                ));
+            };
+            let mut r = tonic::Request::new(request);
+            r.metadata_mut().insert("authorization", token);
+            Ok(client.validate_geometry(r).await?.into_inner())
+        })
+    }
+}
+
+/// The `authorization` header of a request, to forward.
+pub fn authorization_of<T>(request: &tonic::Request<T>) -> Option<AsciiMetadataValue> {
+    request
+        .metadata()
+        .get("authorization")
+        .cloned()
+        .map(|v: MetadataValue<_>| v)
+}
