@@ -48,6 +48,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_statutory_clocks",
         include_str!("../../../migrations/0011_statutory_clocks.sql"),
     ),
+    (
+        "0012_procedures",
+        include_str!("../../../migrations/0012_procedures.sql"),
+    ),
 ];
 
 impl Store {
