@@ -57,7 +57,11 @@ async fn working_days_skip_good_friday_and_a_pause() {
     let p = submitted(&s, v1::ProcedureType::ExcavationPermit).await;
     let clock = p.clock.as_ref().unwrap();
     assert_eq!(clock.deadline, "2027-04-09");
-    assert!(clock.period.starts_with("10 working days"), "{}", clock.period);
+    assert!(
+        clock.period.starts_with("10 working days"),
+        "{}",
+        clock.period
+    );
 
     let mut official = s.client(Some(&s.official(TARTU))).await;
     s.set_now(at("2027-03-31T11:00:00+03:00"));
@@ -135,9 +139,17 @@ async fn calendar_days_across_the_year_end_and_the_overdue_flag() {
         sort: v1::ProcedureSort::DeadlineAsc as i32,
         ..Default::default()
     };
-    let hit = official.list_procedures(due("2028-01-10")).await.unwrap().into_inner();
+    let hit = official
+        .list_procedures(due("2028-01-10"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(hit.procedures.len(), 1);
-    let miss = official.list_procedures(due("2028-01-09")).await.unwrap().into_inner();
+    let miss = official
+        .list_procedures(due("2028-01-09"))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(miss.procedures.is_empty());
     drop(s);
     db.drop_db().await;

@@ -82,7 +82,10 @@ async fn concurrent_writers_on_stale_versions_lose_nothing() {
     }
     assert_eq!(landed.len() + aborted, WRITERS * ROUNDS);
     assert!(!landed.is_empty());
-    assert!(aborted > 0, "the writers never raced: the test proves nothing");
+    assert!(
+        aborted > 0,
+        "the writers never raced: the test proves nothing"
+    );
 
     let mut official = s.client(Some(&s.official(TARTU))).await;
     let now = official
@@ -161,12 +164,20 @@ async fn a_retried_create_makes_one_procedure() {
     assert_status(&e, Code::AlreadyExists, Some("IDEMPOTENCY_KEY_REUSED"));
     // Another caller's same key is its own.
     let mut official = s.client(Some(&s.official(TARTU))).await;
-    let theirs = official.create_procedure(req.clone()).await.unwrap().into_inner();
+    let theirs = official
+        .create_procedure(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!names.contains(&theirs.name));
     // Without a key, every create is a new procedure.
     let mut plain = req.clone();
     plain.idempotency_key.clear();
-    let a = c.create_procedure(plain.clone()).await.unwrap().into_inner();
+    let a = c
+        .create_procedure(plain.clone())
+        .await
+        .unwrap()
+        .into_inner();
     let b = c.create_procedure(plain).await.unwrap().into_inner();
     assert_ne!(a.name, b.name);
     drop(s);

@@ -9,7 +9,11 @@ mod common;
 use common::*;
 use tonic::Code;
 
-async fn step(c: &mut Client, p: &v1::Procedure, s: v1::PlanStep) -> Result<v1::Procedure, tonic::Status> {
+async fn step(
+    c: &mut Client,
+    p: &v1::Procedure,
+    s: v1::PlanStep,
+) -> Result<v1::Procedure, tonic::Status> {
     c.advance_plan(v1::AdvancePlanRequest {
         name: p.name.clone(),
         version: p.version,
@@ -57,14 +61,24 @@ async fn a_detailed_plan_from_application_to_final_adoption() {
         .into_inner();
     assert_eq!(p.state, "initiation");
     // The applicant cannot initiate its own plan.
-    let e = step(&mut applicant, &p, v1::PlanStep::Initiate).await.unwrap_err();
+    let e = step(&mut applicant, &p, v1::PlanStep::Initiate)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
-    let p = step(&mut approver, &p, v1::PlanStep::Initiate).await.unwrap();
+    let p = step(&mut approver, &p, v1::PlanStep::Initiate)
+        .await
+        .unwrap();
     assert_eq!(p.state, "preparation");
     // Adoption comes after coordination.
-    let e = step(&mut approver, &p, v1::PlanStep::Adopt).await.unwrap_err();
+    let e = step(&mut approver, &p, v1::PlanStep::Adopt)
+        .await
+        .unwrap_err();
     assert_status(&e, Code::FailedPrecondition, Some("ACTION_NOT_ALLOWED"));
-    assert!(e.message().contains("request_coordination"), "{}", e.message());
+    assert!(
+        e.message().contains("request_coordination"),
+        "{}",
+        e.message()
+    );
 
     let p = official
         .request_coordination(v1::RequestCoordinationRequest {
@@ -82,7 +96,9 @@ async fn a_detailed_plan_from_application_to_final_adoption() {
     // The plan's coordination window: 30 calendar days from Monday 1 March 2027 is Wednesday
     // 31 March 2027 (a working day).
     assert_eq!(r.answer_due, "2027-03-31");
-    let e = step(&mut approver, &p, v1::PlanStep::Adopt).await.unwrap_err();
+    let e = step(&mut approver, &p, v1::PlanStep::Adopt)
+        .await
+        .unwrap_err();
     assert_status(&e, Code::FailedPrecondition, Some("COORDINATION_PENDING"));
     let mut rescue = s.client(Some(&s.authority("Päästeamet"))).await;
     let p = rescue
@@ -137,17 +153,31 @@ async fn a_detailed_plan_from_application_to_final_adoption() {
         }
     };
     assert!(notices(&mut public).await.is_empty());
-    s.set_now(chrono::DateTime::parse_from_rfc3339("2027-03-20T10:00:00+02:00").unwrap().into());
+    s.set_now(
+        chrono::DateTime::parse_from_rfc3339("2027-03-20T10:00:00+02:00")
+            .unwrap()
+            .into(),
+    );
     let listed = notices(&mut public).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     let n = &listed[0];
     assert_eq!(n.name, p.name);
     assert_eq!(n.r#type, v1::ProcedureType::DetailedPlan as i32);
     assert_eq!(n.display_period.as_ref().unwrap().last_day, "2027-03-30");
-    assert!(n.geometry_geojson.contains("Polygon"), "{}", n.geometry_geojson);
+    assert!(
+        n.geometry_geojson.contains("Polygon"),
+        "{}",
+        n.geometry_geojson
+    );
     // No personal data anywhere in the notice.
     let text = format!("{n:?}");
-    for personal in ["Mari", "Maasikas", APPLICANT_CODE, "mari@example.ee", "5555"] {
+    for personal in [
+        "Mari",
+        "Maasikas",
+        APPLICANT_CODE,
+        "mari@example.ee",
+        "5555",
+    ] {
         assert!(!text.contains(personal), "{personal} in {text}");
     }
 
@@ -163,7 +193,11 @@ async fn a_detailed_plan_from_application_to_final_adoption() {
         .unwrap()
         .into_inner();
     // Not before the display's last day is over.
-    s.set_now(chrono::DateTime::parse_from_rfc3339("2027-03-30T20:00:00+03:00").unwrap().into());
+    s.set_now(
+        chrono::DateTime::parse_from_rfc3339("2027-03-30T20:00:00+03:00")
+            .unwrap()
+            .into(),
+    );
     let e = official
         .end_public_display(v1::EndPublicDisplayRequest {
             name: p.name.clone(),
@@ -172,7 +206,11 @@ async fn a_detailed_plan_from_application_to_final_adoption() {
         .await
         .unwrap_err();
     assert_status(&e, Code::FailedPrecondition, Some("DISPLAY_NOT_OVER"));
-    s.set_now(chrono::DateTime::parse_from_rfc3339("2027-03-31T09:00:00+03:00").unwrap().into());
+    s.set_now(
+        chrono::DateTime::parse_from_rfc3339("2027-03-31T09:00:00+03:00")
+            .unwrap()
+            .into(),
+    );
     let p = official
         .end_public_display(v1::EndPublicDisplayRequest {
             name: p.name.clone(),
@@ -208,7 +246,9 @@ async fn a_detailed_plan_from_application_to_final_adoption() {
         .into_inner();
     assert_eq!(p.state, "in_force");
     let h = official
-        .get_procedure_history(v1::GetProcedureHistoryRequest { name: p.name.clone() })
+        .get_procedure_history(v1::GetProcedureHistoryRequest {
+            name: p.name.clone(),
+        })
         .await
         .unwrap()
         .into_inner()

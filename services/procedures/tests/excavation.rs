@@ -28,11 +28,19 @@ async fn an_excavation_permit_from_application_to_grant() {
     assert_eq!(p.state, "draft");
     assert_eq!(p.version, 1);
     assert_eq!(p.municipality_code, TARTU);
-    assert!(p.name.starts_with("municipalities/0793/procedures/"), "{}", p.name);
+    assert!(
+        p.name.starts_with("municipalities/0793/procedures/"),
+        "{}",
+        p.name
+    );
     let c = p.contents.as_ref().unwrap();
     assert_eq!(c.applicant.as_ref().unwrap().id_code, APPLICANT_CODE);
     assert_eq!(c.works_period.as_ref().unwrap().first_day, "2027-05-03");
-    assert!(p.allowed_actions.contains(&"submit".to_string()), "{:?}", p.allowed_actions);
+    assert!(
+        p.allowed_actions.contains(&"submit".to_string()),
+        "{:?}",
+        p.allowed_actions
+    );
 
     // Deciding a draft is not a step of the workflow: the refusal names the state and the
     // actions allowed in it.
@@ -48,7 +56,11 @@ async fn an_excavation_permit_from_application_to_grant() {
         .unwrap_err();
     assert_status(&e, Code::FailedPrecondition, Some("ACTION_NOT_ALLOWED"));
     assert!(e.message().contains("state draft"), "{}", e.message());
-    assert!(e.message().contains("submit") && e.message().contains("withdraw"), "{}", e.message());
+    assert!(
+        e.message().contains("submit") && e.message().contains("withdraw"),
+        "{}",
+        e.message()
+    );
 
     // Submitted by the applicant: the report is stored, the shore zone's authority is asked.
     let p = applicant
@@ -80,8 +92,11 @@ async fn an_excavation_permit_from_application_to_grant() {
     assert_eq!(req.status, v1::CoordinationStatus::Pending as i32);
     assert!(!req.finding_keys.is_empty());
     // One request per authority.
-    let mut authorities: Vec<&str> =
-        p.coordination_requests.iter().map(|r| r.authority.as_str()).collect();
+    let mut authorities: Vec<&str> = p
+        .coordination_requests
+        .iter()
+        .map(|r| r.authority.as_str())
+        .collect();
     authorities.dedup();
     assert_eq!(authorities.len(), p.coordination_requests.len());
     // The decision clock runs: 10 working days from Monday 1 March 2027 (no holidays in
@@ -234,7 +249,11 @@ async fn an_excavation_permit_from_application_to_grant() {
 
     // A Tallinn official sees none of it.
     let mut tallinn = s
-        .client(Some(&s.person("tallinn", TALLINN, &[Role::Official, Role::Approver])))
+        .client(Some(&s.person(
+            "tallinn",
+            TALLINN,
+            &[Role::Official, Role::Approver],
+        )))
         .await;
     let e = tallinn
         .get_procedure(v1::GetProcedureRequest {

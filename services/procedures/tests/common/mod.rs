@@ -31,10 +31,12 @@ pub const TALLINN: &str = "0784";
 /// A 10 m square on a residential parcel in Tartu (79514:037:0056), some 65 m from the
 /// Emajõgi: inside the shore zone's limited-management band, whose authority is Keskkonnaamet
 /// (the demo layers, fixtures/demo).
-pub const SHORE_SQUARE: &str = "POLYGON((657402 6476933, 657412 6476933, 657412 6476943, 657402 6476943, 657402 6476933))";
+pub const SHORE_SQUARE: &str =
+    "POLYGON((657402 6476933, 657412 6476933, 657412 6476943, 657402 6476943, 657402 6476933))";
 /// An 8 m square inside a residential parcel in Tartu (79301:001:0371), more than 20 m from
 /// every restriction of the demo layers.
-pub const CLEAR_SQUARE: &str = "POLYGON((657550 6476815, 657558 6476815, 657558 6476823, 657550 6476823, 657550 6476815))";
+pub const CLEAR_SQUARE: &str =
+    "POLYGON((657550 6476815, 657558 6476815, 657558 6476823, 657550 6476823, 657550 6476815))";
 /// The demo applicant's personal code (valid check digit).
 pub const APPLICANT_CODE: &str = "38001010009";
 
@@ -163,9 +165,14 @@ impl Server {
                 let (sl, saddr) = listener().await;
                 let (stop, stopped) = oneshot::channel::<()>();
                 stops.push(stop);
-                tokio::spawn(kovgis_spatial::run(sl, store.clone(), config(&auth), async {
-                    let _ = stopped.await;
-                }));
+                tokio::spawn(kovgis_spatial::run(
+                    sl,
+                    store.clone(),
+                    config(&auth),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ));
                 let channel = tonic::transport::Endpoint::from_shared(format!("http://{saddr}"))
                     .unwrap()
                     .connect_lazy();
@@ -219,26 +226,31 @@ impl Server {
 
     /// The demo applicant in Tartu, with the personal code [`APPLICANT_CODE`].
     pub fn applicant(&self) -> String {
-        let claims = self
-            .auth
-            .person("EE38001010009", TARTU, &[Role::Applicant]);
+        let claims = self.auth.person("EE38001010009", TARTU, &[Role::Applicant]);
         self.auth.token(&claims)
     }
 
     pub fn official(&self, municipality: &str) -> String {
-        self.person(&format!("official-{municipality}"), municipality, &[Role::Official])
+        self.person(
+            &format!("official-{municipality}"),
+            municipality,
+            &[Role::Official],
+        )
     }
 
     pub fn approver(&self, municipality: &str) -> String {
-        self.person(&format!("approver-{municipality}"), municipality, &[Role::Approver])
+        self.person(
+            &format!("approver-{municipality}"),
+            municipality,
+            &[Role::Approver],
+        )
     }
 
     pub fn authority(&self, name: &str) -> String {
-        self.auth.token(
-            &self
-                .auth
-                .machine(&format!("authority-{name}"), &[&format!("authority:{name}")]),
-        )
+        self.auth.token(&self.auth.machine(
+            &format!("authority-{name}"),
+            &[&format!("authority:{name}")],
+        ))
     }
 
     /// Sets the service's clock.

@@ -1,0 +1,201 @@
+//! `ListProcedures`: the spatial filter gives exactly what PostGIS's `ST_Intersects` gives on
+//! the same rows (asked directly in SQL as the superuser: an oracle outside the service),
+//! pages are stable and complete (every procedure once, in order), the other filters select
+//! what they name, and a list carries no personal data.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+
+/// 30 squares of 6–25 m on a 5 × 6 grid in central Tartu, some overlapping their neighbours.
+fn squares() -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0..30 {
+        let x = 657300.0 + (i % 5) as f64 * 37.0;
+        let y = 6476700.0 + (i / 5) as f64 * 41.0;
+        let side = 6.0 + ((i * 7) % 20) as f64;
+        out.push(square(x, y, side));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_spatial_filter_equals_postgis_and_pages_are_stable() {
+    let db = FreshDb::new("proc_list").await;
+    let s = Server::start(&db.url, Mode::InProcess).await;
+    let mut official = s.client(Some(&s.official(TARTU))).await;
+    let mut all = Vec::new();
+    for (i, sq) in squares().iter().enumerate() {
+        let t = if i % 3 == 0 {
+            v1::ProcedureType::FellingPermit
+        } else {
+            v1::ProcedureType::ExcavationPermit
+        };
+        let mut req = create(t, sq);
+        if i % 4 == 0 {
+            req.contents.as_mut().unwrap().description = format!("Kaevetööd Vanemuise tänaval {i}");
+        }
+        all.push(official.create_procedure(req).await.unwrap().into_inner());
+    }
+
+    let filters = [
+        // A polygon crossing several squares, and a box.
+        (
+            Some(wkt(
+                "POLYGON((657320 6476690, 657420 6476790, 657330 6476860, 657320 6476690))",
+            )),
+            None,
+        ),
+        (
+            None,
+            Some(v1::BoundingBox {
+                min_x: 657370.0,
+                min_y: 6476740.0,
+                max_x: 657420.0,
+                max_y: 6476800.0,
+                epsg: 3301,
+            }),
+        ),
+    ];
+    let sql = db.sql().await;
+    for (intersects, bbox) in filters {
+        let oracle_geom = match (&intersects, &bbox) {
+            (Some(g), _) => match &g.value {
+                Some(v1::geometry::Value::Wkt(w)) => format!("ST_GeomFromText('{w}', 3301)"),
+                _ => unreachable!(),
+            },
+            (_, Some(b)) => format!(
+                "ST_MakeEnvelope({}, {}, {}, {}, 3301)",
+                b.min_x, b.min_y, b.max_x, b.max_y
+            ),
+            _ => unreachable!(),
+        };
+        let want: BTreeSet<String> = sql
+            .query(
+                &format!(
+                    "SELECT 'municipalities/' || municipality_code || '/procedures/' || id
+                     FROM procedure WHERE ST_Intersects(geom, {oracle_geom})"
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            want.len() >= 3 && want.len() < all.len(),
+            "{want:?}: a weak filter"
+        );
+        let got: BTreeSet<String> = official
+            .list_procedures(v1::ListProceduresRequest {
+                municipality_code: TARTU.into(),
+                intersects: intersects.clone(),
+                bbox,
+                sort: v1::ProcedureSort::CreatedAsc as i32,
+                page_size: 200,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .procedures
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    // Pages of 7, newest first: every procedure once, in the order of creation reversed.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = official
+            .list_procedures(v1::ListProceduresRequest {
+                municipality_code: TARTU.into(),
+                sort: v1::ProcedureSort::CreatedDesc as i32,
+                page_size: 7,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.procedures.len() <= 7);
+        for p in &page.procedures {
+            // No personal data in a list.
+            assert!(p.contents.as_ref().unwrap().applicant.is_none(), "{p:?}");
+        }
+        seen.extend(page.procedures.into_iter().map(|p| p.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let created: Vec<String> = all.iter().rev().map(|p| p.name.clone()).collect();
+    assert_eq!(seen, created);
+    // A page token does not carry over to another filter.
+    let first = official
+        .list_procedures(v1::ListProceduresRequest {
+            municipality_code: TARTU.into(),
+            sort: v1::ProcedureSort::CreatedDesc as i32,
+            page_size: 7,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let e = official
+        .list_procedures(v1::ListProceduresRequest {
+            municipality_code: TARTU.into(),
+            sort: v1::ProcedureSort::CreatedDesc as i32,
+            page_size: 7,
+            page_token: first.next_page_token,
+            r#type: v1::ProcedureType::FellingPermit as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+
+    // Type and text filters.
+    let felling = official
+        .list_procedures(v1::ListProceduresRequest {
+            municipality_code: TARTU.into(),
+            r#type: v1::ProcedureType::FellingPermit as i32,
+            sort: v1::ProcedureSort::CreatedAsc as i32,
+            page_size: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .procedures;
+    assert_eq!(felling.len(), 10);
+    let text = official
+        .list_procedures(v1::ListProceduresRequest {
+            municipality_code: TARTU.into(),
+            text: "vanemuise".into(),
+            sort: v1::ProcedureSort::CreatedAsc as i32,
+            page_size: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .procedures;
+    assert_eq!(text.len(), 8);
+    // A sort must be named.
+    let e = official
+        .list_procedures(v1::ListProceduresRequest {
+            municipality_code: TARTU.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    drop(s);
+    db.drop_db().await;
+}
