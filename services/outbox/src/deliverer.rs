@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::FutureExt;
-use kovgis_store::{Caller, NextAttempt, OutboxMessage, Store, StoreError};
+use kovgis_store::{Caller, ClaimedMessage, NextAttempt, Store, StoreError};
 
 use crate::config::{ConfigError, DelivererConfig};
 use crate::http::{Answer, Poster, Signed};
@@ -126,7 +126,7 @@ impl Deliverer {
     }
 
     /// One attempt of `m` and its recording; `None` when the outcome could not be recorded.
-    async fn attempt(&self, m: &OutboxMessage) -> Option<Outcome> {
+    async fn attempt(&self, m: &ClaimedMessage) -> Option<Outcome> {
         let started = Instant::now();
         let answer = match &m.webhook {
             // Decided: a message for an authority without a webhook waits like any failure
@@ -184,7 +184,7 @@ impl Deliverer {
     }
 
     /// A number in [0, 1) that differs per deliverer, message and attempt.
-    fn jitter_for(&self, m: &OutboxMessage) -> f64 {
+    fn jitter_for(&self, m: &ClaimedMessage) -> f64 {
         let mut h = self.jitter.build_hasher();
         (&m.municipality_code, m.id, m.attempts).hash(&mut h);
         Instant::now().hash(&mut h);
@@ -200,12 +200,12 @@ enum Outcome {
 }
 
 /// `Kovgis-Message-Id`: `<municipality>/<id>`, unique and stable across attempts.
-pub fn message_id(m: &OutboxMessage) -> String {
+pub fn message_id(m: &ClaimedMessage) -> String {
     format!("{}/{}", m.municipality_code, m.id)
 }
 
 /// The JSON body of a message: the same bytes on every attempt.
-pub fn envelope(m: &OutboxMessage) -> serde_json::Value {
+pub fn envelope(m: &ClaimedMessage) -> serde_json::Value {
     serde_json::json!({
         "message_id": message_id(m),
         "municipality_code": m.municipality_code,

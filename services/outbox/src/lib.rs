@@ -29,7 +29,7 @@
 //! a connection failure, or no complete answer within the timeout (10 s) — is a failed
 //! attempt, retried after an exponential backoff with jitter ([`DelivererConfig`]); after the
 //! last attempt (8 by default) the message is a dead letter: `dead_at` set, its last error
-//! kept, listed for its municipality's officials (`Store::list_dead_letters`). A message for
+//! kept, listed for its municipality's officials (`Store::delivery_failures`, ListDeliveryFailures). A message for
 //! an authority with no webhook configured fails the same way ("no webhook configured for
 //! <authority>"), so that a missing configuration ends up visible rather than silently
 //! waiting.

@@ -30,7 +30,7 @@ pub use audit::{AuditAction, AuditEvent, CallerTx, DataUse};
 pub use caller::{Caller, Reach};
 pub use error::StoreError;
 pub use index_source::RuleRow;
-pub use outbox::{AuthorityWebhook, DeadLetter, NextAttempt, OutboxMessage};
+pub use outbox::{AuthorityWebhook, ClaimedMessage, NextAttempt};
 pub use pool::{Store, StoreConfig};
 pub use queries::{ParcelPage, ParcelQuery};
 pub use rules::NewRuleVersion;

@@ -1,9 +1,9 @@
 //! The outbox of messages to authorities (migration 0012), from the deliverer's side: claiming
-//! due messages, recording their delivery or failure, the authorities' webhooks, and the dead
-//! letters an official can see.
+//! due messages, recording their delivery or failure, and the authorities' webhooks.
 //!
-//! The procedure changes write the messages, in their own transactions; this module only moves
-//! them along. Claiming is one statement: it picks due messages (undelivered, not dead,
+//! The procedure changes write the messages, in their own transactions ([`crate::procedures`]);
+//! this module only moves them along; the dead letters an official sees are
+//! [`Store::delivery_failures`]. Claiming is one statement: it picks due messages (undelivered, not dead,
 //! `next_attempt_at` passed) with `FOR UPDATE SKIP LOCKED`, counts the attempt and pushes
 //! `next_attempt_at` forward by a lease, and commits. A second deliverer running at the same
 //! moment skips the locked rows, and once the claim commits the rows are no longer due (the
@@ -44,7 +44,7 @@ impl std::fmt::Debug for AuthorityWebhook {
 
 /// A claimed message, with the webhook of its authority as it was at the claim.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OutboxMessage {
+pub struct ClaimedMessage {
     pub municipality_code: String,
     pub id: i64,
     pub procedure_id: String,
@@ -65,20 +65,6 @@ pub enum NextAttempt {
     After(Duration),
     /// Give up: the message becomes a dead letter.
     Dead,
-}
-
-/// A message every attempt to deliver failed, as an official sees it (ListDeliveryFailures).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    pub municipality_code: String,
-    pub id: i64,
-    pub procedure_id: String,
-    pub authority: String,
-    pub kind: String,
-    pub created_at: DateTime<Utc>,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub dead_at: DateTime<Utc>,
 }
 
 /// Claims due messages and joins their webhooks (see the module docs). `$1` limit, `$2` lease
@@ -156,7 +142,7 @@ impl Store {
         caller: &Caller,
         limit: i64,
         lease: Duration,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let tx = self.begin_as(caller).await?;
         let rows = tx.query(CLAIM, &[&limit, &millis(lease)]).await?;
         tx.commit().await?;
@@ -222,43 +208,9 @@ impl Store {
         tx.commit().await?;
         Ok(n == 1)
     }
-
-    /// The dead letters of `municipality`, newest first, as far as `caller` may see them (an
-    /// official of another municipality sees none).
-    pub async fn list_dead_letters(
-        &self,
-        caller: &Caller,
-        municipality: &str,
-    ) -> Result<Vec<DeadLetter>, StoreError> {
-        let rows = self
-            .query_as(
-                caller,
-                "SELECT municipality_code::text, id, procedure_id::text, authority, kind,
-                        created_at, attempts, last_error, dead_at
-                 FROM outbox
-                 WHERE municipality_code = $1 AND dead_at IS NOT NULL AND delivered_at IS NULL
-                 ORDER BY dead_at DESC, id DESC",
-                &[&municipality],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeadLetter {
-                municipality_code: r.get(0),
-                id: r.get(1),
-                procedure_id: r.get(2),
-                authority: r.get(3),
-                kind: r.get(4),
-                created_at: r.get(5),
-                attempts: r.get(6),
-                last_error: r.get(7),
-                dead_at: r.get(8),
-            })
-            .collect())
-    }
 }
 
-fn message(r: &Row) -> OutboxMessage {
+fn message(r: &Row) -> ClaimedMessage {
     let authority: String = r.get(3);
     let url: Option<String> = r.get(8);
     let secret: Option<String> = r.get(9);
@@ -267,7 +219,7 @@ fn message(r: &Row) -> OutboxMessage {
         url,
         secret,
     });
-    OutboxMessage {
+    ClaimedMessage {
         municipality_code: r.get(0),
         id: r.get(1),
         procedure_id: r.get(2),
