@@ -48,7 +48,8 @@ else
 fi
 LISTEN=${KOVGIS_LISTEN:-127.0.0.1:50051}
 # Identity: a development signing key made on first start (kept, never overwritten) and tokens of
-# a demo Tartu official and GIS specialist, written to the private folder for the examples.
+# a demo Tartu official (and approver), GIS specialist, applicant and Keskkonnaamet, written to the
+# private folder for the examples (README: Procedures).
 AUTH_DIR=${KOVGIS_AUTH_DIR:-$PWD/.kovgis/auth}
 "$BIN" token init-dev-key --dir "$AUTH_DIR" >/dev/null
 export KOVGIS_JWKS=${KOVGIS_JWKS:-$AUTH_DIR/jwks}
@@ -57,12 +58,17 @@ mint() { "$BIN" token --key "$AUTH_DIR/dev-signing-key.pem" --ttl 24h "$@"; }
  mint --subject demo-tartu-official --municipality 0793 --role official --role approver \
    >"$AUTH_DIR/demo-official.token"
  mint --subject demo-tartu-gis --municipality 0793 --role gis_specialist \
-   >"$AUTH_DIR/demo-gis.token")
+   >"$AUTH_DIR/demo-gis.token"
+ mint --subject EE38001010009 --municipality 0793 --role applicant --personal-code 38001010009 \
+   >"$AUTH_DIR/demo-applicant.token"
+ mint --subject demo-keskkonnaamet --scope authority:Keskkonnaamet \
+   >"$AUTH_DIR/demo-keskkonnaamet.token")
 cat >&2 <<MSG
 
   kovgis serves gRPC on $LISTEN (reflection, health and gRPC-Web enabled). Every call but
   health and reflection needs a bearer token; demo tokens (24 h) of a Tartu official and a Tartu
-  GIS specialist are in $AUTH_DIR/demo-official.token and demo-gis.token:
+  GIS specialist are in $AUTH_DIR/demo-official.token and demo-gis.token (an applicant's and
+  Keskkonnaamet's in demo-applicant.token and demo-keskkonnaamet.token):
     official:       $(cat "$AUTH_DIR/demo-official.token")
     GIS specialist: $(cat "$AUTH_DIR/demo-gis.token")
   Try:

@@ -185,6 +185,14 @@ async fn serve(
         }
         api
     };
+    if args.service != Service::Spatial {
+        // The messages to the authorities (the outbox), delivered to their webhooks; safe on
+        // several instances at once.
+        let deliverer =
+            kovgis_outbox::Deliverer::new(store.clone(), kovgis_outbox::DelivererConfig::default())
+                .map_err(|e| anyhow::anyhow!("outbox deliverer: {e}"))?;
+        drop(deliverer.spawn(std::future::pending()));
+    }
     match args.service {
         Service::Spatial => {
             kovgis_spatial::run(listener, store.clone(), config.clone(), shutdown_signal()).await?

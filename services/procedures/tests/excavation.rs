@@ -166,7 +166,7 @@ async fn an_excavation_permit_from_application_to_grant() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "not addressed to it: {e:?}");
-    let mut kea = s.client(Some(&s.authority("Keskkonnaamet"))).await;
+    let kea = s.client(Some(&s.authority("Keskkonnaamet"))).await;
     let mut p = p;
     for r in p.coordination_requests.clone() {
         let mut client = if r.authority == "Keskkonnaamet" {

@@ -214,13 +214,16 @@ async fn the_check_over_grpc_finds_what_the_check_in_process_finds() {
     db.drop_db().await;
 }
 
+/// A change that spoils a good request.
+type Edit = Box<dyn Fn(&mut v1::CreateProcedureRequest)>;
+
 #[tokio::test]
 async fn bad_applications_are_refused_with_the_field() {
     let db = FreshDb::new("proc_bad").await;
     let s = Server::start(&db.url, Mode::InProcess).await;
     let mut c = s.client(Some(&s.applicant())).await;
     let base = create(v1::ProcedureType::ExcavationPermit, CLEAR_SQUARE);
-    let cases: Vec<(&str, Box<dyn Fn(&mut v1::CreateProcedureRequest)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         ("type", Box::new(|r| r.r#type = 0)),
         ("type", Box::new(|r| r.r#type = 99)),
         (
