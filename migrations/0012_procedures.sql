@@ -15,6 +15,7 @@
 --                applicant's id code is the caller's personal code (kovgis.person_code);
 --   'authority'  those whose coordination was asked of the caller's authority
 --                (kovgis.authority), in every municipality.
+-- Workflows and clock rules are public configuration the service reads as itself.
 -- The other tables follow their procedure: a row is visible when its procedure is.
 
 CREATE FUNCTION kovgis_reach() RETURNS text STABLE LANGUAGE sql AS
@@ -25,6 +26,24 @@ CREATE FUNCTION kovgis_authority() RETURNS text STABLE LANGUAGE sql AS
 CREATE FUNCTION kovgis_person_code() RETURNS text STABLE LANGUAGE sql AS
     $$ SELECT CASE WHEN kovgis_subject() IS NOT NULL
                    THEN nullif(current_setting('kovgis.person_code', true), '') END $$;
+
+-- Applicants and authorities reach procedures only: the municipality's other tenant rows (its
+-- layers, rules, outbox, audit chain) stay the officials' ('own') and the national callers'
+-- ('all'). Before this migration every caller with a municipality read them.
+CREATE OR REPLACE FUNCTION kovgis_may_read(m text) RETURNS boolean STABLE LANGUAGE sql AS
+    $$ SELECT kovgis_subject() IS NOT NULL
+              AND (m IS NULL OR kovgis_reach_all()
+                   OR (m = kovgis_municipality() AND current_setting('kovgis.reach', true) = 'own')) $$;
+CREATE OR REPLACE FUNCTION kovgis_may_write(m text) RETURNS boolean STABLE LANGUAGE sql AS
+    $$ SELECT kovgis_reach_all()
+              OR (m IS NOT NULL AND m = kovgis_municipality()
+                  AND current_setting('kovgis.reach', true) = 'own') $$;
+DROP POLICY audit_read ON audit_event;
+CREATE POLICY audit_read ON audit_event FOR SELECT USING (
+    kovgis_reach_all()
+    OR (municipality_code::text = kovgis_municipality() AND current_setting('kovgis.reach', true) = 'own')
+    OR (person_code IS NOT NULL AND kovgis_subject() IS NOT NULL
+        AND person_code = nullif(current_setting('kovgis.person_code', true), '')));
 
 -- Whether the caller reaches a procedure of municipality m created by `creator` for the
 -- applicant with id code `applicant_code`, addressed to `authorities`.

@@ -69,12 +69,16 @@ fn optional_text(field: &str, v: &str, max: usize) -> Result<String, InputError>
 
 /// An ISO 8601 date.
 pub fn date(field: &str, v: &str) -> Result<NaiveDate, InputError> {
-    v.parse().map_err(|_| {
+    let d: NaiveDate = v.parse().map_err(|_| {
         InputError::new(
             field,
             format!("expected a date such as 2027-05-01, got '{v}'"),
         )
-    })
+    })?;
+    if !(1990..=2200).contains(&chrono::Datelike::year(&d)) {
+        return Err(InputError::new(field, "a year from 1990 to 2200"));
+    }
+    Ok(d)
 }
 
 /// A day period, last day not before the first.

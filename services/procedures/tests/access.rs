@@ -428,3 +428,70 @@ async fn data_usage_lists_the_reads_of_the_applicant_data() {
     drop(s);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_state_system_reaches_only_its_procedure_type() {
+    let db = FreshDb::new("proc_typed").await;
+    let s = Server::start(&db.url, Mode::InProcess).await;
+    let excavation = tartu_procedure(&s).await;
+    let ehr = s.auth.token(
+        &s.auth
+            .machine("ehr-adapter", &["kovgis:procedures:building_permit"]),
+    );
+    let mut c = s.client(Some(&ehr)).await;
+    let permit = c
+        .create_procedure(create(v1::ProcedureType::BuildingPermit, CLEAR_SQUARE))
+        .await
+        .unwrap()
+        .into_inner();
+    let e = c
+        .create_procedure(create(v1::ProcedureType::ExcavationPermit, CLEAR_SQUARE))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    // The excavation permit does not exist for it, and no read of its applicant is recorded.
+    for rpc in ["GetProcedure", "GetProcedureHistory", "Withdraw"] {
+        let e = call(&mut c, rpc, &excavation.name, excavation.version)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{rpc}");
+    }
+    let count = |action: &'static str| {
+        let url = db.admin_db_url.clone();
+        async move {
+            let n: i64 = kovgis_testkit::db::connect(&url)
+                .await
+                .query_one(
+                    "SELECT count(*) FROM audit_event WHERE subject = 'ehr-adapter' AND action = $1",
+                    &[&action],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            n
+        }
+    };
+    // Its own creation is recorded under its subject (the count below can see it), no read is.
+    assert_eq!(count("create").await, 1);
+    assert_eq!(count("read").await, 0);
+    // It lists its own type only, and must say so.
+    let e = call(&mut c, "ListProcedures", "", 0).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let listed: Vec<String> = c
+        .list_procedures(v1::ListProceduresRequest {
+            municipality_code: TARTU.into(),
+            r#type: v1::ProcedureType::BuildingPermit as i32,
+            sort: v1::ProcedureSort::CreatedDesc as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .procedures
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(listed, vec![permit.name.clone()]);
+    drop(s);
+    db.drop_db().await;
+}

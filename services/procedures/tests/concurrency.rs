@@ -183,3 +183,89 @@ async fn a_retried_create_makes_one_procedure() {
     drop(s);
     db.drop_db().await;
 }
+
+/// The store itself refuses a second change made on the same version (the service's own early
+/// check bypassed): the first lands, the second is stale, and only one event is written.
+#[tokio::test]
+async fn the_store_writes_one_change_per_version() {
+    use kovgis_store::procedures::{Change, ProcedureKey, Set};
+    use kovgis_store::{AuditAction, AuditEvent, Caller, StoreError};
+    let db = FreshDb::new("proc_store_version").await;
+    let s = Server::start(&db.url, Mode::InProcess).await;
+    let mut applicant = s.client(Some(&s.applicant())).await;
+    let p = applicant
+        .create_procedure(create(v1::ProcedureType::FellingPermit, CLEAR_SQUARE))
+        .await
+        .unwrap()
+        .into_inner();
+    let id = p.name.rsplit('/').next().unwrap().to_owned();
+    let key = ProcedureKey {
+        municipality_code: TARTU.into(),
+        id: id.clone(),
+    };
+    let caller = Caller::municipal("official-0793", TARTU);
+    let change = |who: &str| Change {
+        key: key.clone(),
+        expected_version: 1,
+        action: "assign".into(),
+        note: String::new(),
+        state_before: "draft".into(),
+        state_after: "draft".into(),
+        sets: vec![Set::value("assigned_official", Some(who.to_owned()))],
+        changes: serde_json::json!({"assigned_official": {"before": null, "after": who}}),
+        open: vec![],
+        answer: None,
+        outbox: vec![],
+        audit: AuditEvent {
+            municipality_code: Some(TARTU.into()),
+            rpc: "test".into(),
+            action: AuditAction::Write,
+            entity_kind: "procedure".into(),
+            entity_id: id.clone(),
+            person_code: None,
+            purpose: None,
+            details: serde_json::json!({}),
+        },
+    };
+    let (a, b) = tokio::join!(
+        s.store.change_procedure(&caller, change("first")),
+        s.store.change_procedure(&caller, change("second"))
+    );
+    let (won, lost) = match (a, b) {
+        (Ok(w), Err(e)) | (Err(e), Ok(w)) => (w, e),
+        other => panic!("exactly one change must land: {other:?}"),
+    };
+    assert_eq!(won.version, 2);
+    assert!(
+        matches!(
+            lost,
+            StoreError::StaleVersion {
+                expected: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{lost:?}"
+    );
+    let sql = db.sql().await;
+    let events: i64 = sql
+        .query_one(
+            "SELECT count(*) FROM procedure_event WHERE procedure_id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 2, "the create and the one change");
+    let stored: String = sql
+        .query_one(
+            "SELECT assigned_official FROM procedure WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(Some(stored), won.assigned_official);
+    drop(s);
+    db.drop_db().await;
+}

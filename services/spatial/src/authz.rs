@@ -160,9 +160,13 @@ pub const TABLE: &[Entry] = &[
         rpc: "SpatialService/ValidateGeometry",
         open: Open::To {
             roles: VALIDATING_ROLES,
-            scopes: &[SCOPE_READ_ALL, SCOPE_VALIDATE_PREFIX],
+            scopes: &[
+                SCOPE_READ_ALL,
+                SCOPE_VALIDATE_PREFIX,
+                SCOPE_PROCEDURES_PREFIX,
+            ],
         },
-        reach: "proposals in the own municipality (any with a scope; `kovgis:validate:<type>` that procedure type only)",
+        reach: "proposals in the own municipality (any with a scope; `kovgis:validate:<type>` and `kovgis:procedures:<type>` that procedure type only)",
     },
     Entry {
         rpc: "SpatialService/ValidateGeometries",

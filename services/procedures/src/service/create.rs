@@ -67,11 +67,14 @@ impl ProcedureApi {
         }
         let contents =
             contents::read(procedure_type, req.contents.as_ref(), &self.limits).map_err(input)?;
+        own_application(&who, &contents)?;
         let now = self.now.now();
+        // Workflows are public configuration, read as the service (an applicant does not
+        // read the municipality's tables).
         let wf = self
             .store
             .workflow_in_force(
-                &who.caller,
+                &kovgis_store::Caller::system("procedure-config"),
                 &municipality,
                 procedure_type,
                 kovgis_core::tallinn::date(now),
@@ -129,10 +132,28 @@ impl ProcedureApi {
         }
         let new = contents::read(&l.row.procedure_type, req.contents.as_ref(), &self.limits)
             .map_err(input)?;
+        own_application(&l.who, &new)?;
         let plan = draft_plan(&l.row.contents, new);
         let to = l.row.state.clone();
         self.commit(l, "update_draft", to, plan).await
     }
+}
+
+/// An applicant applies in their own name (their personal code, from their identity) or for a
+/// company (a registry code): never in another person's name, who would then see the procedure
+/// and have its uses of their data recorded.
+fn own_application(who: &Who, c: &Contents) -> Result<()> {
+    if who.caller.reach != Reach::Applicant || c.person_code().is_none() {
+        return Ok(());
+    }
+    if who.access.identity.personal_code.as_deref() == Some(c.applicant_code.as_str()) {
+        return Ok(());
+    }
+    Err(input(InputError::new(
+        "contents.applicant.id_code",
+        "an applicant applies in their own name (their own personal code) or for a company \
+         (its registry code)",
+    )))
 }
 
 /// Every content column set to `new`, and the history's record of what differs.

@@ -3,7 +3,8 @@
 //!
 //! A procedure names its applicant, so `GetProcedure` and the history are audited reads of
 //! the applicant's data. `ListProcedures` gives each procedure without its applicant (no
-//! personal data in a list, so a list is not a read of anyone's data); open one to see it.
+//! personal data in a list, so a list is not a read of anyone's data) and without the outlines
+//! of its report's findings; open one to see them.
 //! `ListPublicNotices` runs without identity and reads no personal data at all.
 
 use kovgis_api::page_token::{Filter, page_size};
@@ -36,6 +37,7 @@ impl ProcedureApi {
         if purpose.chars().count() > 200 {
             return Err(input(InputError::new("purpose", "at most 200 characters")));
         }
+        self.type_visible(&who, &key).await?;
         let row = self
             .store
             .get_procedure(
@@ -46,14 +48,34 @@ impl ProcedureApi {
             )
             .await
             .map_err(store)?;
-        if !who.may_type(&row.procedure_type) {
-            return Err(store(kovgis_store::StoreError::NotFound(format!(
-                "{} not found",
-                key.name()
-            ))));
-        }
         let workflow = self.workflow(&who.caller, row.workflow_id).await?;
         Ok(view::procedure(&row, &workflow, &who.actor, self.now.now()))
+    }
+
+    /// A state system limited to some procedure types (`kovgis:procedures:<type>`) sees the
+    /// others as not there: checked before an audited read, so that no read is recorded of
+    /// what it was not given.
+    async fn type_visible(
+        &self,
+        who: &Who,
+        key: &kovgis_store::procedures::ProcedureKey,
+    ) -> Result<()> {
+        if who.types.is_none() {
+            return Ok(());
+        }
+        let row = self
+            .store
+            .load_procedure(&who.caller, key)
+            .await
+            .map_err(store)?;
+        if who.may_type(&row.procedure_type) {
+            Ok(())
+        } else {
+            Err(store(kovgis_store::StoreError::NotFound(format!(
+                "{} not found",
+                key.name()
+            ))))
+        }
     }
 
     pub(super) async fn list(
@@ -172,9 +194,15 @@ impl ProcedureApi {
         for row in &page.procedures {
             let workflow = self.workflow(&who.caller, row.workflow_id).await?;
             let mut p = view::procedure(row, &workflow, &who.actor, now);
-            // No personal data in a list.
+            // No personal data in a list, and no finding outlines (a list stays small; the
+            // procedure itself has them).
             if let Some(c) = p.contents.as_mut() {
                 c.applicant = None;
+            }
+            if let Some(r) = p.report.as_mut() {
+                for f in &mut r.findings {
+                    f.geometry = None;
+                }
             }
             procedures.push(p);
         }
@@ -193,20 +221,7 @@ impl ProcedureApi {
     ) -> Result<v1::GetProcedureHistoryResponse> {
         let who = Who::of(request.extensions(), "GetProcedureHistory")?;
         let key = parse_name("name", &request.get_ref().name).map_err(input)?;
-        if who.types.is_some() {
-            // A typed state system must see the type first: the procedure itself says it.
-            let row = self
-                .store
-                .load_procedure(&who.caller, &key)
-                .await
-                .map_err(store)?;
-            if !who.may_type(&row.procedure_type) {
-                return Err(store(kovgis_store::StoreError::NotFound(format!(
-                    "{} not found",
-                    key.name()
-                ))));
-            }
-        }
+        self.type_visible(&who, &key).await?;
         let events = self
             .store
             .procedure_history(

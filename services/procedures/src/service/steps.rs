@@ -23,6 +23,9 @@ use super::{ProcedureApi, Result};
 use crate::clocks::{self, CALENDAR};
 use crate::contents::{MAX_SHORT, MAX_TEXT, date, period, text};
 
+/// Opinions recorded on one procedure (the letters themselves stay in the document register).
+pub const MAX_OPINIONS: usize = 5000;
+
 /// An authority's name: letters, digits, spaces, `-`, `_` and `.`, at most 100 characters.
 fn authority_name(v: &str) -> std::result::Result<String, InputError> {
     let v = text("authority", v, 100)?;
@@ -197,9 +200,10 @@ impl ProcedureApi {
         } else {
             clock_name::PUBLIC_DISPLAY_MIN
         };
+        let config = super::submit::config_caller();
         let rule = |clock: &'static str| {
             self.store.clock_rule_in_force(
-                &l.who.caller,
+                &config,
                 &l.row.key.municipality_code,
                 &l.row.procedure_type,
                 clock,
@@ -287,6 +291,14 @@ impl ProcedureApi {
         }
         let summary = text("summary", &req.summary, MAX_TEXT).map_err(input)?;
         let mut list = l.row.opinions.as_array().cloned().unwrap_or_default();
+        if list.len() >= MAX_OPINIONS {
+            return Err(precondition(
+                "TOO_MANY_OPINIONS",
+                format!(
+                    "{MAX_OPINIONS} opinions are recorded here; keep the rest in the document register"
+                ),
+            ));
+        }
         let entry = json!({"number": list.len() + 1, "received_on": received.to_string(),
                            "objection": req.objection, "summary": summary});
         list.push(entry.clone());

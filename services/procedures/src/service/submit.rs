@@ -26,6 +26,14 @@ use crate::clocks::{self, CALENDAR};
 use crate::contents::{MAX_TEXT, text};
 use crate::view::finding_key;
 
+/// Clock rules and workflows are public configuration: read as the service, whoever calls.
+pub(super) fn config_caller() -> kovgis_store::Caller {
+    kovgis_store::Caller::system("procedure-config")
+}
+
+/// Coordination requests one procedure may have.
+pub const MAX_REQUESTS: usize = 100;
+
 impl ProcedureApi {
     pub(super) async fn submit(
         &self,
@@ -165,11 +173,17 @@ impl ProcedureApi {
         if requests.is_empty() {
             return Ok(());
         }
+        if l.row.coordination.len() + requests.len() > MAX_REQUESTS {
+            return Err(precondition(
+                "TOO_MANY_REQUESTS",
+                format!("a procedure has at most {MAX_REQUESTS} coordination requests"),
+            ));
+        }
         let on = kovgis_core::tallinn::date(l.now);
         let rule = self
             .store
             .clock_rule_in_force(
-                &l.who.caller,
+                &config_caller(),
                 &l.row.key.municipality_code,
                 &l.row.procedure_type,
                 clock_name::COORDINATION_ANSWER,
@@ -237,7 +251,7 @@ impl ProcedureApi {
         let Some(rule) = self
             .store
             .clock_rule_in_force(
-                &l.who.caller,
+                &config_caller(),
                 &l.row.key.municipality_code,
                 &l.row.procedure_type,
                 clock_name::DECISION,

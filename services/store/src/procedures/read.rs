@@ -273,8 +273,8 @@ impl Store {
         }
     }
 
-    /// Coordination requests still pending whose answer window ended before `today` and whose
-    /// rule says silence counts as agreement, oldest
+    /// Coordination requests still pending, of procedures that have not ended, whose answer
+    /// window ended before `today` and whose rule says silence counts as agreement, oldest
     /// first, at most `limit`: what the deemed-agreement job looks at.
     pub async fn answers_overdue(
         &self,
@@ -285,11 +285,15 @@ impl Store {
         let rows = self
             .query_as(
                 caller,
-                "SELECT municipality_code::text, procedure_id::text, number
-                 FROM coordination_request
-                 WHERE status = 'pending' AND answer_due < $1
-                   AND (rule ->> 'silence_counts_as_agreement')::boolean
-                 ORDER BY answer_due, municipality_code, procedure_id, number LIMIT $2",
+                "SELECT c.municipality_code::text, c.procedure_id::text, c.number
+                 FROM coordination_request c
+                 JOIN procedure p ON p.municipality_code = c.municipality_code
+                                 AND p.id = c.procedure_id
+                 JOIN workflow_state s ON s.workflow_id = p.workflow_id AND s.name = p.state
+                 WHERE c.status = 'pending' AND c.answer_due < $1
+                   AND (c.rule ->> 'silence_counts_as_agreement')::boolean
+                   AND NOT s.terminal
+                 ORDER BY c.answer_due, c.municipality_code, c.procedure_id, c.number LIMIT $2",
                 &[&today, &limit],
             )
             .await?;
@@ -460,7 +464,8 @@ impl Store {
     }
 
     /// The procedures on public display on `on` (in a state of their workflow marked public
-    /// display, the display begun), of one municipality or all: no personal data is read.
+    /// display, `on` within the display's days), of one municipality or all, at most 2000: no
+    /// personal data is read.
     pub async fn public_notices(
         &self,
         municipality: Option<&str>,
@@ -476,8 +481,10 @@ impl Store {
                  FROM procedure p
                  JOIN workflow_state s ON s.workflow_id = p.workflow_id AND s.name = p.state
                  WHERE s.public_display AND p.display_first_day <= $2
+                   AND p.display_last_day >= $2
                    AND ($1::text IS NULL OR p.municipality_code = $1)
-                 ORDER BY p.display_first_day, p.municipality_code, p.id",
+                 ORDER BY p.display_first_day, p.municipality_code, p.id
+                 LIMIT 2000",
                 &[&municipality, &on],
             )
             .await?;
