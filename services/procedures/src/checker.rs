@@ -15,7 +15,7 @@ use kovgis_api::v1::spatial_service_server::SpatialService;
 use kovgis_auth::Identity;
 use kovgis_spatial::SpatialApi;
 use tonic::Status;
-use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 /// On whose behalf a check runs: the verified identity and, when the call came with one, its
@@ -100,9 +100,5 @@ impl SpatialChecker for GrpcChecker {
 
 /// The `authorization` header of a request, to forward.
 pub fn authorization_of<T>(request: &tonic::Request<T>) -> Option<AsciiMetadataValue> {
-    request
-        .metadata()
-        .get("authorization")
-        .cloned()
-        .map(|v: MetadataValue<_>| v)
+    request.metadata().get("authorization").cloned()
 }

@@ -50,7 +50,7 @@ impl ProcedureApi {
             if asked.status != "pending" || asked.answer_due >= today {
                 continue;
             }
-            let workflow = self.workflow_of(&caller, row.workflow_id).await?;
+            let workflow = self.workflow_of(row.workflow_id).await?;
             let Ok(t) = workflow.check(
                 &row.state,
                 Action::RecordCoordinationResponse,

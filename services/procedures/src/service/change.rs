@@ -176,7 +176,7 @@ impl ProcedureApi {
                 current: row.version,
             }));
         }
-        let workflow = self.workflow(&who.caller, row.workflow_id).await?;
+        let workflow = self.workflow(row.workflow_id).await?;
         Ok(Loaded {
             who,
             row,

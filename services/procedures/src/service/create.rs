@@ -109,7 +109,7 @@ impl ProcedureApi {
             )
             .await
             .map_err(store)?;
-        let workflow = self.workflow(&who.caller, row.workflow_id).await?;
+        let workflow = self.workflow(row.workflow_id).await?;
         Ok(view::procedure(&row, &workflow, &who.actor, now))
     }
 

@@ -344,23 +344,7 @@ impl ProcedureApi {
             .await?;
         let to = Self::check(&l, Action::PauseClock)?;
         let reason = text("reason", &req.reason, MAX_TEXT).map_err(input)?;
-        let mut plan = Plan::default();
-        if l.row.clock_rule.is_some() {
-            let pauses = clocks::paused(&l.row, l.now);
-            plan.set(
-                "clock_pauses",
-                pauses.clone(),
-                l.row.clock_pauses.clone(),
-                pauses.clone(),
-            );
-            let deadline = clocks::deadline_with(&l.row, pauses);
-            plan.set(
-                "deadline",
-                deadline,
-                json!(l.row.deadline.map(|d| d.to_string())),
-                json!(deadline.map(|d| d.to_string())),
-            );
-        }
+        let mut plan = clock_plan(&l, clocks::paused(&l.row, l.now));
         plan.note = reason;
         self.commit(l, "pause_clock", to, plan).await
     }
@@ -375,23 +359,7 @@ impl ProcedureApi {
             .await?;
         let to = Self::check(&l, Action::ResumeClock)?;
         let reason = text("reason", &req.reason, MAX_TEXT).map_err(input)?;
-        let mut plan = Plan::default();
-        if l.row.clock_rule.is_some() {
-            let pauses = clocks::resumed(&l.row, l.now);
-            plan.set(
-                "clock_pauses",
-                pauses.clone(),
-                l.row.clock_pauses.clone(),
-                pauses.clone(),
-            );
-            let deadline = clocks::deadline_with(&l.row, pauses);
-            plan.set(
-                "deadline",
-                deadline,
-                json!(l.row.deadline.map(|d| d.to_string())),
-                json!(deadline.map(|d| d.to_string())),
-            );
-        }
+        let mut plan = clock_plan(&l, clocks::resumed(&l.row, l.now));
         plan.note = reason;
         self.commit(l, "resume_clock", to, plan).await
     }
@@ -511,6 +479,27 @@ impl ProcedureApi {
         end_clock(&l, &mut plan);
         self.commit(l, "withdraw", to, plan).await
     }
+}
+
+/// The decision clock's new pauses and the deadline they give (nothing when no clock runs).
+fn clock_plan(l: &Loaded, pauses: Value) -> Plan {
+    let mut plan = Plan::default();
+    if l.row.clock_rule.is_some() {
+        let deadline = clocks::deadline_with(&l.row, pauses.clone());
+        plan.set(
+            "clock_pauses",
+            pauses.clone(),
+            l.row.clock_pauses.clone(),
+            pauses,
+        );
+        plan.set(
+            "deadline",
+            deadline,
+            json!(l.row.deadline.map(|d| d.to_string())),
+            json!(deadline.map(|d| d.to_string())),
+        );
+    }
+    plan
 }
 
 /// Every coordination answered and none refused, before `what`.
