@@ -170,7 +170,9 @@ async fn serve(
     use kovgis_procedures::{GrpcChecker, InProcessChecker, ProcedureApi, SystemNow};
     use serve_args::Service;
     let jobs = args.jobs_every()?;
-    let procedures = |checker: std::sync::Arc<dyn kovgis_procedures::SpatialChecker>| {
+    let (rechecks, recheck_config) = args.recheck()?;
+    let procedures = |checker: std::sync::Arc<dyn kovgis_procedures::SpatialChecker>,
+                      rechecks: Option<std::time::Duration>| {
         let api = ProcedureApi::new(
             store.clone(),
             checker,
@@ -178,10 +180,14 @@ async fn serve(
             config.limits,
             config.page_tokens.clone(),
             config.server.call_timeout,
-        );
+        )
+        .with_recheck(recheck_config.clone());
         if let Some(every) = jobs {
             // Runs as long as the process: the task ends with it.
             drop(api.spawn_jobs(every));
+        }
+        if let Some(every) = rechecks {
+            drop(api.spawn_rechecks(every));
         }
         api
     };
@@ -205,7 +211,7 @@ async fn serve(
                 config.clone(),
                 |spatial| {
                     let checker = std::sync::Arc::new(InProcessChecker::new(spatial.clone()));
-                    Some(procedures(checker).into_extra(max))
+                    Some(procedures(checker, rechecks).into_extra(max))
                 },
                 shutdown_signal(),
             )
@@ -218,8 +224,20 @@ async fn serve(
             let channel = tonic::transport::Endpoint::from_shared(url.clone())
                 .with_context(|| format!("--spatial-url {url}"))?
                 .connect_lazy();
-            let checker = std::sync::Arc::new(GrpcChecker::new(channel));
-            let extra = procedures(checker).into_extra(config.max_message_bytes);
+            let mut checker = GrpcChecker::new(channel);
+            if let Some(token) = &args.spatial_token {
+                checker = checker
+                    .with_background_token(token)
+                    .map_err(|e| anyhow::anyhow!("--spatial-token: {e}"))?;
+            } else if rechecks.is_some() {
+                tracing::warn!(
+                    "no --spatial-token: this process runs no re-checks (run them where the \
+                     SpatialService runs in process, or give the service a token)"
+                );
+            }
+            let rechecks = rechecks.filter(|_| checker.has_background_token());
+            let extra = procedures(std::sync::Arc::new(checker), rechecks)
+                .into_extra(config.max_message_bytes);
             kovgis_spatial::run_only(listener, config.clone(), extra, shutdown_signal()).await?
         }
     }

@@ -29,6 +29,21 @@ pub struct ServeArgs {
     /// How often the background jobs run (deemed agreement), seconds; 0: never in this process.
     #[arg(long, env = "KOVGIS_JOBS_INTERVAL", default_value_t = 60.0)]
     pub jobs_interval: f64,
+    /// How often the re-check queue is looked at (stored reports re-checked after a data or
+    /// rule change), seconds; 0: never in this process.
+    #[arg(long, env = "KOVGIS_RECHECK_INTERVAL", default_value_t = 2.0)]
+    pub recheck_interval: f64,
+    /// A re-checked overlap area counts as changed when it moves by more than this many m²
+    /// and more than --recheck-tolerance-pct of what it was.
+    #[arg(long, env = "KOVGIS_RECHECK_TOLERANCE_M2", default_value_t = 1.0)]
+    pub recheck_tolerance_m2: f64,
+    #[arg(long, env = "KOVGIS_RECHECK_TOLERANCE_PCT", default_value_t = 1.0)]
+    pub recheck_tolerance_pct: f64,
+    /// With --service procedures: the service's own token for its re-checks at the
+    /// SpatialService (a machine token with kovgis:read:all); without it this process runs no
+    /// re-checks.
+    #[arg(long, env = "KOVGIS_SPATIAL_TOKEN", hide_env_values = true)]
+    pub spatial_token: Option<String>,
     #[arg(long, env = "KOVGIS_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Most vertices accepted in one client geometry.
@@ -137,6 +152,25 @@ impl ServeArgs {
     pub fn jobs_every(&self) -> anyhow::Result<Option<Duration>> {
         let d = duration("jobs-interval", self.jobs_interval)?;
         Ok((!d.is_zero()).then_some(d))
+    }
+
+    /// How often the re-checks run, if at all, and how.
+    pub fn recheck(&self) -> anyhow::Result<(Option<Duration>, kovgis_procedures::RecheckConfig)> {
+        let d = duration("recheck-interval", self.recheck_interval)?;
+        let (m2, pct) = (self.recheck_tolerance_m2, self.recheck_tolerance_pct);
+        if !(m2.is_finite() && m2 >= 0.0 && pct.is_finite() && (0.0..=100.0).contains(&pct)) {
+            anyhow::bail!(
+                "--recheck-tolerance-m2 must be a number ≥ 0 and --recheck-tolerance-pct one from 0 to 100"
+            );
+        }
+        let config = kovgis_procedures::RecheckConfig {
+            tolerance: kovgis_procedures::Tolerance {
+                area_m2: m2,
+                share: pct / 100.0,
+            },
+            ..Default::default()
+        };
+        Ok(((!d.is_zero()).then_some(d), config))
     }
 
     /// The database settings.

@@ -74,6 +74,9 @@ impl SpatialChecker for InProcessChecker {
 #[derive(Debug, Clone)]
 pub struct GrpcChecker {
     client: SpatialServiceClient<Channel>,
+    /// The service's own `authorization` header, for background work that has no caller (the
+    /// re-checks): a machine token with `kovgis:read:all`.
+    background: Option<AsciiMetadataValue>,
 }
 
 impl GrpcChecker {
@@ -81,7 +84,22 @@ impl GrpcChecker {
     pub fn new(channel: Channel) -> GrpcChecker {
         GrpcChecker {
             client: SpatialServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+            background: None,
         }
+    }
+
+    /// The same checker, with `token` for the background work (see [`GrpcChecker`]).
+    pub fn with_background_token(mut self, token: &str) -> Result<GrpcChecker, String> {
+        let v = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "the token is not a valid header value".to_owned())?;
+        self.background = Some(v);
+        Ok(self)
+    }
+
+    /// Whether background work can be spoken for.
+    pub fn has_background_token(&self) -> bool {
+        self.background.is_some()
     }
 }
 
@@ -92,8 +110,9 @@ impl SpatialChecker for GrpcChecker {
         request: v1::ValidateGeometryRequest,
     ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>> {
         let mut client = self.client.clone();
+        let background = on_behalf.identity.is_system().then(|| self.background.clone());
         Box::pin(async move {
-            let Some(token) = on_behalf.authorization else {
+            let Some(token) = on_behalf.authorization.or(background.flatten()) else {
                 // Only a caller with a token can be spoken for across processes.
                 return Err(Status::unauthenticated(
                     "the spatial check runs with the caller's token, and this call has none",
@@ -107,8 +126,9 @@ impl SpatialChecker for GrpcChecker {
 
     fn recheck_horizon(&self, on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>> {
         let mut client = self.client.clone();
+        let background = on_behalf.identity.is_system().then(|| self.background.clone());
         Box::pin(async move {
-            let Some(token) = on_behalf.authorization else {
+            let Some(token) = on_behalf.authorization.or(background.flatten()) else {
                 return Err(Status::unauthenticated(
                     "asking the SpatialService needs a token, and this caller has none",
                 ));

@@ -1,5 +1,5 @@
-//! Background work: deemed agreement, and the re-checks of [`crate::recheck`] (both run by
-//! [`ProcedureApi::spawn_jobs`]).
+//! Background work: deemed agreement ([`ProcedureApi::spawn_jobs`]) and the re-checks of
+//! [`crate::recheck`] ([`ProcedureApi::spawn_rechecks`]).
 //!
 //! Deemed agreement. A coordination request whose answer window has ended
 //! without an answer, under a rule that says silence counts as agreement, is recorded as
@@ -122,6 +122,19 @@ impl ProcedureApi {
                     Ok(n) => tracing::info!(recorded = n, "deemed agreements recorded"),
                     Err(e) => tracing::warn!(error = %e.message(), "deemed-agreement job failed"),
                 }
+            }
+        })
+    }
+
+    /// Runs the re-checks every `every` until the task is aborted (a data change is re-checked
+    /// within about `every` of its index rebuild).
+    pub fn spawn_rechecks(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let api = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
                 match api.run_rechecks().await {
                     Ok(r) if r.requests == 0 => {}
                     Ok(r) => tracing::info!(

@@ -227,10 +227,10 @@ impl ProcedureApi {
                     .to_owned(),
             ),
         };
-        if req.after_event_id < 0 {
+        if req.after_event_id.is_some_and(|a| a < 0) {
             return Err(input(InputError::new(
                 "after_event_id",
-                "must be 0 (from now) or an event id",
+                "must be an event id, 0 (from the first event) or unset (from now)",
             )));
         }
         let assigned = req.assigned_official.trim();
@@ -252,13 +252,13 @@ impl ProcedureApi {
         })?;
         // Subscribe before reading: whatever commits from here on reaches the live part.
         let mut live = feed.events.subscribe();
-        let mut cursor = if req.after_event_id > 0 {
-            req.after_event_id
-        } else {
-            self.store
+        let mut cursor = match req.after_event_id {
+            Some(after) => after,
+            None => self
+                .store
                 .last_event_id(&Caller::system("watch-feed"))
                 .await
-                .map_err(store_status)?
+                .map_err(store_status)?,
         };
         let (tx, rx) = mpsc::channel(self.watch.queue.max(1));
         let (store, page) = (self.store.clone(), self.watch.page);

@@ -34,6 +34,7 @@ const ALL: &[&str] = &[
     "GetProcedureHistory",
     "ListPublicNotices",
     "ListDeliveryFailures",
+    "WatchProcedures",
 ];
 
 /// What a call returned: the names of the procedures in it (for the leak checks).
@@ -190,6 +191,35 @@ async fn call(c: &mut Client, rpc: &str, name: &str, version: i64) -> Result<Vec
                     .map(|f| f.procedure)
                     .collect()
             }),
+        // Every event from the first: the names of the procedures they are about, as received
+        // within 500 ms.
+        "WatchProcedures" => {
+            let mut stream = c
+                .watch_procedures(v1::WatchProceduresRequest {
+                    after_event_id: Some(0),
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            let mut names = Vec::new();
+            loop {
+                match tokio::time::timeout(
+                    std::time::Duration::from_millis(500),
+                    stream.message(),
+                )
+                .await
+                {
+                    Ok(Ok(Some(m))) => {
+                        if let Some(v1::watch_procedures_response::Item::Event(e)) = m.item {
+                            names.push(e.name);
+                        }
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    _ => break,
+                }
+            }
+            Ok(names)
+        }
         other => panic!("unknown RPC {other}"),
     }
 }
@@ -266,7 +296,7 @@ async fn nothing_of_tartu_reaches_tallinn_other_applicants_or_other_authorities(
             // Creating in Tartu is refused outright.
             "CreateProcedure" => assert_eq!(got.unwrap_err().code(), Code::PermissionDenied),
             // Lists answer, with nothing of Tartu in them.
-            "ListProcedures" | "ListDeliveryFailures" => {
+            "ListProcedures" | "ListDeliveryFailures" | "WatchProcedures" => {
                 assert_eq!(got.unwrap(), Vec::<String>::new(), "{rpc}")
             }
             "ListPublicNotices" => {

@@ -105,6 +105,12 @@ fn on_behalf() -> OnBehalf {
 }
 
 impl ProcedureApi {
+    /// The newest re-check request the SpatialService's index holds the change of (`None`
+    /// before its first build): requests up to it may run.
+    pub async fn index_horizon(&self) -> Result<Option<i64>, Status> {
+        self.checker.recheck_horizon(on_behalf()).await
+    }
+
     /// Runs every due request the index is ready for, one after another; see the module docs.
     pub async fn run_rechecks(&self) -> Result<RecheckRun, Status> {
         let mut run = RecheckRun::default();

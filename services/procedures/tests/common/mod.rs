@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod layers;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +45,13 @@ pub const APPLICANT_CODE: &str = "38001010009";
 /// Puts `authorization: Bearer <token>` on every call (none: anonymous).
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    /// `authorization: Bearer <token>`.
+    pub fn token(token: &str) -> Bearer {
+        Bearer(Some(format!("Bearer {token}").parse().unwrap()))
+    }
+}
 
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
@@ -104,6 +113,15 @@ async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
 impl Server {
     /// A server over `url` in `mode`, its clock at [`start_time`].
     pub async fn start(url: &str, mode: Mode) -> Server {
+        Server::start_configured(url, mode, |api| api).await
+    }
+
+    /// A server as [`Server::start`], its service passed through `configure` first.
+    pub async fn start_configured(
+        url: &str,
+        mode: Mode,
+        configure: fn(ProcedureApi) -> ProcedureApi,
+    ) -> Server {
         // The server's errors in the test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -116,14 +134,14 @@ impl Server {
         let make = {
             let (store, now, tokens) = (store.clone(), now.clone(), tokens.clone());
             move |checker: Arc<dyn kovgis_procedures::SpatialChecker>| {
-                ProcedureApi::new(
+                configure(ProcedureApi::new(
                     store,
                     checker,
                     now,
                     InputLimits::default(),
                     tokens,
                     Duration::from_secs(30),
-                )
+                ))
             }
         };
         let mut stops = Vec::new();
