@@ -110,7 +110,10 @@ impl SpatialChecker for GrpcChecker {
         request: v1::ValidateGeometryRequest,
     ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>> {
         let mut client = self.client.clone();
-        let background = on_behalf.identity.is_system().then(|| self.background.clone());
+        let background = on_behalf
+            .identity
+            .is_system()
+            .then(|| self.background.clone());
         Box::pin(async move {
             let Some(token) = on_behalf.authorization.or(background.flatten()) else {
                 // Only a caller with a token can be spoken for across processes.
@@ -126,7 +129,10 @@ impl SpatialChecker for GrpcChecker {
 
     fn recheck_horizon(&self, on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>> {
         let mut client = self.client.clone();
-        let background = on_behalf.identity.is_system().then(|| self.background.clone());
+        let background = on_behalf
+            .identity
+            .is_system()
+            .then(|| self.background.clone());
         Box::pin(async move {
             let Some(token) = on_behalf.authorization.or(background.flatten()) else {
                 return Err(Status::unauthenticated(

@@ -30,8 +30,8 @@ mod who;
 pub use checker::{GrpcChecker, InProcessChecker, OnBehalf, SpatialChecker};
 pub use now::{ManualNow, Now, SystemNow};
 pub use recheck::{RecheckConfig, RecheckRun, Rechecked, Tolerance};
-pub use watch::WatchConfig;
 pub use service::ProcedureApi;
+pub use watch::WatchConfig;
 
 /// The gRPC path of `ListPublicNotices`, open without identity (the auth layer's open prefixes).
 pub const PUBLIC_NOTICES_PATH: &str = "/kovgis.v1.ProcedureService/ListPublicNotices";

@@ -145,7 +145,7 @@ pub fn sees(caller: &Caller, types: Option<&[String]>, e: &WatchedEvent) -> bool
         return false;
     }
     if let Some(types) = types
-        && !types.iter().any(|t| *t == e.procedure_type)
+        && !types.contains(&e.procedure_type)
     {
         return false;
     }
@@ -166,32 +166,36 @@ pub fn sees(caller: &Caller, types: Option<&[String]>, e: &WatchedEvent) -> bool
 
 fn message(e: &WatchedEvent) -> v1::WatchProceduresResponse {
     v1::WatchProceduresResponse {
-        item: Some(v1::watch_procedures_response::Item::Event(v1::WatchedEvent {
-            event_id: e.id,
-            name: e.key.name(),
-            municipality_code: e.key.municipality_code.clone(),
-            r#type: type_of(&e.procedure_type) as i32,
-            version: e.seq,
-            occurred_at: Some(timestamp(e.at)),
-            action: e.action.clone(),
-            state_before: e.state_before.clone(),
-            state_after: e.state_after.clone(),
-            assigned_official: e.assigned_official.clone().unwrap_or_default(),
-            finding_changes_json: if e.findings.is_null() {
-                String::new()
-            } else {
-                e.findings.to_string()
+        item: Some(v1::watch_procedures_response::Item::Event(
+            v1::WatchedEvent {
+                event_id: e.id,
+                name: e.key.name(),
+                municipality_code: e.key.municipality_code.clone(),
+                r#type: type_of(&e.procedure_type) as i32,
+                version: e.seq,
+                occurred_at: Some(timestamp(e.at)),
+                action: e.action.clone(),
+                state_before: e.state_before.clone(),
+                state_after: e.state_after.clone(),
+                assigned_official: e.assigned_official.clone().unwrap_or_default(),
+                finding_changes_json: if e.findings.is_null() {
+                    String::new()
+                } else {
+                    e.findings.to_string()
+                },
             },
-        })),
+        )),
     }
 }
 
 fn resume(last: i64, reason: &str) -> v1::WatchProceduresResponse {
     v1::WatchProceduresResponse {
-        item: Some(v1::watch_procedures_response::Item::Resume(v1::WatchResume {
-            last_event_id: last,
-            reason: reason.to_owned(),
-        })),
+        item: Some(v1::watch_procedures_response::Item::Resume(
+            v1::WatchResume {
+                last_event_id: last,
+                reason: reason.to_owned(),
+            },
+        )),
     }
 }
 
@@ -222,7 +226,10 @@ impl ProcedureApi {
             t => Some(
                 type_name(t)
                     .ok_or_else(|| {
-                        input(InputError::new("type", format!("unknown procedure type {t}")))
+                        input(InputError::new(
+                            "type",
+                            format!("unknown procedure type {t}"),
+                        ))
                     })?
                     .to_owned(),
             ),
@@ -276,7 +283,9 @@ impl ProcedureApi {
                 };
                 let full = batch.len() as i64 == page;
                 for e in batch {
-                    if types.as_deref().is_none_or(|t| t.contains(&e.procedure_type))
+                    if types
+                        .as_deref()
+                        .is_none_or(|t| t.contains(&e.procedure_type))
                         && tx.send(Ok(message(&e))).await.is_err()
                     {
                         return;
@@ -314,7 +323,9 @@ impl ProcedureApi {
                     }
                     Err(broadcast::error::RecvError::Closed) => {
                         let _ = tx
-                            .send(Err(Status::unavailable("the event feed stopped; reconnect")))
+                            .send(Err(Status::unavailable(
+                                "the event feed stopped; reconnect",
+                            )))
                             .await;
                         return;
                     }

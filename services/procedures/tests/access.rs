@@ -203,11 +203,8 @@ async fn call(c: &mut Client, rpc: &str, name: &str, version: i64) -> Result<Vec
                 .into_inner();
             let mut names = Vec::new();
             loop {
-                match tokio::time::timeout(
-                    std::time::Duration::from_millis(500),
-                    stream.message(),
-                )
-                .await
+                match tokio::time::timeout(std::time::Duration::from_millis(500), stream.message())
+                    .await
                 {
                     Ok(Ok(Some(m))) => {
                         if let Some(v1::watch_procedures_response::Item::Event(e)) = m.item {

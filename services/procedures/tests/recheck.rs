@@ -64,7 +64,10 @@ fn rechecks(events: &[v1::ProcedureEvent]) -> Vec<&v1::ProcedureEvent> {
 async fn settle(s: &Server) {
     for _ in 0..100 {
         let r = s.api.run_rechecks().await.unwrap();
-        assert_eq!(r.changed, 0, "a re-check of unchanged data changed a report");
+        assert_eq!(
+            r.changed, 0,
+            "a re-check of unchanged data changed a report"
+        );
         let open: i64 = s
             .store
             .client()
@@ -93,7 +96,10 @@ async fn a_zoning_import_changes_one_verdict_with_one_event_and_a_provenance_cha
     let a = submitted(&s, CLEAR_SQUARE).await;
     let b = submitted(&s, SHORE_SQUARE).await;
     settle(&s).await;
-    let (a_events, b_events) = (history(&s, &a.name).await.len(), history(&s, &b.name).await.len());
+    let (a_events, b_events) = (
+        history(&s, &a.name).await.len(),
+        history(&s, &b.name).await.len(),
+    );
     let verdict_before = get(&s, &a.name).await.report.unwrap().verdict;
     assert_ne!(verdict_before, v1::Verdict::Blocked as i32);
 
@@ -106,7 +112,9 @@ async fn a_zoning_import_changes_one_verdict_with_one_event_and_a_provenance_cha
         &[zone("Z1", A_ZONE, "Park", &["park"])],
     )
     .await;
-    let (id, _) = request_of(&sql, v).await.expect("the import queued a re-check");
+    let (id, _) = request_of(&sql, v)
+        .await
+        .expect("the import queued a re-check");
     // Only A lies in the changed area: one procedure re-checked, one changed.
     assert_eq!(recheck_until_done(&s, &sql, id).await, (1, 1));
 
@@ -114,7 +122,10 @@ async fn a_zoning_import_changes_one_verdict_with_one_event_and_a_provenance_cha
     assert_eq!(events.len(), a_events + 1);
     let e = events.last().unwrap();
     assert_eq!(e.action, "recheck");
-    assert_eq!((e.state_before.as_str(), e.state_after.as_str()), ("under_review", "under_review"));
+    assert_eq!(
+        (e.state_before.as_str(), e.state_after.as_str()),
+        ("under_review", "under_review")
+    );
     let changes: Value = serde_json::from_str(&e.changes_json).unwrap();
     let findings = changes["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{findings:?}");
@@ -162,7 +173,10 @@ const R2: (f64, f64, f64, f64) = (657_484.0, 6_477_150.0, 657_500.0, 6_477_175.0
 const R2_SMALLER: (f64, f64, f64, f64) = (657_486.0, 6_477_150.0, 657_500.0, 6_477_175.0);
 
 fn key_of(f: &v1::Finding) -> String {
-    format!("{}|{}|{}|{}", f.rule, f.layer_resource_name, f.feature_id, f.code)
+    format!(
+        "{}|{}|{}|{}",
+        f.rule, f.layer_resource_name, f.feature_id, f.code
+    )
 }
 
 #[tokio::test]
@@ -241,9 +255,18 @@ async fn an_override_stays_with_an_unchanged_finding_and_is_flagged_when_its_fin
     let changes: Value = serde_json::from_str(&e.changes_json).unwrap();
     let f = &changes["findings"][0];
     assert_eq!(f["change"], "area");
-    assert_eq!(f["before"]["overlap_area_m2"].as_f64().unwrap().round(), 32.0);
-    assert_eq!(f["after"]["overlap_area_m2"].as_f64().unwrap().round(), 16.0);
-    assert_eq!(changes["overrides_flagged"], serde_json::json!([key_of(&r2)]));
+    assert_eq!(
+        f["before"]["overlap_area_m2"].as_f64().unwrap().round(),
+        32.0
+    );
+    assert_eq!(
+        f["after"]["overlap_area_m2"].as_f64().unwrap().round(),
+        16.0
+    );
+    assert_eq!(
+        changes["overrides_flagged"],
+        serde_json::json!([key_of(&r2)])
+    );
     drop(s);
     db.drop_db().await;
 }
@@ -308,8 +331,19 @@ async fn a_rule_version_that_applies_from_tomorrow_changes_reports_when_tomorrow
     let changes: Value = serde_json::from_str(&e.changes_json).unwrap();
     let f = &changes["findings"][0];
     assert_eq!(f["change"], "severity");
-    assert_eq!((f["before"]["severity"].as_str(), f["after"]["severity"].as_str()), (Some("warning"), Some("blocking")));
-    assert!(e.note.contains("RESTRICTION_OVERLAP version 2 applying from 2027-03-02"), "{}", e.note);
+    assert_eq!(
+        (
+            f["before"]["severity"].as_str(),
+            f["after"]["severity"].as_str()
+        ),
+        (Some("warning"), Some("blocking"))
+    );
+    assert!(
+        e.note
+            .contains("RESTRICTION_OVERLAP version 2 applying from 2027-03-02"),
+        "{}",
+        e.note
+    );
     assert_eq!(now.report.unwrap().verdict, v1::Verdict::Blocked as i32);
     drop(s);
     db.drop_db().await;
@@ -333,7 +367,15 @@ async fn two_instances_rechecking_at_once_write_each_event_once() {
     // Eight permits side by side, 10 m apart, all under the zone imported below.
     let mut names = Vec::new();
     for i in 0..8 {
-        let p = submitted(&one, &square(657_540.0 + 10.0 * (i % 4) as f64, 6_476_800.0 + 10.0 * (i / 4) as f64, 8.0)).await;
+        let p = submitted(
+            &one,
+            &square(
+                657_540.0 + 10.0 * (i % 4) as f64,
+                6_476_800.0 + 10.0 * (i / 4) as f64,
+                8.0,
+            ),
+        )
+        .await;
         names.push(p.name);
     }
     settle(&one).await;
@@ -342,7 +384,12 @@ async fn two_instances_rechecking_at_once_write_each_event_once() {
         "recheck-zoning",
         v1::LayerKind::Zoning,
         "",
-        &[zone("Z1", (657_530.0, 6_476_790.0, 657_590.0, 6_476_830.0), "Park", &["park"])],
+        &[zone(
+            "Z1",
+            (657_530.0, 6_476_790.0, 657_590.0, 6_476_830.0),
+            "Park",
+            &["park"],
+        )],
     )
     .await;
     let (id, _) = request_of(&sql, v).await.unwrap();
@@ -358,14 +405,21 @@ async fn two_instances_rechecking_at_once_write_each_event_once() {
     }
     let (a, b) = tokio::join!(one.api.run_rechecks(), two.api.run_rechecks());
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!((a.rechecked, b.rechecked), (8, 8), "both instances re-checked all");
+    assert_eq!(
+        (a.rechecked, b.rechecked),
+        (8, 8),
+        "both instances re-checked all"
+    );
     assert_eq!(a.changed + b.changed, 8, "{a:?} {b:?}");
     for name in &names {
         let events = history(&one, name).await;
         assert_eq!(rechecks(&events).len(), 1, "{name}: {events:?}");
     }
     let done: bool = sql
-        .query_one("SELECT finished_at IS NOT NULL FROM recheck_request WHERE id = $1", &[&id])
+        .query_one(
+            "SELECT finished_at IS NOT NULL FROM recheck_request WHERE id = $1",
+            &[&id],
+        )
         .await
         .unwrap()
         .get(0);

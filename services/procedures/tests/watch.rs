@@ -14,7 +14,11 @@ use kovgis_procedures::WatchConfig;
 
 type Stream = tonic::Streaming<v1::WatchProceduresResponse>;
 
-async fn watch(c: &mut Client, after: i64, filter: impl FnOnce(&mut v1::WatchProceduresRequest)) -> Stream {
+async fn watch(
+    c: &mut Client,
+    after: i64,
+    filter: impl FnOnce(&mut v1::WatchProceduresRequest),
+) -> Stream {
     let mut r = v1::WatchProceduresRequest {
         after_event_id: Some(after),
         ..Default::default()
@@ -68,12 +72,17 @@ fn writers(s: &Server, n: usize, rounds: usize) -> Vec<tokio::task::JoinHandle<(
                     .await
                     .unwrap();
                 let bearer = Bearer::token(&token);
-                let mut c = v1::procedure_service_client::ProcedureServiceClient::with_interceptor(channel, bearer);
+                let mut c = v1::procedure_service_client::ProcedureServiceClient::with_interceptor(
+                    channel, bearer,
+                );
                 for r in 0..rounds {
                     let x = 657_550.0 + 3.0 * w as f64;
                     let y = 6_476_815.0 + 3.0 * r as f64 / rounds as f64;
                     let p = c
-                        .create_procedure(create(v1::ProcedureType::ExcavationPermit, &square(x, y, 2.0)))
+                        .create_procedure(create(
+                            v1::ProcedureType::ExcavationPermit,
+                            &square(x, y, 2.0),
+                        ))
                         .await
                         .unwrap()
                         .into_inner();
@@ -128,7 +137,10 @@ async fn a_watcher_resumed_from_its_last_id_misses_nothing_while_writers_run() {
     );
     // What an event says matches the history.
     let e = got.iter().find(|e| e.action == "submit").unwrap();
-    assert_eq!((e.state_before.as_str(), e.state_after.as_str()), ("draft", "under_review"));
+    assert_eq!(
+        (e.state_before.as_str(), e.state_after.as_str()),
+        ("draft", "under_review")
+    );
     assert_eq!(e.version, 2);
     assert_eq!(e.r#type, v1::ProcedureType::ExcavationPermit as i32);
     assert!(e.name.starts_with("municipalities/0793/procedures/"));
@@ -172,7 +184,10 @@ async fn watchers_see_only_what_they_may() {
         })
         .await
         .unwrap();
-    let mine = [next_event(&mut w_applicant).await, next_event(&mut w_applicant).await];
+    let mine = [
+        next_event(&mut w_applicant).await,
+        next_event(&mut w_applicant).await,
+    ];
     assert_eq!(
         mine.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
         ["create", "submit"]

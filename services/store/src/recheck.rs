@@ -80,24 +80,33 @@ impl Store {
         caller: &Caller,
         request: &RecheckRequest,
     ) -> Result<Vec<ProcedureKey>, StoreError> {
-        let sql = "SELECT DISTINCT p.municipality_code::text, p.id::text
-             FROM procedure p
-             JOIN workflow_state s ON s.workflow_id = p.workflow_id AND s.name = p.state AND s.active
-             LEFT JOIN LATERAL (SELECT (ST_Dump(r.area)).geom AS box
-                                FROM recheck_request r WHERE r.id = $1) a ON true
-             WHERE ($2::text IS NULL OR p.municipality_code = $2)
-               AND (cardinality($3::text[]) = 0 OR p.procedure_type = ANY ($3))
-               AND ($4 = false OR p.geom && a.box)
-             ORDER BY 1, 2";
+        // With an area the boxes drive (a GiST probe of the procedures per box); the state is
+        // then looked up per procedure found.
+        let active = "EXISTS (SELECT 1 FROM workflow_state s
+                              WHERE s.workflow_id = p.workflow_id AND s.name = p.state AND s.active)
+               AND ($2::text IS NULL OR p.municipality_code = $2)
+               AND (cardinality($3::text[]) = 0 OR p.procedure_type = ANY ($3))";
+        let sql = if request.has_area {
+            format!(
+                "SELECT DISTINCT p.municipality_code::text, p.id::text
+                 FROM (SELECT (ST_Dump(area)).geom AS box FROM recheck_request WHERE id = $1) a
+                 JOIN procedure p ON p.geom && a.box
+                 WHERE {active} ORDER BY 1, 2"
+            )
+        } else {
+            format!(
+                "SELECT p.municipality_code::text, p.id::text FROM procedure p
+                 WHERE $1::bigint IS NOT NULL AND {active} ORDER BY 1, 2"
+            )
+        };
         let rows = self
             .query_as(
                 caller,
-                sql,
+                &sql,
                 &[
                     &request.id,
                     &request.municipality_code,
                     &request.procedure_types,
-                    &request.has_area,
                 ],
             )
             .await?;
@@ -108,6 +117,18 @@ impl Store {
                 id: r.get(1),
             })
             .collect())
+    }
+
+    /// Gives request `id` up (its re-check failed): it may be claimed again at once.
+    pub async fn release_recheck(&self, caller: &Caller, id: i64) -> Result<(), StoreError> {
+        let tx = self.begin_as(caller).await?;
+        tx.query(
+            "UPDATE recheck_request SET claimed_until = NULL WHERE id = $1 AND finished_at IS NULL",
+            &[&id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records that request `id` is done: `rechecked` procedures, `changed` of them with an

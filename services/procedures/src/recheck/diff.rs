@@ -129,10 +129,18 @@ pub fn diff(old: &[v1::Finding], new: &[v1::Finding], tol: Tolerance) -> Vec<Fin
 /// A finding as an event shows it.
 pub fn summary(f: &v1::Finding) -> Value {
     let severity = v1::Severity::try_from(f.severity)
-        .map(|s| s.as_str_name().trim_start_matches("SEVERITY_").to_lowercase())
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("SEVERITY_")
+                .to_lowercase()
+        })
         .unwrap_or_default();
     let status = v1::FindingStatus::try_from(f.status)
-        .map(|s| s.as_str_name().trim_start_matches("FINDING_STATUS_").to_lowercase())
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("FINDING_STATUS_")
+                .to_lowercase()
+        })
         .unwrap_or_default();
     json!({
         "rule": f.rule,
@@ -254,10 +262,29 @@ mod tests {
     fn area_within_tolerance_is_no_change() {
         // 1 m² and 1 %: 0.9 m² of 50 m² is under 1 m²; 1.5 m² of 500 m² is under 1 %.
         let t = Tolerance::default();
-        assert!(diff(&[f("R", "1", "H", W, 50.0)], &[f("R", "1", "H", W, 50.9)], t).is_empty());
-        assert!(diff(&[f("R", "1", "H", W, 500.0)], &[f("R", "1", "H", W, 501.5)], t).is_empty());
+        assert!(
+            diff(
+                &[f("R", "1", "H", W, 50.0)],
+                &[f("R", "1", "H", W, 50.9)],
+                t
+            )
+            .is_empty()
+        );
+        assert!(
+            diff(
+                &[f("R", "1", "H", W, 500.0)],
+                &[f("R", "1", "H", W, 501.5)],
+                t
+            )
+            .is_empty()
+        );
         assert_eq!(
-            diff(&[f("R", "1", "H", W, 500.0)], &[f("R", "1", "H", W, 505.5)], t).len(),
+            diff(
+                &[f("R", "1", "H", W, 500.0)],
+                &[f("R", "1", "H", W, 505.5)],
+                t
+            )
+            .len(),
             1
         );
     }
@@ -276,7 +303,10 @@ mod tests {
         let (after, flagged) = flag_overrides(&overrides, &changes, 4);
         assert_eq!(flagged, ["R|shore|2|HIT"]);
         assert!(after[0].get("review").is_none());
-        assert_eq!(after[1]["review"], json!({"change": "disappeared", "version": 4}));
+        assert_eq!(
+            after[1]["review"],
+            json!({"change": "disappeared", "version": 4})
+        );
         // Flagged once: a later re-check does not flag it again.
         let (_, again) = flag_overrides(&after, &changes, 5);
         assert!(again.is_empty());

@@ -119,55 +119,74 @@ impl ProcedureApi {
         };
         let caller = Caller::system(RECHECK);
         let cfg = &self.recheck;
-        let now = self.now.now();
-        let today = kovgis_core::tallinn::date(now);
+        let today = kovgis_core::tallinn::date(self.now.now());
         while let Some(request) = self
             .store
             .claim_recheck(&caller, &cfg.instance, today, horizon, cfg.lease)
             .await
             .map_err(store_status)?
         {
-            let keys = self
-                .store
-                .recheck_targets(&caller, &request)
-                .await
-                .map_err(store_status)?;
-            let (mut rechecked, mut changed) = (0, 0);
-            let mut results = futures::stream::iter(keys)
-                .map(|key| {
-                    let request = &request;
-                    async move { self.recheck_procedure(&key, request, now).await }
-                })
-                .buffer_unordered(cfg.concurrency.max(1));
-            while let Some(r) = results.next().await {
-                // A failure leaves the request unfinished: its lease ends and it runs again
-                // (what was written stays written; a second run finds it unchanged).
-                match r? {
-                    Rechecked::Changed(_) => {
-                        rechecked += 1;
-                        changed += 1;
-                    }
-                    Rechecked::Unchanged => rechecked += 1,
-                    Rechecked::Skipped => {}
+            // The moment of the checks: after the claim, so after the change the request is for
+            // (a moment before it would be answered from the history, not the index).
+            let now = self.now.now();
+            match self.run_request(&caller, &request, now).await {
+                Ok((rechecked, changed)) => {
+                    run.requests += 1;
+                    run.rechecked += rechecked as usize;
+                    run.changed += changed as usize;
+                }
+                Err(e) => {
+                    // Let it run again at the next look, not only when its lease ends (what was
+                    // written stays written; the next run finds it unchanged).
+                    let _ = self.store.release_recheck(&caller, request.id).await;
+                    return Err(e);
                 }
             }
-            drop(results);
-            self.store
-                .finish_recheck(&caller, request.id, rechecked, changed)
-                .await
-                .map_err(store_status)?;
-            tracing::info!(
-                request = request.id,
-                reason = request.reason,
-                rechecked,
-                changed,
-                "re-check done"
-            );
-            run.requests += 1;
-            run.rechecked += rechecked as usize;
-            run.changed += changed as usize;
         }
         Ok(run)
+    }
+
+    /// Re-checks what `request` touches and records it done: (re-checked, changed).
+    async fn run_request(
+        &self,
+        caller: &Caller,
+        request: &RecheckRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(i32, i32), Status> {
+        let cfg = &self.recheck;
+        let keys = self
+            .store
+            .recheck_targets(caller, request)
+            .await
+            .map_err(store_status)?;
+        let (mut rechecked, mut changed) = (0, 0);
+        let mut results = futures::stream::iter(keys)
+            .map(|key| async move { self.recheck_procedure(&key, request, now).await })
+            .buffer_unordered(cfg.concurrency.max(1));
+        while let Some(r) = results.next().await {
+            // A failure leaves the request unfinished (see `run_rechecks`).
+            match r? {
+                Rechecked::Changed(_) => {
+                    rechecked += 1;
+                    changed += 1;
+                }
+                Rechecked::Unchanged => rechecked += 1,
+                Rechecked::Skipped => {}
+            }
+        }
+        drop(results);
+        self.store
+            .finish_recheck(caller, request.id, rechecked, changed)
+            .await
+            .map_err(store_status)?;
+        tracing::info!(
+            request = request.id,
+            reason = request.reason,
+            rechecked,
+            changed,
+            "re-check done"
+        );
+        Ok((rechecked, changed))
     }
 
     /// Re-checks one procedure for `request` at `now`; see the module docs.
@@ -286,7 +305,10 @@ fn describe(r: &RecheckRequest) -> String {
                 "a new version of layer {layer} (dataset version {})",
                 d["dataset_version"]
             ),
-            None => format!("a cadastre update (dataset version {})", d["dataset_version"]),
+            None => format!(
+                "a cadastre update (dataset version {})",
+                d["dataset_version"]
+            ),
         },
         "rule" => format!(
             "rule {} version {} applying from {}",

@@ -97,7 +97,10 @@ pub fn restriction(id: &'static str, rect: (f64, f64, f64, f64)) -> Feature {
 }
 
 /// The re-check request of dataset version `version`: (rechecked, changed) once finished.
-pub async fn request_of(db: &tokio_postgres::Client, version: i64) -> Option<(i64, Option<(i32, i32)>)> {
+pub async fn request_of(
+    db: &tokio_postgres::Client,
+    version: i64,
+) -> Option<(i64, Option<(i32, i32)>)> {
     let rows = db
         .query(
             "SELECT id, finished_at IS NOT NULL, rechecked, changed FROM recheck_request

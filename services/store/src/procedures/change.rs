@@ -197,6 +197,16 @@ impl Store {
             )
             .await?;
         }
+        // Read back before the audit and the event: their locks (the municipality's audit
+        // chain, the event order) are then held only until the commit.
+        let rows = tx
+            .query(&select_one(), &[&key.municipality_code, &key.id])
+            .await?;
+        let row = rows
+            .first()
+            .map(row_of)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("{} not found", key.name())))?;
         tx.audit(&change.audit).await?;
         // The event last: it takes the event-order lock until the commit (migration 0013).
         let seq = change.expected_version + 1;
@@ -217,14 +227,6 @@ impl Store {
             ],
         )
         .await?;
-        let rows = tx
-            .query(&select_one(), &[&key.municipality_code, &key.id])
-            .await?;
-        let row = rows
-            .first()
-            .map(row_of)
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(format!("{} not found", key.name())))?;
         tx.commit().await?;
         Ok(row)
     }

@@ -25,9 +25,9 @@ use serde_json::Value;
 pub use change::{Answer, Change, NewCoordination, OutboxMessage, Set};
 pub use failures::DeliveryFailure;
 pub use read::{EventRow, ListFilter, ListSort, ProcedurePage, PublicNoticeRow};
-pub use watch::{WatchFilter, WatchedEvent};
 /// The trait of the values a [`Set`] takes.
 pub use tokio_postgres::types::ToSql;
+pub use watch::{WatchFilter, WatchedEvent};
 
 /// Names one procedure.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

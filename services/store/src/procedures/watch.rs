@@ -64,7 +64,8 @@ impl WatchFilter {
     }
 }
 
-const SELECT: &str = "SELECT e.id, e.municipality_code::text, e.procedure_id::text, p.procedure_type,
+const SELECT: &str =
+    "SELECT e.id, e.municipality_code::text, e.procedure_id::text, p.procedure_type,
         e.seq, e.occurred_at, e.action, e.state_before, e.state_after,
         CASE WHEN e.action = 'recheck' THEN e.changes -> 'findings' ELSE 'null'::jsonb END,
         p.assigned_official, p.created_by, p.applicant_code, p.authorities
