@@ -19,6 +19,10 @@
 //! three servers on the same data — authentication off, on, and on with row-level security —
 //! in alternating rounds; prints the throughput ratios (`auth_cost`).
 //!
+//! `kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT`: procedures at national scale
+//! (`scripts/bench-procedures.sh`): COUNT synthetic procedures, SubmitProcedure beside its
+//! floor, ListProcedures with a spatial and a state filter (`procedures`).
+//!
 //! Modules: `samples` (seeded footprints and plan areas on random parcels), `inprocess` (the
 //! engine against PostGIS in one process), `grpc` (the load client), `hostile` (the hostile-load
 //! run), `auth_cost` (identity and row-level security), `stats` (percentiles).
@@ -27,6 +31,7 @@ mod auth_cost;
 mod grpc;
 mod hostile;
 mod inprocess;
+mod procedures;
 mod samples;
 mod stats;
 
@@ -52,8 +57,15 @@ async fn main() {
             [key, plain, authed, full] => auth_cost::run(key, [plain, authed, full], &url).await,
             _ => eprintln!("usage: kovgis-bench-validate auth KEY PLAIN AUTHED FULL"),
         },
+        Some("procedures") => match &args[2..] {
+            [key, addr, service_url, count] => {
+                let count = count.parse().expect("procedures … COUNT: a number");
+                procedures::run(key, addr, service_url, count, &url).await
+            }
+            _ => eprintln!("usage: kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT"),
+        },
         _ => eprintln!(
-            "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL"
+            "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL | procedures KEY ADDR SERVICE_URL COUNT"
         ),
     }
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Procedures at national scale (issue 13): the synthetic national data (fixtures/national: the
+# cadastre, per-municipality zoning, national restrictions) imported with `kovgis import`, then
+# PROCEDURES synthetic procedures over the 79 municipalities generated in SQL with their events
+# and coordination requests, and `kovgis serve` (tokens verified, connected as kovgis_service:
+# row-level security applied, as deployed) on that database. Prints, each beside its goal:
+#   a) how long generating the procedures took (and the database's size);
+#   b) SubmitProcedure at concurrency 16 over gRPC beside its floor — the same rows written by
+#      one prepared transaction from a plain tokio-postgres client (goal ≤ 2×);
+#   c) ListProcedures with a 1 km² box and a state filter, as an official (goal p50 ≤ 5 ms);
+#   d) re-checks after a layer change touching 100 000 active procedures (goal ≤ 10 s) and
+#   e) WatchProcedures with 1 000 watchers, delivery p99 (goal ≤ 100 ms): places kept, not yet
+#      measured.
+# Not a test: run it by hand. The database is a throwaway cluster in target/ (removed at the end
+# unless KOVGIS_BENCH_KEEP=1); at 1 000 000 procedures it takes about GB_AT_1M (see README).
+#
+#   scripts/bench-procedures.sh [PROCEDURES]   (default 1000000; PARCELS=775000 synthetic parcels;
+#                                               KOVGIS_BENCH_SUBMITS=2000 submissions in b)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+PROCEDURES=${1:-1000000}
+PARCELS=${PARCELS:-775000}
+
+ensure_packages
+T=${CARGO_TARGET_DIR:-target}
+PGDIR=$PWD/$T/kovgis-benchp-pg
+[ -f "$PGDIR/PG_VERSION" ] && stop_cluster "$PGDIR"
+rm -rf "$PGDIR"
+PGPORT=$(free_port 54369)
+SERVER=
+cleanup() {
+  [ -n "$SERVER" ] && { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
+  stop_cluster "$PGDIR"
+  [ "${KOVGIS_BENCH_KEEP:-0}" = 1 ] || rm -rf "$PGDIR"
+}
+trap cleanup EXIT
+start_cluster "$PGDIR" "$PGPORT"
+ADMIN_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/benchp"
+SERVICE_URL="postgres://kovgis_service@127.0.0.1:$PGPORT/benchp"
+
+cargo build --release --locked -p kovgis -p kovgis-national-gen -p kovgis-bench
+OUT=$T/national-$PARCELS-layers
+if [ ! -f "$OUT/restrictions.gpkg" ]; then
+  log "generating $PARCELS synthetic parcels and the layers into $OUT (deterministic, seed 1)"
+  "$T/release/kovgis-national-gen" --parcels "$PARCELS" --out "$OUT" --layers
+fi
+
+log "loading the national data into a fresh database"
+"$PG_BIN/psql" "$ADMIN_URL" -qc "CREATE DATABASE benchp OWNER kovgis_owner"
+# As on a real server (README: Database roles…): && leakproof for the service role's index use.
+"$PG_BIN/psql" "$DATABASE_URL" -qc "CREATE EXTENSION IF NOT EXISTS postgis" \
+  -c "ALTER FUNCTION geometry_overlaps(geometry, geometry) LEAKPROOF"
+K="$T/release/kovgis"
+"$K" migrate >/dev/null 2>&1
+"$K" load-demo --municipalities-only >/dev/null 2>&1
+"$K" import parcels "$OUT/cadastre.gpkg" -q
+for code in $(ogrinfo -so "$OUT/zoning.gpkg" | sed -n 's/^[0-9]*: zoning_\([0-9]*\).*/\1/p'); do
+  "$K" import layer "$OUT/zoning.gpkg" --layer "zoning_$code" --kind zoning --municipality "$code" \
+    --name zoning --title "Üldplaneering (synthetic)" --map id=zone_id -q >/dev/null
+done
+"$K" import layer "$OUT/restrictions.gpkg" --kind restriction --national --name restrictions \
+  --title "Kitsendused (synthetic)" --map id=restriction_id -q >/dev/null
+"$PG_BIN/psql" "$DATABASE_URL" -qc "ANALYZE"
+
+KEYDIR=$PGDIR/bench-auth
+"$K" token init-dev-key --dir "$KEYDIR" >/dev/null
+PORT=$(free_port 50091)
+log "kovgis serve on 127.0.0.1:$PORT as kovgis_service, tokens verified"
+# The deemed-agreement job stays off (it is not what is measured); the outbox deliverer runs as
+# it does in production (no authority has a webhook here).
+DATABASE_URL=$SERVICE_URL "$K" serve --jwks "$KEYDIR/jwks" --listen "127.0.0.1:$PORT" \
+  --jobs-interval 0 >"$PGDIR/serve.log" 2>&1 &
+SERVER=$!
+log "generating $PROCEDURES procedures and measuring"
+"$T/release/kovgis-bench-validate" procedures "$KEYDIR/dev-signing-key.pem" "127.0.0.1:$PORT" \
+  "$SERVICE_URL" "$PROCEDURES"
+df -h "$PGDIR" | tail -1 | awk '{ print "disk: " $4 " free on " $6 " at the end" }'
