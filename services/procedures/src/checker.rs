@@ -33,6 +33,10 @@ pub trait SpatialChecker: Send + Sync + std::fmt::Debug + 'static {
         on_behalf: OnBehalf,
         request: v1::ValidateGeometryRequest,
     ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>>;
+
+    /// The newest re-check request whose change the SpatialService's index holds (`None` while
+    /// it has none): a re-check of a later request would run on the old data.
+    fn recheck_horizon(&self, on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>>;
 }
 
 /// The SpatialService of this process.
@@ -59,6 +63,10 @@ impl SpatialChecker for InProcessChecker {
             r.extensions_mut().insert(on_behalf.identity);
             Ok(self.api.validate_geometry(r).await?.into_inner())
         })
+    }
+
+    fn recheck_horizon(&self, _on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>> {
+        Box::pin(async move { Ok(self.api.recheck_horizon()) })
     }
 }
 
@@ -94,6 +102,21 @@ impl SpatialChecker for GrpcChecker {
             let mut r = tonic::Request::new(request);
             r.metadata_mut().insert("authorization", token);
             Ok(client.validate_geometry(r).await?.into_inner())
+        })
+    }
+
+    fn recheck_horizon(&self, on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>> {
+        let mut client = self.client.clone();
+        Box::pin(async move {
+            let Some(token) = on_behalf.authorization else {
+                return Err(Status::unauthenticated(
+                    "asking the SpatialService needs a token, and this caller has none",
+                ));
+            };
+            let mut r = tonic::Request::new(v1::GetIndexStatsRequest::default());
+            r.metadata_mut().insert("authorization", token);
+            let stats = client.get_index_stats(r).await?.into_inner();
+            Ok(Some(stats.recheck_horizon as i64))
         })
     }
 }

@@ -1,4 +1,7 @@
-//! Background work: deemed agreement. A coordination request whose answer window has ended
+//! Background work: deemed agreement, and the re-checks of [`crate::recheck`] (both run by
+//! [`ProcedureApi::spawn_jobs`]).
+//!
+//! Deemed agreement. A coordination request whose answer window has ended
 //! without an answer, under a rule that says silence counts as agreement, is recorded as
 //! agreed by `system:deemed-agreement` — an event on the procedure naming the rule that
 //! applied.
@@ -118,6 +121,16 @@ impl ProcedureApi {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(recorded = n, "deemed agreements recorded"),
                     Err(e) => tracing::warn!(error = %e.message(), "deemed-agreement job failed"),
+                }
+                match api.run_rechecks().await {
+                    Ok(r) if r.requests == 0 => {}
+                    Ok(r) => tracing::info!(
+                        requests = r.requests,
+                        rechecked = r.rechecked,
+                        changed = r.changed,
+                        "re-checks done"
+                    ),
+                    Err(e) => tracing::warn!(error = %e.message(), "re-check job failed"),
                 }
             }
         })

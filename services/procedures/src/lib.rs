@@ -12,20 +12,25 @@
 //!
 //! The spatial check goes through a [`SpatialChecker`]: in process when one server runs both
 //! services, over gRPC when they run apart — with the caller's identity either way. Time comes
-//! from a [`Now`] so that tests set it. [`jobs`] holds the background work (deemed agreement),
-//! safe on several instances at once.
+//! from a [`Now`] so that tests set it. [`jobs`] holds the background work (deemed agreement and
+//! [`recheck`]: keeping stored reports true when data or rules change), safe on several
+//! instances at once. [`watch`] streams the events to client apps (`WatchProcedures`).
 
 mod checker;
 mod clocks;
 mod contents;
 pub mod jobs;
 mod now;
+pub mod recheck;
 mod service;
 mod view;
+pub mod watch;
 mod who;
 
 pub use checker::{GrpcChecker, InProcessChecker, OnBehalf, SpatialChecker};
 pub use now::{ManualNow, Now, SystemNow};
+pub use recheck::{RecheckConfig, RecheckRun, Rechecked, Tolerance};
+pub use watch::WatchConfig;
 pub use service::ProcedureApi;
 
 /// The gRPC path of `ListPublicNotices`, open without identity (the auth layer's open prefixes).

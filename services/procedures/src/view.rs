@@ -103,6 +103,9 @@ pub fn procedure(
                 reason: text(o, "reason"),
                 by: text(o, "by"),
                 at: micros(&o["at_us"]),
+                needs_review: o.get("review").is_some(),
+                review_reason: text(&o["review"], "change"),
+                review_version: o["review"]["version"].as_i64().unwrap_or_default(),
             })
             .collect(),
         blocking_override_reason: row.blocking_override.clone().unwrap_or_default(),

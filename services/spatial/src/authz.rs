@@ -360,6 +360,14 @@ pub const TABLE: &[Entry] = &[
         reach: "the own municipality's undeliverable messages",
     },
     Entry {
+        rpc: "ProcedureService/WatchProcedures",
+        open: Open::To {
+            roles: PROCEDURE_READERS,
+            scopes: PROCEDURE_READ_SCOPES,
+        },
+        reach: "the events of the procedures GetProcedure would show, as they are committed",
+    },
+    Entry {
         rpc: "ProcedureService/ListPublicNotices",
         open: Open::Public,
         reach: "what is on public display now, without personal data",

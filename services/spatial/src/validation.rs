@@ -31,6 +31,9 @@ pub struct Built {
     /// When the newest dataset version in it was imported: earlier dates are answered from
     /// PostGIS ([`build_past`]).
     pub newest_version_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The newest re-check request whose change this index holds (re-checks up to it may run
+    /// on it; see kovgis-store `index_source`).
+    pub recheck_horizon: i64,
     /// When the build finished (reports say which index answered them).
     pub built_at: SystemTime,
     /// Process resident memory right after the build, bytes (`None` where the platform does
@@ -220,6 +223,7 @@ fn assemble(source: kovgis_store::index_source::IndexSource, started: Instant) -
         rules,
         municipalities: source.municipalities.into_iter().collect(),
         newest_version_at: source.newest_version_at,
+        recheck_horizon: source.recheck_horizon,
         built_at: SystemTime::now(),
         resident_bytes: resident_bytes(),
     }

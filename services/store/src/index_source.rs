@@ -74,6 +74,9 @@ pub struct IndexSource {
     /// When the newest dataset version was imported: an index built from this source answers
     /// for dates from then on.
     pub newest_version_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The newest re-check request (migration 0013) whose change this snapshot holds: an index
+    /// built from it may run the re-checks up to it.
+    pub recheck_horizon: i64,
 }
 
 /// A historical window: the rows in force at `at` whose geometry meets `bbox`
@@ -182,6 +185,12 @@ impl Store {
             .query_one("SELECT max(imported_at) FROM dataset_version", &[])
             .await
             .map_err(pg("reading the newest dataset version"))?
+            .get(0);
+        // The newest re-check request this snapshot holds the data of (migration 0013).
+        source.recheck_horizon = tx
+            .query_one("SELECT coalesce(max(id), 0) FROM recheck_request", &[])
+            .await
+            .map_err(pg("reading the re-check horizon"))?
             .get(0);
 
         for r in tx

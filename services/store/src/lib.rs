@@ -23,6 +23,7 @@ pub mod outbox;
 mod pool;
 pub mod procedures;
 mod queries;
+pub mod recheck;
 mod rules;
 pub mod workflows;
 

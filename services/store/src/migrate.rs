@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_procedures",
         include_str!("../../../migrations/0012_procedures.sql"),
     ),
+    (
+        "0013_procedure_watch_recheck",
+        include_str!("../../../migrations/0013_procedure_watch_recheck.sql"),
+    ),
 ];
 
 impl Store {

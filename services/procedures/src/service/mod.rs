@@ -11,6 +11,8 @@ mod read;
 mod steps;
 mod submit;
 
+pub(crate) use submit::check_request;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,12 +40,17 @@ pub(crate) fn store_status(e: kovgis_store::StoreError) -> Status {
 #[derive(Debug, Clone)]
 pub struct ProcedureApi {
     pub(crate) store: Store,
-    checker: Arc<dyn SpatialChecker>,
+    pub(crate) checker: Arc<dyn SpatialChecker>,
     pub(crate) now: Arc<dyn Now>,
     limits: InputLimits,
     tokens: PageTokenKey,
     call_timeout: Duration,
     workflows: Arc<Mutex<HashMap<i64, Arc<Workflow>>>>,
+    pub(crate) recheck: crate::recheck::RecheckConfig,
+    /// The one reader of new events that every watcher of this process shares (started by the
+    /// first watcher).
+    pub(crate) feed: Arc<tokio::sync::OnceCell<crate::watch::Feed>>,
+    pub(crate) watch: crate::watch::WatchConfig,
 }
 
 impl ProcedureApi {
@@ -66,7 +73,22 @@ impl ProcedureApi {
             tokens,
             call_timeout,
             workflows: Arc::default(),
+            recheck: Default::default(),
+            feed: Arc::default(),
+            watch: Default::default(),
         }
+    }
+
+    /// The same service with re-checks configured by `config`.
+    pub fn with_recheck(mut self, config: crate::recheck::RecheckConfig) -> ProcedureApi {
+        self.recheck = config;
+        self
+    }
+
+    /// The same service with watchers bounded by `config`.
+    pub fn with_watch(mut self, config: crate::watch::WatchConfig) -> ProcedureApi {
+        self.watch = config;
+        self
     }
 
     /// The workflow version `id`, loaded once (for the background jobs).
@@ -118,6 +140,18 @@ impl ProcedureApi {
 
 #[tonic::async_trait]
 impl ProcedureService for ProcedureApi {
+    type WatchProceduresStream = crate::watch::WatchStream;
+
+    async fn watch_procedures(
+        &self,
+        request: Request<v1::WatchProceduresRequest>,
+    ) -> Result<Response<Self::WatchProceduresStream>> {
+        // Only the setup is bounded by the call deadline: the stream lasts while the client
+        // listens.
+        self.bounded("WatchProcedures", self.watch_procedures(request))
+            .await
+    }
+
     async fn create_procedure(
         &self,
         request: Request<v1::CreateProcedureRequest>,

@@ -31,6 +31,29 @@ pub(super) fn config_caller() -> kovgis_store::Caller {
     kovgis_store::Caller::system("procedure-config")
 }
 
+/// The spatial check of a stored procedure's contents, at `as_of` (`None`: now).
+pub(crate) fn check_request(
+    row: &kovgis_store::procedures::ProcedureRow,
+    as_of: Option<prost_types::Timestamp>,
+) -> v1::ValidateGeometryRequest {
+    let c = &row.contents;
+    v1::ValidateGeometryRequest {
+        municipality_code: row.key.municipality_code.clone(),
+        procedure_type: row.procedure_type.clone(),
+        geometry: Some(v1::Geometry {
+            value: Some(v1::geometry::Value::Wkb(kovgis_core::output::to_wkb(
+                &geo::Geometry::MultiPolygon(c.geometry.clone()),
+            ))),
+            epsg: 3301,
+        }),
+        intended_use: c.intended_use.clone(),
+        parcel_codes: c.parcel_codes.clone(),
+        as_of,
+        locale: "et".into(),
+        output: None,
+    }
+}
+
 /// Coordination requests one procedure may have.
 pub const MAX_REQUESTS: usize = 100;
 
@@ -60,24 +83,9 @@ impl ProcedureApi {
             }
             text("override_blocking_reason", override_reason, MAX_TEXT).map_err(input)?;
         }
-        let c = &l.row.contents;
-        let check = v1::ValidateGeometryRequest {
-            municipality_code: l.row.key.municipality_code.clone(),
-            procedure_type: l.row.procedure_type.clone(),
-            geometry: Some(v1::Geometry {
-                value: Some(v1::geometry::Value::Wkb(kovgis_core::output::to_wkb(
-                    &geo::Geometry::MultiPolygon(c.geometry.clone()),
-                ))),
-                epsg: 3301,
-            }),
-            intended_use: c.intended_use.clone(),
-            parcel_codes: c.parcel_codes.clone(),
-            // The data and rules in force now (the real now: the injected clock moves deadlines,
-            // not the map).
-            as_of: None,
-            locale: "et".into(),
-            output: None,
-        };
+        // The data and rules in force now (the real now: the injected clock moves deadlines,
+        // not the map).
+        let check = check_request(&l.row, None);
         let report = self
             .checker
             .validate(

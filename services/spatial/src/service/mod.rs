@@ -84,6 +84,12 @@ impl SpatialApi {
     }
 
     /// The validation index, or UNAVAILABLE while the first one is being built.
+    /// The newest re-check request the index in use holds the change of (`None` until the
+    /// first build): the ProcedureService's re-checks wait for it.
+    pub fn recheck_horizon(&self) -> Option<i64> {
+        self.index.current().map(|b| b.recheck_horizon)
+    }
+
     fn built(&self) -> Result<Arc<Built>> {
         self.index.current().ok_or_else(|| {
             ServiceError::Unavailable("the validation index is being built; try again".into())

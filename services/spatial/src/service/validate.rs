@@ -316,5 +316,6 @@ pub(super) async fn index_stats(
         .stale_since
         .map(|t| convert::timestamp(chrono::DateTime::<chrono::Utc>::from(t)));
     stats.stale_reason = fresh.reason;
+    stats.recheck_horizon = built.recheck_horizon.max(0) as u64;
     Ok(stats)
 }

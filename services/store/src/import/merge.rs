@@ -99,6 +99,12 @@ impl Import {
         )
         .await
         .map_err(pg("recording the import counts"))?;
+        // The re-checks this version causes, in the same transaction (migration 0013).
+        if !self.options.dry_run {
+            c.execute("SELECT kovgis_recheck_dataset($1)", &[&self.version])
+                .await
+                .map_err(pg("queueing the re-checks"))?;
+        }
         let payload = serde_json::json!({
             "version": self.version,
             "target": self.target.version_target(),

@@ -137,24 +137,6 @@ impl Store {
                 None => StoreError::NotFound(format!("{} not found", key.name())),
             });
         }
-        let seq = change.expected_version + 1;
-        tx.query(
-            "INSERT INTO procedure_event (municipality_code, procedure_id, seq, subject, action,
-                                          state_before, state_after, changes, note)
-             VALUES ($1, $2::text::uuid, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &key.municipality_code,
-                &key.id,
-                &seq,
-                &caller.subject,
-                &change.action,
-                &change.state_before,
-                &change.state_after,
-                &change.changes,
-                &change.note,
-            ],
-        )
-        .await?;
         for c in &change.open {
             tx.query(
                 "INSERT INTO coordination_request (municipality_code, procedure_id, number,
@@ -216,6 +198,25 @@ impl Store {
             .await?;
         }
         tx.audit(&change.audit).await?;
+        // The event last: it takes the event-order lock until the commit (migration 0013).
+        let seq = change.expected_version + 1;
+        tx.query(
+            "INSERT INTO procedure_event (municipality_code, procedure_id, seq, subject, action,
+                                          state_before, state_after, changes, note)
+             VALUES ($1, $2::text::uuid, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &key.municipality_code,
+                &key.id,
+                &seq,
+                &caller.subject,
+                &change.action,
+                &change.state_before,
+                &change.state_after,
+                &change.changes,
+                &change.note,
+            ],
+        )
+        .await?;
         let rows = tx
             .query(&select_one(), &[&key.municipality_code, &key.id])
             .await?;

@@ -75,6 +75,18 @@ impl Store {
             return self.by_idempotency_key(caller, new).await;
         };
         let row = row_of(row)?;
+        tx.audit(&AuditEvent {
+            municipality_code: Some(new.municipality_code.clone()),
+            rpc: new.rpc.clone(),
+            action: AuditAction::Create,
+            entity_kind: "procedure".into(),
+            entity_id: row.key.id.clone(),
+            person_code: c.person_code().map(str::to_owned),
+            purpose: None,
+            details: serde_json::json!({"procedure_type": new.procedure_type}),
+        })
+        .await?;
+        // The event last: it takes the event-order lock until the commit (migration 0013).
         tx.query(
             "INSERT INTO procedure_event (municipality_code, procedure_id, seq, subject, action,
                                           state_before, state_after, changes, note)
@@ -87,17 +99,6 @@ impl Store {
                 &serde_json::json!({"state": {"before": null, "after": row.state}}),
             ],
         )
-        .await?;
-        tx.audit(&AuditEvent {
-            municipality_code: Some(new.municipality_code.clone()),
-            rpc: new.rpc.clone(),
-            action: AuditAction::Create,
-            entity_kind: "procedure".into(),
-            entity_id: row.key.id.clone(),
-            person_code: c.person_code().map(str::to_owned),
-            purpose: None,
-            details: serde_json::json!({"procedure_type": new.procedure_type}),
-        })
         .await?;
         tx.commit().await?;
         Ok((row, true))

@@ -17,6 +17,7 @@ mod change;
 mod create;
 mod failures;
 mod read;
+mod watch;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -24,6 +25,7 @@ use serde_json::Value;
 pub use change::{Answer, Change, NewCoordination, OutboxMessage, Set};
 pub use failures::DeliveryFailure;
 pub use read::{EventRow, ListFilter, ListSort, ProcedurePage, PublicNoticeRow};
+pub use watch::{WatchFilter, WatchedEvent};
 /// The trait of the values a [`Set`] takes.
 pub use tokio_postgres::types::ToSql;
 
