@@ -21,7 +21,9 @@
 //!
 //! `kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT`: procedures at national scale
 //! (`scripts/bench-procedures.sh`): COUNT synthetic procedures, SubmitProcedure beside its
-//! floor, ListProcedures with a spatial and a state filter (`procedures`).
+//! floor, ListProcedures with a spatial and a state filter; `procedures-recheck STARTED IMPORTED
+//! TARGET`: the re-checks after the script's layer change; `procedures-watch KEY ADDR`:
+//! WatchProcedures with 1 000 watchers (`procedures`).
 //!
 //! Modules: `samples` (seeded footprints and plan areas on random parcels), `inprocess` (the
 //! engine against PostGIS in one process), `grpc` (the load client), `hostile` (the hostile-load
@@ -63,6 +65,17 @@ async fn main() {
                 procedures::run(key, addr, service_url, count, &url).await
             }
             _ => eprintln!("usage: kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT"),
+        },
+        Some("procedures-recheck") => match &args[2..] {
+            [started, imported, target] => {
+                let n = |v: &str| v.parse::<f64>().expect("procedures-recheck: numbers");
+                procedures::run_recheck(&url, n(started), n(imported), n(target) as i64).await
+            }
+            _ => eprintln!("usage: kovgis-bench-validate procedures-recheck STARTED IMPORTED TARGET"),
+        },
+        Some("procedures-watch") => match &args[2..] {
+            [key, addr] => procedures::run_watch(key, addr, &url).await,
+            _ => eprintln!("usage: kovgis-bench-validate procedures-watch KEY ADDR"),
         },
         _ => eprintln!(
             "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL | procedures KEY ADDR SERVICE_URL COUNT"

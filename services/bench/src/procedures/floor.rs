@@ -9,8 +9,10 @@
 //! what the server wrote for the original: the procedure row updated on its version (state,
 //! report, report id, verdict, override, authorities, decision clock, deadline, times), the
 //! event (with the server's recorded changes), one coordination request and one outbox message
-//! per authority, and the audit event. `BEGIN` with the caller settings goes pipelined with the
-//! update, as the store sends it; every other statement waits for the one before it.
+//! per authority, and the audit event, in the store's order (the event last: it takes the
+//! event-order lock of migration 0013 until the commit). `BEGIN` with the caller settings goes
+//! pipelined with the update, as the store sends it; every other statement waits for the one
+//! before it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -227,19 +229,6 @@ async fn write(c: &Client, s: &Prepared, w: &Work) {
     let (_, updated) = tokio::try_join!(c.batch_execute(&begin), c.execute(&s.update, &params))
         .expect("the floor's update");
     assert_eq!(updated, 1, "the floor updates its draft");
-    c.execute(
-        &s.event,
-        &[
-            &w.municipality,
-            &w.id,
-            &w.subject,
-            &w.state,
-            &w.changes,
-            &w.note,
-        ],
-    )
-    .await
-    .expect("the floor's event");
     for (number, authority, keys, note, due, rule) in &w.requests {
         c.execute(
             &s.request,
@@ -268,6 +257,20 @@ async fn write(c: &Client, s: &Prepared, w: &Work) {
     c.execute(&s.audit, &[&w.municipality, &w.id, &w.person_code])
         .await
         .expect("the floor's audit event");
+    // The event last, as the store writes it: it takes the event-order lock until the commit.
+    c.execute(
+        &s.event,
+        &[
+            &w.municipality,
+            &w.id,
+            &w.subject,
+            &w.state,
+            &w.changes,
+            &w.note,
+        ],
+    )
+    .await
+    .expect("the floor's event");
     c.batch_execute("COMMIT").await.expect("the floor's commit");
 }
 

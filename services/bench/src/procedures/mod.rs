@@ -10,32 +10,32 @@
 //!   rows from a plain client ([`floor`]): p50, p99, throughput and the ratio (goal ≤ 2×);
 //! - c) `ListProcedures` with a 1 km² box and a state filter ([`list`]): p50, p99 (goal p50 ≤
 //!   5 ms);
-//! - d) the re-check after a layer change touching 100 000 active procedures, and e)
-//!   `WatchProcedures` with 1 000 watchers: not measured yet (marked places below; they need the
-//!   re-check queue and the streaming RPC of issue 13).
+//!
+//! `kovgis-bench-validate procedures-recheck STARTED IMPORTED TARGET` prints d), the re-checks
+//! after the script's layer change ([`recheck`]); `kovgis-bench-validate procedures-watch KEY
+//! ADDR` prints e), `WatchProcedures` with 1 000 watchers while writers change procedures
+//! ([`watch`]).
 //!
 //! Environment: `KOVGIS_BENCH_SUBMITS` (default 2000) submissions in b), after 64 not counted.
 
 mod floor;
 mod list;
+mod recheck;
+mod reports;
 mod setup;
 mod submit;
+mod watch;
 
 use kovgis_api::v1;
-use kovgis_api::v1::spatial_service_client::SpatialServiceClient;
 use kovgis_auth::DevKey;
-use prost::Message;
 use tokio_postgres::NoTls;
 
-use crate::auth_cost::{connect, ready, with_token};
+use crate::auth_cost::{connect, ready};
 use crate::samples::samples;
 use crate::stats::summary;
-use setup::StoredReport;
 
 const CONCURRENCY: usize = 16;
 const WARM_UP: usize = 64;
-/// Distinct real reports stored on the synthetic active procedures.
-const REPORTS: i64 = 64;
 
 /// Runs the benchmark (see the module header).
 pub async fn run(key_file: &str, addr: &str, service_url: &str, count: i64, url: &str) {
@@ -62,46 +62,21 @@ pub async fn run(key_file: &str, addr: &str, service_url: &str, count: i64, url:
         channels.push(connect(addr).await);
     }
 
-    // Real reports for the synthetic active procedures: the server's own ValidateGeometry.
-    let report_samples = samples(&db, REPORTS, false, 21).await;
-    let tokens = submit::tokens(&key, &report_samples);
-    let first = &report_samples[0];
+    // The server is up and its index built (a first validation answers).
+    let first = samples(&db, 1, false, 21).await;
+    let tokens = submit::tokens(&key, &first);
     ready(
         &channels[0],
-        &validation(first),
-        &tokens[&first.municipality],
+        &validation(&first[0]),
+        &tokens[&first[0].municipality],
     )
     .await;
-    let mut spatial = SpatialServiceClient::new(channels[0].clone());
-    let mut reports = Vec::new();
-    for s in &report_samples {
-        let r = spatial
-            .validate_geometry(with_token(validation(s), &tokens[&s.municipality]))
-            .await
-            .expect("ValidateGeometry")
-            .into_inner();
-        let mut authorities: Vec<String> = r
-            .findings
-            .iter()
-            .filter(|f| f.status == v1::FindingStatus::Failed as i32)
-            .map(|f| f.authority.trim().to_owned())
-            .filter(|a| !a.is_empty())
-            .collect();
-        authorities.sort();
-        authorities.dedup();
-        reports.push(StoredReport {
-            bytes: r.encode_to_vec(),
-            id: r.report_id.clone(),
-            verdict: v1::Verdict::try_from(r.verdict)
-                .map(|v| v.as_str_name().to_owned())
-                .unwrap_or_default(),
-            authorities,
-        });
-    }
-    let mean_report = reports.iter().map(|r| r.bytes.len()).sum::<usize>() / reports.len().max(1);
 
     // a) setup
-    let g = setup::generate(&db, count, &reports).await;
+    let loading = setup::generate(&db, count).await;
+    let national = reports::national_token(&key);
+    let (checked, mean_report, reports_s) = reports::write(&db, &channels, &national).await;
+    let g = setup::finish(&db, loading).await;
     let size = db
         .query_one(
             "SELECT pg_size_pretty(pg_database_size(current_database())),
@@ -112,15 +87,18 @@ pub async fn run(key_file: &str, addr: &str, service_url: &str, count: i64, url:
         .await
         .expect("sizes");
     println!(
-        "a) setup: {} procedures in {} municipalities ({} active, reports of {mean_report} bytes on average), {} events, {} coordination requests",
+        "a) setup: {} procedures in {} municipalities ({} active), {} events, {} coordination requests",
         g.procedures, g.municipalities, g.active, g.events, g.coordination
     );
     println!(
-        "   generated in {:.1} s (rows {:.1} s, indexes {:.1} s), VACUUM ANALYZE {:.1} s; database {}, procedure {}, procedure_event {}",
+        "   generated in SQL in {:.1} s (rows {:.1} s, indexes {:.1} s); the {checked} active ones checked by the server and their reports ({mean_report} bytes on average) stored in {reports_s:.1} s; VACUUM ANALYZE {:.1} s",
         g.insert_s + g.index_s,
         g.insert_s,
         g.index_s,
         g.vacuum_s,
+    );
+    println!(
+        "   database {}, of it procedure {} and procedure_event {}",
         size.get::<_, String>(0),
         size.get::<_, String>(1),
         size.get::<_, String>(2)
@@ -169,18 +147,6 @@ pub async fn run(key_file: &str, addr: &str, service_url: &str, count: i64, url:
         }
     );
 
-    // d) BENCHMARK PLACE (issue 13, item 2): re-checks after a layer change that touches
-    // 100 000 active procedures — import a changed zoning/restriction layer whose changed area
-    // covers them, time until the re-check queue (recheck_request.finished_at) is done, count
-    // procedures re-checked and events written. Goal ≤ 10 s.
-    println!(
-        "d) re-check after a layer change touching 100 000 active procedures: not measured (needs the re-check queue)   (goal ≤ 10 s)"
-    );
-    // e) BENCHMARK PLACE (issue 13, item 3): WatchProcedures with 1 000 watchers open while
-    // writers change procedures; event delivery p99, commit → received. Goal ≤ 100 ms.
-    println!(
-        "e) WatchProcedures, 1 000 watchers, delivery p99: not measured (needs WatchProcedures)   (goal ≤ 100 ms)"
-    );
 }
 
 /// A check of the sample's footprint as a building permit, without outlines.
@@ -197,4 +163,23 @@ fn validation(s: &crate::samples::Sample) -> v1::ValidateGeometryRequest {
         intended_use: "residential_building".into(),
         ..Default::default()
     }
+}
+
+/// d): waits for the re-check queue (see [`recheck`]).
+pub async fn run_recheck(url: &str, started: f64, imported: f64, target: i64) {
+    let (db, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connecting");
+    tokio::spawn(conn);
+    recheck::run(&db, started, imported, target).await;
+}
+
+/// e): watchers and writers (see [`watch`]).
+pub async fn run_watch(key_file: &str, addr: &str, url: &str) {
+    let (db, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connecting");
+    tokio::spawn(conn);
+    let key = DevKey::load(key_file.as_ref()).expect("loading the benchmark's signing key");
+    watch::run(&db, &key, addr).await;
 }

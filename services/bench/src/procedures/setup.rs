@@ -11,26 +11,20 @@
 //! plan: initiation), 4 % waiting for the applicant — 12 % active —, 70 % granted (a plan: in
 //! force), 10 % refused, 7 % withdrawn. Active procedures were created in the last 90 days, the
 //! others from 2022 on; works periods (excavation and felling) start 10–60 days after creation
-//! and last 1–60 days. Active procedures carry a real report (one of `reports`, from the server's
-//! ValidateGeometry), its authorities, one coordination request per authority, the decision
-//! clock of their type (migration 0011) and an assigned official; ended ones a decision and no
-//! report. Events: create, submit, assign, then pause, decision or withdrawal — 1 to 4 per
-//! procedure, numbered by version as the service numbers them.
+//! and last 1–60 days. Active procedures get their own report afterwards (the server checks each
+//! one's area: `reports`), its authorities and one coordination request per authority
+//! ([`finish`]), the decision clock of their type (migration 0011) and an assigned official;
+//! ended ones a decision and no report. Events: create, submit, assign, then pause, decision or
+//! withdrawal — 1 to 4 per procedure, numbered by version as the service numbers them, their
+//! global ids (migration 0013) drawn from the sequence with the ordering trigger off for the
+//! load (one transaction: no watcher could see them out of order, and no 4 million
+//! notifications).
 //!
 //! The secondary indexes of the three tables are dropped for the load and built again after it
 //! (from their own definitions, so migrations that add indexes are covered), then `VACUUM
 //! ANALYZE`.
 
 use std::time::Instant;
-
-/// A report to store on active procedures: its bytes, id, verdict and the authorities its
-/// failed findings name.
-pub struct StoredReport {
-    pub bytes: Vec<u8>,
-    pub id: String,
-    pub verdict: String,
-    pub authorities: Vec<String>,
-}
 
 /// What the generation made, and how long it took.
 pub struct Generated {
@@ -46,12 +40,15 @@ pub struct Generated {
 
 const TABLES: &str = "'procedure', 'procedure_event', 'coordination_request'";
 
-/// Generates `count` procedures (see the module header) into an empty procedure table.
-pub async fn generate(
-    db: &tokio_postgres::Client,
-    count: i64,
-    reports: &[StoredReport],
-) -> Generated {
+/// The indexes dropped for the load (name, definition), and how long the rows took.
+pub struct Loading {
+    indexes: Vec<(String, String)>,
+    rows_s: f64,
+}
+
+/// Generates `count` procedures and their events (see the module header) into an empty
+/// procedure table, without the indexes; [`finish`] completes them.
+pub async fn generate(db: &tokio_postgres::Client, count: i64) -> Loading {
     let existing: i64 = db
         .query_one("SELECT count(*) FROM procedure", &[])
         .await
@@ -96,20 +93,30 @@ pub async fn generate(
             .await
             .expect("dropping an index for the load");
     }
-    let bytes: Vec<&[u8]> = reports.iter().map(|r| r.bytes.as_slice()).collect();
-    let ids: Vec<&str> = reports.iter().map(|r| r.id.as_str()).collect();
-    let verdicts: Vec<&str> = reports.iter().map(|r| r.verdict.as_str()).collect();
-    let authorities: Vec<String> = reports.iter().map(|r| r.authorities.join(",")).collect();
-    db.execute(
-        INSERT_PROCEDURES,
-        &[&count, &bytes, &ids, &verdicts, &authorities],
-    )
-    .await
-    .expect("generating procedures");
-    db.batch_execute(INSERT_EVENTS_AND_REQUESTS)
+    db.execute(INSERT_PROCEDURES, &[&count])
         .await
-        .expect("generating events and coordination requests");
-    let insert_s = started.elapsed().as_secs_f64();
+        .expect("generating procedures");
+    db.batch_execute(&format!(
+        "BEGIN; ALTER TABLE procedure_event DISABLE TRIGGER USER; {INSERT_EVENTS}; \
+         ALTER TABLE procedure_event ENABLE TRIGGER USER; COMMIT"
+    ))
+    .await
+    .expect("generating events");
+    Loading {
+        indexes,
+        rows_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The coordination requests of the active procedures (their reports written meanwhile), the
+/// indexes built again, `VACUUM ANALYZE`; what was made.
+pub async fn finish(db: &tokio_postgres::Client, loading: Loading) -> Generated {
+    let Loading { indexes, rows_s } = loading;
+    let started = Instant::now();
+    db.batch_execute(INSERT_REQUESTS)
+        .await
+        .expect("generating coordination requests");
+    let insert_s = rows_s + started.elapsed().as_secs_f64();
     let t = Instant::now();
     for (_, def) in &indexes {
         db.batch_execute(def)
@@ -146,14 +153,12 @@ pub async fn generate(
     }
 }
 
-/// `$1` count, `$2` report bytes, `$3` report ids, `$4` verdicts, `$5` authorities (joined by
-/// commas), all of one length: procedure i gets report `1 + i % len`.
+/// `$1` count.
 const INSERT_PROCEDURES: &str = "
 WITH d AS (
     SELECT i, pg_temp.u(i, 1) AS r_type, pg_temp.u(i, 2) AS r_state, pg_temp.u(i, 3) AS r_area,
            pg_temp.u(i, 4) AS r_aspect, pg_temp.u(i, 5) AS r_when, pg_temp.u(i, 6) AS r_works,
            pg_temp.u(i, 7) AS r_len, pg_temp.u(i, 8) - 0.5 AS r_dx, pg_temp.u(i, 9) - 0.5 AS r_dy,
-           1 + i % cardinality($2::bytea[]) AS k,
            1 + (i * 2654435761) % (SELECT count(*) FROM bench_spot) AS spot
     FROM generate_series(1, $1::bigint) i
 ), t AS (
@@ -181,9 +186,8 @@ WITH d AS (
 )
 INSERT INTO procedure (municipality_code, procedure_type, workflow_id, state, version, created_by,
     request_hash, applicant_name, applicant_code, applicant_email, description, geom, intended_use,
-    works_first_day, works_last_day, details, attachments, assigned_official, report, report_id,
-    verdict, authorities, clock_rule, clock_started_at, deadline, decision, created_at, updated_at,
-    submitted_at)
+    works_first_day, works_last_day, details, attachments, assigned_official, clock_rule,
+    clock_started_at, deadline, decision, created_at, updated_at, submitted_at)
 SELECT sp.municipality_code, s.ptype, w.id, s.state, s.version,
        'bench-applicant-' || (s.i % 5000),
        md5(s.i::text), 'Taotleja ' || s.i, (10000000 + (s.i * 7919) % 90000000)::text,
@@ -207,10 +211,6 @@ SELECT sp.municipality_code, s.ptype, w.id, s.state, s.version,
             'size_bytes', 120000 + s.i % 1000, 'sha256', md5(s.i::text) || md5(s.i::text),
             'uri', 'https://dhs.example.ee/documents/' || s.i)),
        CASE WHEN s.kind <> 'draft' THEN 'official-' || sp.municipality_code || '-' || (s.i % 7) END,
-       CASE WHEN s.active THEN ($2::bytea[])[s.k] END,
-       CASE WHEN s.active THEN ($3::text[])[s.k] END,
-       CASE WHEN s.active THEN ($4::text[])[s.k] END,
-       CASE WHEN s.active THEN coalesce(string_to_array(nullif(($5::text[])[s.k], ''), ','), '{}') ELSE '{}' END,
        CASE WHEN s.kind <> 'draft' THEN c.rule END,
        CASE WHEN s.kind <> 'draft' AND c.rule IS NOT NULL THEN s.created + interval '1 day' END,
        CASE WHEN s.kind = 'review' AND c.rule IS NOT NULL
@@ -237,11 +237,10 @@ LEFT JOIN LATERAL (
     ORDER BY r.version DESC LIMIT 1) c ON true";
 
 /// Events numbered 1..version (create, submit, assign, then pause, decision or withdrawal;
-/// a withdrawn procedure: create, submit, withdraw), and one coordination request per
-/// authority of an active procedure.
-const INSERT_EVENTS_AND_REQUESTS: &str = "
+/// a withdrawn procedure: create, submit, withdraw).
+const INSERT_EVENTS: &str = "
 INSERT INTO procedure_event (municipality_code, procedure_id, seq, occurred_at, subject, action,
-                             state_before, state_after, changes, note)
+                             state_before, state_after, changes, note, id)
 SELECT p.municipality_code, p.id, e.seq,
        CASE e.seq WHEN 1 THEN p.created_at WHEN 2 THEN p.submitted_at
                   WHEN 3 THEN CASE WHEN p.version = 3 AND p.state = 'withdrawn' THEN p.updated_at
@@ -253,7 +252,7 @@ SELECT p.municipality_code, p.id, e.seq,
             ELSE coalesce(p.assigned_official, p.created_by) END,
        a.action, a.before, a.after,
        jsonb_build_object('state', jsonb_build_object('before', nullif(a.before, ''), 'after', a.after)),
-       ''
+       '', nextval('procedure_event_id_seq')
 FROM procedure p
 CROSS JOIN LATERAL generate_series(1, p.version) e(seq)
 CROSS JOIN LATERAL (
@@ -267,13 +266,16 @@ CROSS JOIN LATERAL (
                 WHEN p.state = 'refused' THEN 'decide_refuse' ELSE 'decide_grant' END AS action,
            CASE WHEN e.seq = 1 THEN '' WHEN e.seq = 2 THEN 'draft' ELSE f.first END AS before,
            CASE WHEN e.seq = 1 THEN 'draft' WHEN e.seq = p.version THEN p.state ELSE f.first END AS after
-) a;
+) a";
 
+/// One coordination request per authority of an active procedure; pending ones are due in the
+/// next weeks (none is overdue, so the deemed-agreement job has nothing to do).
+const INSERT_REQUESTS: &str = "
 INSERT INTO coordination_request (municipality_code, procedure_id, number, authority, note,
                                   requested_at, answer_due, rule, status, response_text,
                                   responded_by, responded_at)
 SELECT p.municipality_code, p.id, x.n, x.authority, '', p.submitted_at,
-       (p.submitted_at + interval '7 days')::date,
+       greatest((p.submitted_at + interval '7 days')::date, current_date + 1 + ((x.n + hashtext(p.id::text)) & 15)::int),
        jsonb_build_object('clock', 'coordination_answer', 'days', 5, 'day_kind', 'working',
                           'silence_counts_as_agreement', true),
        CASE WHEN p.state = 'waiting_for_applicant' THEN 'agreed' ELSE 'pending' END,
@@ -282,4 +284,4 @@ SELECT p.municipality_code, p.id, x.n, x.authority, '', p.submitted_at,
        CASE WHEN p.state = 'waiting_for_applicant' THEN p.submitted_at + interval '3 days' END
 FROM procedure p
 CROSS JOIN LATERAL unnest(p.authorities) WITH ORDINALITY x(authority, n)
-WHERE cardinality(p.authorities) > 0;";
+WHERE cardinality(p.authorities) > 0";
