@@ -14,9 +14,21 @@ use tokio_postgres::Client;
 /// Goal: seconds from the change to the re-checks done.
 pub const GOAL_S: f64 = 10.0;
 
-/// Waits for the queue and prints d).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
+}
+
+/// Waits (at most `KOVGIS_BENCH_RECHECK_WAIT` seconds, default 1800) for the queue and prints
+/// d).
 pub async fn run(db: &Client, started: f64, imported: f64, target: i64) {
-    let deadline = Instant::now() + Duration::from_secs(1800);
+    let wait: u64 = std::env::var("KOVGIS_BENCH_RECHECK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800);
+    let deadline = Instant::now() + Duration::from_secs(wait);
     let row = loop {
         let r = db
             .query_one(
@@ -33,10 +45,14 @@ pub async fn run(db: &Client, started: f64, imported: f64, target: i64) {
         if requests > 0 && open == 0 {
             break r;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the re-check queue did not finish within 30 minutes ({open} of {requests} open)"
-        );
+        if Instant::now() >= deadline {
+            let done: i64 = r.get(2);
+            println!(
+                "d) re-check after changed zoning layers touching {target} active procedures: NOT DONE after {wait} s ({open} of {requests} requests open, {done} procedures re-checked so far, {:.0}/s)   (goal ≤ {GOAL_S} s for 100 000: missed)",
+                done as f64 / (unix_now() - imported).max(0.001)
+            );
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let (requests, rechecked, changed): (i64, i64, i64) = (row.get(0), row.get(2), row.get(3));
