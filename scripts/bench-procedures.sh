@@ -15,7 +15,7 @@
 #   e) WatchProcedures with 1 000 watchers while writers change procedures, delivery p99 (goal
 #      ≤ 100 ms) — run before d), so that a slow re-check cannot disturb it.
 # Not a test: run it by hand. The database is a throwaway cluster in target/ (removed at the end
-# unless KOVGIS_BENCH_KEEP=1); at 1 000 000 procedures it takes about GB_AT_1M (see README).
+# unless KOVGIS_BENCH_KEEP=1); at 1 000 000 procedures it takes about 3.4 GB (README: Procedures benchmark).
 #
 #   scripts/bench-procedures.sh [PROCEDURES]   (default 1000000; PARCELS=775000 synthetic parcels;
 #                                               KOVGIS_BENCH_SUBMITS=2000 submissions in b)

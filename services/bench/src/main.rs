@@ -66,12 +66,18 @@ async fn main() {
             }
             _ => eprintln!("usage: kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT"),
         },
+        Some("procedures-list") => match &args[2..] {
+            [key, addr, service_url] => procedures::run_list(key, addr, service_url, &url).await,
+            _ => eprintln!("usage: kovgis-bench-validate procedures-list KEY ADDR SERVICE_URL"),
+        },
         Some("procedures-recheck") => match &args[2..] {
             [started, imported, target] => {
                 let n = |v: &str| v.parse::<f64>().expect("procedures-recheck: numbers");
                 procedures::run_recheck(&url, n(started), n(imported), n(target) as i64).await
             }
-            _ => eprintln!("usage: kovgis-bench-validate procedures-recheck STARTED IMPORTED TARGET"),
+            _ => {
+                eprintln!("usage: kovgis-bench-validate procedures-recheck STARTED IMPORTED TARGET")
+            }
         },
         Some("procedures-watch") => match &args[2..] {
             [key, addr] => procedures::run_watch(key, addr, &url).await,

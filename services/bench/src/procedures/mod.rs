@@ -131,22 +131,7 @@ pub async fn run(key_file: &str, addr: &str, service_url: &str, count: i64, url:
 
     // c) ListProcedures with a spatial and a state filter
     let l = list::run(&channels[0], &key, &db, service_url).await;
-    println!(
-        "c) ListProcedures as an official of {} (bbox 1 km², state under_review of {} there, newest first, page 50): {} calls at concurrency 1, p50 {:.2} ms, p99 {:.2} ms, {:.1} procedures a page   (goal p50 ≤ {} ms: {})",
-        l.municipality,
-        l.under_review,
-        l.calls,
-        l.p50,
-        l.p99,
-        l.rows_mean,
-        list::GOAL_P50_MS,
-        if l.p50 <= list::GOAL_P50_MS {
-            "met"
-        } else {
-            "missed"
-        }
-    );
-
+    print_list(&l);
 }
 
 /// A check of the sample's footprint as a building permit, without outlines.
@@ -163,6 +148,35 @@ fn validation(s: &crate::samples::Sample) -> v1::ValidateGeometryRequest {
         intended_use: "residential_building".into(),
         ..Default::default()
     }
+}
+
+/// c) alone, on a database the benchmark has filled (to compare indexes).
+pub async fn run_list(key_file: &str, addr: &str, service_url: &str, url: &str) {
+    let (db, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connecting");
+    tokio::spawn(conn);
+    let key = DevKey::load(key_file.as_ref()).expect("loading the benchmark's signing key");
+    let channel = connect(addr).await;
+    print_list(&list::run(&channel, &key, &db, service_url).await);
+}
+
+fn print_list(l: &list::Listed) {
+    println!(
+        "c) ListProcedures as an official of {} (bbox 1 km², state under_review of {} there, newest first, page 50): {} calls at concurrency 1, p50 {:.2} ms, p99 {:.2} ms, {:.1} procedures a page   (goal p50 ≤ {} ms: {})",
+        l.municipality,
+        l.under_review,
+        l.calls,
+        l.p50,
+        l.p99,
+        l.rows_mean,
+        list::GOAL_P50_MS,
+        if l.p50 <= list::GOAL_P50_MS {
+            "met"
+        } else {
+            "missed"
+        }
+    );
 }
 
 /// d): waits for the re-check queue (see [`recheck`]).

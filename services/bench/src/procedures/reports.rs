@@ -69,8 +69,8 @@ pub async fn write(db: &Client, channels: &[Channel], token: &str) -> (usize, us
     let batches = items.len().div_ceil(BATCH);
     let in_flight = channels.len().min(2);
     let mut tasks = Vec::new();
-    for w in 0..in_flight {
-        let mut client = SpatialServiceClient::new(channels[w].clone())
+    for (w, channel) in channels.iter().take(in_flight).enumerate() {
+        let mut client = SpatialServiceClient::new(channel.clone())
             .max_decoding_message_size(512 << 20)
             .max_encoding_message_size(64 << 20);
         let (items, token) = (items.clone(), token.to_owned());
@@ -89,9 +89,12 @@ pub async fn write(db: &Client, channels: &[Channel], token: &str) -> (usize, us
                     .into_inner()
                     .reports;
                 assert_eq!(reports.len(), chunk.len(), "one report a proposal");
-                out.extend(chunk.iter().zip(reports).map(|((m, id, _), r)| {
-                    (m.clone(), id.clone(), r)
-                }));
+                out.extend(
+                    chunk
+                        .iter()
+                        .zip(reports)
+                        .map(|((m, id, _), r)| (m.clone(), id.clone(), r)),
+                );
             }
             out
         }));
@@ -144,9 +147,5 @@ pub async fn write(db: &Client, channels: &[Channel], token: &str) -> (usize, us
         .expect("storing the reports");
     }
     let n = done.len();
-    (
-        n,
-        bytes_total / n.max(1),
-        started.elapsed().as_secs_f64(),
-    )
+    (n, bytes_total / n.max(1), started.elapsed().as_secs_f64())
 }

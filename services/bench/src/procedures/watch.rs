@@ -116,9 +116,9 @@ pub async fn run(db: &Client, key: &DevKey, addr: &str) {
                                     .duration_since(UNIX_EPOCH)
                                     .expect("clock")
                                     .as_secs_f64();
-                                let at = e.occurred_at.map_or(now, |t| {
-                                    t.seconds as f64 + f64::from(t.nanos) * 1e-9
-                                });
+                                let at = e
+                                    .occurred_at
+                                    .map_or(now, |t| t.seconds as f64 + f64::from(t.nanos) * 1e-9);
                                 seen.0.push((now - at) * 1e3);
                                 seen.1 += 1;
                             }
