@@ -231,7 +231,7 @@ async fn load(concurrency: usize, call: &Call, channels: &[Channel]) -> (f64, f6
 }
 
 /// A connection to `addr`, waiting (up to 10 minutes) for the server to listen.
-async fn connect(addr: &str) -> Channel {
+pub(crate) async fn connect(addr: &str) -> Channel {
     let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap();
     for _ in 0..1200 {
         if let Ok(channel) = endpoint.connect().await {
@@ -243,7 +243,7 @@ async fn connect(addr: &str) -> Channel {
 }
 
 /// Waits (up to 10 minutes) until the server behind `channel` has built its index.
-async fn ready(channel: &Channel, request: &v1::ValidateGeometryRequest, token: &str) {
+pub(crate) async fn ready(channel: &Channel, request: &v1::ValidateGeometryRequest, token: &str) {
     let mut client = SpatialServiceClient::new(channel.clone());
     for _ in 0..600 {
         match client
@@ -260,7 +260,7 @@ async fn ready(channel: &Channel, request: &v1::ValidateGeometryRequest, token: 
     panic!("the index was not built within 10 minutes");
 }
 
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+pub(crate) fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
     req.metadata_mut().insert(
         "authorization",

@@ -19,6 +19,12 @@
 //! three servers on the same data — authentication off, on, and on with row-level security —
 //! in alternating rounds; prints the throughput ratios (`auth_cost`).
 //!
+//! `kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT`: procedures at national scale
+//! (`scripts/bench-procedures.sh`): COUNT synthetic procedures, SubmitProcedure beside its
+//! floor, ListProcedures with a spatial and a state filter; `procedures-recheck STARTED IMPORTED
+//! TARGET`: the re-checks after the script's layer change; `procedures-watch KEY ADDR`:
+//! WatchProcedures with 1 000 watchers (`procedures`).
+//!
 //! Modules: `samples` (seeded footprints and plan areas on random parcels), `inprocess` (the
 //! engine against PostGIS in one process), `grpc` (the load client), `hostile` (the hostile-load
 //! run), `auth_cost` (identity and row-level security), `stats` (percentiles).
@@ -27,6 +33,7 @@ mod auth_cost;
 mod grpc;
 mod hostile;
 mod inprocess;
+mod procedures;
 mod samples;
 mod stats;
 
@@ -52,8 +59,32 @@ async fn main() {
             [key, plain, authed, full] => auth_cost::run(key, [plain, authed, full], &url).await,
             _ => eprintln!("usage: kovgis-bench-validate auth KEY PLAIN AUTHED FULL"),
         },
+        Some("procedures") => match &args[2..] {
+            [key, addr, service_url, count] => {
+                let count = count.parse().expect("procedures … COUNT: a number");
+                procedures::run(key, addr, service_url, count, &url).await
+            }
+            _ => eprintln!("usage: kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT"),
+        },
+        Some("procedures-list") => match &args[2..] {
+            [key, addr, service_url] => procedures::run_list(key, addr, service_url, &url).await,
+            _ => eprintln!("usage: kovgis-bench-validate procedures-list KEY ADDR SERVICE_URL"),
+        },
+        Some("procedures-recheck") => match &args[2..] {
+            [started, imported, target] => {
+                let n = |v: &str| v.parse::<f64>().expect("procedures-recheck: numbers");
+                procedures::run_recheck(&url, n(started), n(imported), n(target) as i64).await
+            }
+            _ => {
+                eprintln!("usage: kovgis-bench-validate procedures-recheck STARTED IMPORTED TARGET")
+            }
+        },
+        Some("procedures-watch") => match &args[2..] {
+            [key, addr] => procedures::run_watch(key, addr, &url).await,
+            _ => eprintln!("usage: kovgis-bench-validate procedures-watch KEY ADDR"),
+        },
         _ => eprintln!(
-            "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL"
+            "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL | procedures KEY ADDR SERVICE_URL COUNT"
         ),
     }
 }

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_procedure_watch_recheck",
         include_str!("../../../migrations/0013_procedure_watch_recheck.sql"),
     ),
+    (
+        "0015_procedure_area_index",
+        include_str!("../../../migrations/0015_procedure_area_index.sql"),
+    ),
 ];
 
 impl Store {
