@@ -33,6 +33,13 @@ pub trait SpatialChecker: Send + Sync + std::fmt::Debug + 'static {
         on_behalf: OnBehalf,
         request: v1::ValidateGeometryRequest,
     ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>>;
+
+    /// A procedure was changed by a commit of this process: a SpatialService in the same
+    /// process reads it again into its index of other procedures at once (read-your-writes);
+    /// one elsewhere learns of it from the database's notification (the default: nothing).
+    fn procedure_changed<'a>(&'a self, _municipality_code: &'a str, _id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// The SpatialService of this process.
@@ -58,6 +65,15 @@ impl SpatialChecker for InProcessChecker {
             // What the authentication layer puts into a request it verified.
             r.extensions_mut().insert(on_behalf.identity);
             Ok(self.api.validate_geometry(r).await?.into_inner())
+        })
+    }
+
+    fn procedure_changed<'a>(&'a self, municipality_code: &'a str, id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.api.refresh_procedure(municipality_code, id).await {
+                // The notification of the same commit brings it in step.
+                tracing::warn!(error = %e, "refreshing the procedure index after a commit failed");
+            }
         })
     }
 }

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_procedures",
         include_str!("../../../migrations/0012_procedures.sql"),
     ),
+    (
+        "0014_procedure_conflicts",
+        include_str!("../../../migrations/0014_procedure_conflicts.sql"),
+    ),
 ];
 
 impl Store {

@@ -77,6 +77,13 @@ impl ProcedureApi {
             as_of: None,
             locale: "et".into(),
             output: None,
+            // Other procedures on the same ground in the same days (CONFLICTS_WITH_PROCEDURE),
+            // not counting this one.
+            works_period: c.works.map(|(a, b)| v1::WorksPeriod {
+                first_day: a.to_string(),
+                last_day: b.to_string(),
+            }),
+            procedure_id: l.row.key.id.clone(),
         };
         let report = self
             .checker
