@@ -11,8 +11,7 @@ use chrono::NaiveDate;
 use fixture::*;
 use kovgis_engine::index::{ProcedureEntry, ProcedureIndex};
 use kovgis_engine::rules::{
-    Finding, Proposal, Report, RuleDef, RuleSet, Severity, Status, Verdict, validate,
-    validate_with,
+    Finding, Proposal, Report, RuleDef, RuleSet, Severity, Status, Verdict, validate, validate_with,
 };
 use serde_json::json;
 
@@ -292,9 +291,5 @@ fn the_rule_does_not_apply_to_other_types_and_a_municipality_may_turn_it_off() {
 
 #[test]
 fn without_a_procedure_index_nothing_conflicts() {
-    no_conflict(&validate(
-        &index(-40.0),
-        &with_conflicts(),
-        &the_proposal(),
-    ));
+    no_conflict(&validate(&index(-40.0), &with_conflicts(), &the_proposal()));
 }

@@ -37,7 +37,11 @@ pub trait SpatialChecker: Send + Sync + std::fmt::Debug + 'static {
     /// A procedure was changed by a commit of this process: a SpatialService in the same
     /// process reads it again into its index of other procedures at once (read-your-writes);
     /// one elsewhere learns of it from the database's notification (the default: nothing).
-    fn procedure_changed<'a>(&'a self, _municipality_code: &'a str, _id: &'a str) -> BoxFuture<'a, ()> {
+    fn procedure_changed<'a>(
+        &'a self,
+        _municipality_code: &'a str,
+        _id: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
 }
@@ -68,7 +72,11 @@ impl SpatialChecker for InProcessChecker {
         })
     }
 
-    fn procedure_changed<'a>(&'a self, municipality_code: &'a str, id: &'a str) -> BoxFuture<'a, ()> {
+    fn procedure_changed<'a>(
+        &'a self,
+        municipality_code: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if let Err(e) = self.api.refresh_procedure(municipality_code, id).await {
                 // The notification of the same commit brings it in step.

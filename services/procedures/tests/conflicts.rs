@@ -98,13 +98,21 @@ async fn two_digs_on_one_street_in_the_same_weeks_conflict() {
     let s = Server::start(&db.url, Mode::InProcess).await;
     let mut applicant = s.client(Some(&s.applicant())).await;
 
-    let first = submitted(&mut applicant, dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21")).await;
+    let first = submitted(
+        &mut applicant,
+        dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21"),
+    )
+    .await;
     assert_no_conflict(&first);
     // 4 m east: (657554, 6476815)–(657562, 6476823) shares a 4 m × 8 m = 32 m² strip, half its
     // area; 10–31 May shares 10–21 May with the first.
     let second = submitted(
         &mut applicant,
-        dig(&square(657554.0, 6476815.0, 8.0), "2027-05-10", "2027-05-31"),
+        dig(
+            &square(657554.0, 6476815.0, 8.0),
+            "2027-05-10",
+            "2027-05-31",
+        ),
     )
     .await;
     assert_eq!(second.state, "under_review", "a warning does not stop it");
@@ -118,17 +126,21 @@ async fn two_digs_on_one_street_in_the_same_weeks_conflict() {
     assert_eq!(f.severity, v1::Severity::Warning as i32);
     assert!((f.overlap_area_m2.unwrap() - 32.0).abs() < 1e-6, "{f:?}");
     assert!((f.overlap_share_pct.unwrap() - 50.0).abs() < 1e-6, "{f:?}");
-    assert_eq!(attribute(f, "works_first_day").as_deref(), Some("2027-05-03"));
-    assert_eq!(attribute(f, "works_last_day").as_deref(), Some("2027-05-21"));
+    assert_eq!(
+        attribute(f, "works_first_day").as_deref(),
+        Some("2027-05-03")
+    );
+    assert_eq!(
+        attribute(f, "works_last_day").as_deref(),
+        Some("2027-05-21")
+    );
     assert_eq!(attribute(f, "procedure_id"), Some(id(&first)));
     assert!(f.message.contains("2027-05-03–2027-05-21"), "{}", f.message);
     let report = second.report.as_ref().unwrap();
-    assert!(
-        report.rule_versions.iter().any(|v| v.rule == RULE
-            && v.version == 1
-            && v.municipality_code.is_empty()
-            && v.status == v1::FindingStatus::Failed as i32)
-    );
+    assert!(report.rule_versions.iter().any(|v| v.rule == RULE
+        && v.version == 1
+        && v.municipality_code.is_empty()
+        && v.status == v1::FindingStatus::Failed as i32));
 }
 
 #[tokio::test]
@@ -138,7 +150,11 @@ async fn periods_touching_by_one_day_conflict_and_a_day_apart_do_not() {
     let mut applicant = s.client(Some(&s.applicant())).await;
     let over = square(657554.0, 6476815.0, 8.0);
 
-    let first = submitted(&mut applicant, dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21")).await;
+    let first = submitted(
+        &mut applicant,
+        dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21"),
+    )
+    .await;
     // 22–30 May starts the day after 3–21 May ends.
     let after = submitted(&mut applicant, dig(&over, "2027-05-22", "2027-05-30")).await;
     assert_no_conflict(&after);
@@ -155,11 +171,19 @@ async fn areas_apart_and_a_sliver_do_not_conflict() {
     let s = Server::start(&db.url, Mode::InProcess).await;
     let mut applicant = s.client(Some(&s.applicant())).await;
 
-    submitted(&mut applicant, dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21")).await;
+    submitted(
+        &mut applicant,
+        dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21"),
+    )
+    .await;
     // 2 m west of it: (657540, …)–(657548, …).
     let apart = submitted(
         &mut applicant,
-        dig(&square(657540.0, 6476815.0, 8.0), "2027-05-03", "2027-05-21"),
+        dig(
+            &square(657540.0, 6476815.0, 8.0),
+            "2027-05-03",
+            "2027-05-21",
+        ),
     )
     .await;
     assert_no_conflict(&apart);
@@ -167,7 +191,11 @@ async fn areas_apart_and_a_sliver_do_not_conflict() {
     // 2 × 0.8 / 16.2 ≈ 0.099 m wide on average, under the 0.1 m sliver width.
     let sliver = submitted(
         &mut applicant,
-        dig(&square(657557.9, 6476815.0, 8.0), "2027-05-03", "2027-05-21"),
+        dig(
+            &square(657557.9, 6476815.0, 8.0),
+            "2027-05-03",
+            "2027-05-21",
+        ),
     )
     .await;
     assert_no_conflict(&sliver);
@@ -175,7 +203,11 @@ async fn areas_apart_and_a_sliver_do_not_conflict() {
     // first, and with the sliver, which it overlaps by 7.8 m × 8 m).
     let wider = submitted(
         &mut applicant,
-        dig(&square(657557.7, 6476815.0, 8.0), "2027-05-03", "2027-05-21"),
+        dig(
+            &square(657557.7, 6476815.0, 8.0),
+            "2027-05-03",
+            "2027-05-21",
+        ),
     )
     .await;
     assert_eq!(conflicting(&findings(&wider)).len(), 2);
@@ -209,16 +241,29 @@ async fn across_a_border_only_the_type_period_and_municipality_are_told() {
 
     let ours = submitted(
         &mut applicant,
-        dig(&square(657554.0, 6476815.0, 8.0), "2027-05-10", "2027-05-31"),
+        dig(
+            &square(657554.0, 6476815.0, 8.0),
+            "2027-05-10",
+            "2027-05-31",
+        ),
     )
     .await;
     let fs = findings(&ours);
     assert_eq!(codes(&fs), ["PROCEDURE_CONFLICT"], "{fs:#?}");
     let f = &fs[0];
     assert_eq!(f.feature_name, "excavation_permit");
-    assert_eq!(attribute(f, "municipality_code").as_deref(), Some(TARTU_VALD));
-    assert_eq!(attribute(f, "works_first_day").as_deref(), Some("2027-05-03"));
-    assert_eq!(attribute(f, "works_last_day").as_deref(), Some("2027-05-21"));
+    assert_eq!(
+        attribute(f, "municipality_code").as_deref(),
+        Some(TARTU_VALD)
+    );
+    assert_eq!(
+        attribute(f, "works_first_day").as_deref(),
+        Some("2027-05-03")
+    );
+    assert_eq!(
+        attribute(f, "works_last_day").as_deref(),
+        Some("2027-05-21")
+    );
     assert_eq!(attribute(f, "procedure_id"), None);
     assert!(f.message.contains(TARTU_VALD), "{}", f.message);
     // No area, no outline.
@@ -262,7 +307,11 @@ async fn a_granted_procedure_whose_works_are_over_and_a_withdrawn_one_no_longer_
     };
 
     // Works in May 2025: over on any day these tests run.
-    let past = submitted(&mut applicant, dig(CLEAR_SQUARE, "2025-05-03", "2025-05-21")).await;
+    let past = submitted(
+        &mut applicant,
+        dig(CLEAR_SQUARE, "2025-05-03", "2025-05-21"),
+    )
+    .await;
     // While it is under review it counts, whatever the date.
     let early = submitted(&mut applicant, dig(&over, "2025-05-10", "2025-05-31")).await;
     assert_eq!(conflicting(&findings(&early)), [id(&past)]);
@@ -283,7 +332,11 @@ async fn a_granted_procedure_whose_works_are_over_and_a_withdrawn_one_no_longer_
     assert_no_conflict(&late);
 
     // Granted with works in 2190, not yet over: it still counts.
-    let future = submitted(&mut applicant, dig(CLEAR_SQUARE, "2190-05-03", "2190-05-21")).await;
+    let future = submitted(
+        &mut applicant,
+        dig(CLEAR_SQUARE, "2190-05-03", "2190-05-21"),
+    )
+    .await;
     let future = approver.decide(grant(future)).await.unwrap().into_inner();
     assert_eq!(future.state, "granted");
     let next = submitted(&mut applicant, dig(&over, "2190-05-21", "2190-05-31")).await;
@@ -351,9 +404,17 @@ async fn a_procedure_submitted_on_one_server_is_found_by_another() {
     let over = square(657554.0, 6476815.0, 8.0);
 
     assert_eq!(codes(&check_on(&mut on_b, &over).await), ["NO_CONFLICT"]);
-    let p = submitted(&mut applicant, dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21")).await;
+    let p = submitted(
+        &mut applicant,
+        dig(CLEAR_SQUARE, "2027-05-03", "2027-05-21"),
+    )
+    .await;
     let fs = eventually(&mut on_b, &over, |fs| !conflicting(fs).is_empty()).await;
-    assert_eq!(conflicting(&fs), [id(&p)], "server B learns of it by notification");
+    assert_eq!(
+        conflicting(&fs),
+        [id(&p)],
+        "server B learns of it by notification"
+    );
 
     // Withdrawn on A: B drops it.
     applicant

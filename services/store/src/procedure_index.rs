@@ -87,10 +87,9 @@ impl Store {
         id: &str,
     ) -> Result<Option<IndexProcedure>, StoreError> {
         let uuid = id.len() == 36
-            && id
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit()));
+            && id.bytes().enumerate().all(|(i, b)| {
+                matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+            });
         if !uuid {
             return Ok(None);
         }

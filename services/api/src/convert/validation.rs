@@ -153,7 +153,10 @@ fn works_period(
             )
         })
     };
-    let (first, last) = (day("first_day", &p.first_day)?, day("last_day", &p.last_day)?);
+    let (first, last) = (
+        day("first_day", &p.first_day)?,
+        day("last_day", &p.last_day)?,
+    );
     if last < first {
         return Err(InputError::new(
             format!("{field}.last_day"),

@@ -247,7 +247,8 @@ mod tests {
 
     #[test]
     fn upsert_replaces_and_remove_drops_from_the_tree() {
-        let mut index = ProcedureIndex::build(vec![entry("0793", "a", 0.0), entry("0793", "b", 100.0)]);
+        let mut index =
+            ProcedureIndex::build(vec![entry("0793", "a", 0.0), entry("0793", "b", 100.0)]);
         assert_eq!(ids(&index, rect(-1.0, -1.0, 5.0, 5.0)), ["a"]);
         // "a" moves from x 0..10 to x 200..210: found there only, and counted once.
         index.upsert(entry("0793", "a", 200.0));
@@ -269,7 +270,7 @@ mod tests {
     #[test]
     fn around_keeps_only_the_entries_near() {
         let index = ProcedureIndex::build(vec![entry("0793", "a", 0.0), entry("0793", "b", 100.0)]);
-        let small = index.around(rect(95.0, 0.0, 96.0, 1.0));
+        let small = index.around(rect(95.0, 0.0, 101.0, 1.0));
         assert_eq!(small.len(), 1);
         assert!(small.get("0793", "b").is_some());
         assert!(small.get("0793", "a").is_none());

@@ -105,7 +105,11 @@ pub(super) fn conflicts(cx: &mut Ctx<'_>, def: &RuleDef) {
     });
     for (e, overlap, area) in hits {
         let own = e.municipality_code == cx.p.municipality_code;
-        let (kind, m, period) = (&e.procedure_type, &e.municipality_code, period_text(e.works));
+        let (kind, m, period) = (
+            &e.procedure_type,
+            &e.municipality_code,
+            period_text(e.works),
+        );
         let share = Dec(cx.share(area), 1);
         let message = if own {
             t!(
@@ -170,9 +174,6 @@ mod tests {
     /// The expected digest is `printf 'procedure|0793|abc' | sha256sum`, first 32 digits.
     #[test]
     fn the_opaque_id_is_a_truncated_sha256() {
-        assert_eq!(
-            opaque_id("0793", "abc"),
-            "56d985e7b01a4883facb6e640c3c28ae"
-        );
+        assert_eq!(opaque_id("0793", "abc"), "56d985e7b01a4883facb6e640c3c28ae");
     }
 }
