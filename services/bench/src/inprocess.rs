@@ -83,6 +83,8 @@ pub async fn run(url: &str) {
             locale: Locale::Et,
             // The SQL returns numbers, not outlines; so does the engine here.
             outlines: false,
+            works: None,
+            procedure_id: None,
         };
         let proposals: Vec<Proposal> = samples.iter().map(proposal).collect();
         if std::env::var("KOVGIS_BENCH_COMPARE").is_ok() {

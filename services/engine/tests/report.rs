@@ -59,7 +59,7 @@ fn a_footprint_on_no_parcel_has_setback_and_coverage_not_checked_and_why() {
     // The other rules were checked as usual.
     assert_eq!(only(&r, "ZONE_USE").code, "ZONE_USE_ALLOWED");
     assert_eq!(only(&r, "RESTRICTION_OVERLAP").code, "NO_RESTRICTION");
-    assert_eq!(r.rule_versions.len(), 7);
+    assert_eq!(r.rule_versions.len(), 8);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn a_rule_not_checked_makes_the_verdict_incomplete_never_clear() {
     assert_eq!(retired.verdict, Verdict::Incomplete);
     assert_eq!(
         retired.rule_versions.len(),
-        6,
+        7,
         "a retired rule is not in force"
     );
     // A failed warning as well: still incomplete, as a rule not checked might have blocked.

@@ -50,9 +50,21 @@ fn a_good_footprint_passes_every_rule_and_says_so() {
     );
     assert_eq!(codes(&r, "SETBACK"), ["SETBACK_OK"]);
     assert_eq!(codes(&r, "ZONE_USE"), ["ZONE_USE_ALLOWED"]);
-    assert_eq!(r.rule_versions.len(), 7);
-    assert!(r.rule_versions.iter().all(|v| v.status == Status::Passed));
-    assert!(r.findings.iter().all(|f| f.status == Status::Passed));
+    assert_eq!(r.rule_versions.len(), 8);
+    // Every rule passed, but CONFLICTS_WITH_PROCEDURE: it is not for building permits.
+    let not_for_buildings = |rule: RuleCode| rule == RuleCode::ConflictsWithProcedure;
+    assert!(r.rule_versions.iter().all(|v| v.status
+        == if not_for_buildings(v.rule) {
+            Status::NotApplicable
+        } else {
+            Status::Passed
+        }));
+    assert!(r.findings.iter().all(|f| f.status
+        == if not_for_buildings(f.rule) {
+            Status::NotApplicable
+        } else {
+            Status::Passed
+        }));
     assert_eq!(r.input_hash.len(), 64);
 }
 

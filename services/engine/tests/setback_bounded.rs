@@ -75,6 +75,8 @@ fn proposal(a: f64, b: f64) -> Proposal {
         on: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
         locale: Locale::En,
         outlines: true,
+        works: None,
+        procedure_id: None,
     }
 }
 

@@ -37,6 +37,17 @@ pub trait SpatialChecker: Send + Sync + std::fmt::Debug + 'static {
     /// The newest re-check request whose change the SpatialService's index holds (`None` while
     /// it has none): a re-check of a later request would run on the old data.
     fn recheck_horizon(&self, on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>>;
+
+    /// A procedure was changed by a commit of this process: a SpatialService in the same
+    /// process reads it again into its index of other procedures at once (read-your-writes);
+    /// one elsewhere learns of it from the database's notification (the default: nothing).
+    fn procedure_changed<'a>(
+        &'a self,
+        _municipality_code: &'a str,
+        _id: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// The SpatialService of this process.
@@ -67,6 +78,19 @@ impl SpatialChecker for InProcessChecker {
 
     fn recheck_horizon(&self, _on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>> {
         Box::pin(async move { Ok(self.api.recheck_horizon()) })
+    }
+
+    fn procedure_changed<'a>(
+        &'a self,
+        municipality_code: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.api.refresh_procedure(municipality_code, id).await {
+                // The notification of the same commit brings it in step.
+                tracing::warn!(error = %e, "refreshing the procedure index after a commit failed");
+            }
+        })
     }
 }
 

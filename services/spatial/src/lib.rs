@@ -10,7 +10,8 @@
 //! (the settings and limits), `call` (every call's deadline, concurrency limit and panic
 //! boundary), `admission` (heavy work in a bounded pool of its own), `service` (the handlers, one
 //! file per resource), [`validation`] (the in-memory validation index and how it is kept
-//! current), `error` (failures → gRPC statuses).
+//! current), [`procedures`] (the index of other procedures, kept current one by one), `error`
+//! (failures → gRPC statuses).
 
 pub mod access;
 mod admission;
@@ -19,6 +20,7 @@ pub mod authz;
 mod call;
 mod config;
 mod error;
+pub mod procedures;
 mod rules_service;
 pub mod server;
 mod service;

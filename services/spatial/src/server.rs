@@ -89,6 +89,8 @@ pub async fn run_with(
     // freshness is a health status of its own.
     let index = validation::IndexHandle::default();
     let refresher = validation::start(&store, &index, config.index_retry).await?;
+    let procedures =
+        crate::procedures::start(&store, index.procedures(), config.index_retry).await?;
     health_reporter
         .set_service_status(INDEX_HEALTH, ServingStatus::Serving)
         .await;
@@ -115,6 +117,7 @@ pub async fn run_with(
     }
     let served = serve(listener, &config, auth, open, routes, shutdown).await;
     refresher.abort();
+    procedures.abort();
     health_task.abort();
     served
 }

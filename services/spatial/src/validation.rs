@@ -20,6 +20,8 @@ use kovgis_store::Caller;
 use kovgis_store::index_source::AsOf;
 use kovgis_store::{Store, StoreError};
 
+use crate::procedures::ProcedureHandle;
+
 /// An index and the rules, as one consistent snapshot.
 #[derive(Debug)]
 pub struct Built {
@@ -56,6 +58,9 @@ pub struct Freshness {
 pub struct IndexHandle {
     built: Arc<RwLock<Option<Arc<Built>>>>,
     freshness: Arc<tokio::sync::watch::Sender<Freshness>>,
+    /// The other procedures (`CONFLICTS_WITH_PROCEDURE`), kept current one by one
+    /// (`crate::procedures`).
+    procedures: ProcedureHandle,
 }
 
 impl Default for IndexHandle {
@@ -63,11 +68,17 @@ impl Default for IndexHandle {
         Self {
             built: Arc::default(),
             freshness: Arc::new(tokio::sync::watch::Sender::new(Freshness::default())),
+            procedures: ProcedureHandle::default(),
         }
     }
 }
 
 impl IndexHandle {
+    /// The index of other procedures.
+    pub fn procedures(&self) -> &ProcedureHandle {
+        &self.procedures
+    }
+
     /// The index now in use (`None` until the first build has finished).
     pub fn current(&self) -> Option<Arc<Built>> {
         self.built.read().map(|g| g.clone()).unwrap_or_default()

@@ -7,7 +7,8 @@
 //! PostGIS type leaks upward. Every read and write of tenant data runs as a [`Caller`], under
 //! the row-level security of migration 0008; writes and reads of personal data leave audit events
 //! ([`audit`], checked by [`audit_chain`]). Procedure workflows are loaded and validated in
-//! [`workflows`]; procedures, their history, coordination requests and outbox in [`procedures`].
+//! [`workflows`]; procedures, their history, coordination requests and outbox in [`procedures`];
+//! the procedures the conflict check counts in [`procedure_index`].
 
 pub mod audit;
 pub mod audit_chain;
@@ -21,6 +22,7 @@ pub mod index_source;
 mod migrate;
 pub mod outbox;
 mod pool;
+pub mod procedure_index;
 pub mod procedures;
 mod queries;
 pub mod recheck;

@@ -57,6 +57,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0013_procedure_watch_recheck.sql"),
     ),
     (
+        "0014_procedure_conflicts",
+        include_str!("../../../migrations/0014_procedure_conflicts.sql"),
+    ),
+    (
         "0015_procedure_area_index",
         include_str!("../../../migrations/0015_procedure_area_index.sql"),
     ),

@@ -109,6 +109,18 @@ pub fn proposal(
         }
     };
     let out = output(&field("output"), req.output.as_ref())?;
+    let works = req
+        .works_period
+        .as_ref()
+        .map(|p| works_period(&field("works_period"), p))
+        .transpose()?;
+    let procedure_id = match req.procedure_id.trim() {
+        "" => None,
+        id => Some(
+            uuid_text(id)
+                .ok_or_else(|| InputError::new(field("procedure_id"), "expected a UUID"))?,
+        ),
+    };
     Ok(ProposalRequest {
         proposal: Proposal {
             municipality_code,
@@ -119,11 +131,50 @@ pub fn proposal(
             on,
             locale,
             outlines: !out.omit_geometry,
+            works,
+            procedure_id,
         },
         output: out,
         as_of,
         at,
     })
+}
+
+/// A works period: two ISO dates, the last not before the first.
+fn works_period(
+    field: &str,
+    p: &v1::WorksPeriod,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), InputError> {
+    let day = |name: &str, v: &str| {
+        chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+            InputError::new(
+                format!("{field}.{name}"),
+                format!("expected a date YYYY-MM-DD, got '{}'", v.trim()),
+            )
+        })
+    };
+    let (first, last) = (
+        day("first_day", &p.first_day)?,
+        day("last_day", &p.last_day)?,
+    );
+    if last < first {
+        return Err(InputError::new(
+            format!("{field}.last_day"),
+            "must not be before first_day",
+        ));
+    }
+    Ok((first, last))
+}
+
+/// A UUID in its canonical lower-case hyphenated text (`None`: not a UUID).
+fn uuid_text(s: &str) -> Option<String> {
+    let s = s.to_ascii_lowercase();
+    let groups: Vec<&str> = s.split('-').collect();
+    let lengths = groups.iter().map(|g| g.len()).collect::<Vec<_>>();
+    let hex = groups
+        .iter()
+        .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    (lengths == [8, 4, 4, 4, 12] && hex).then_some(s)
 }
 
 fn geometry_type(g: &geo::Geometry) -> &'static str {

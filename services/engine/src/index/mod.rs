@@ -7,11 +7,13 @@
 //!
 //! Files: the index and its parcels here; the R-tree in `tree`, layers and features in `layer`,
 //! the one reading of feature attributes in `facts`, parcels' coverage in `coverage`, the stats
-//! in `stats`.
+//! in `stats`. The other procedures (for `CONFLICTS_WITH_PROCEDURE`) are in [`procedures`]: an
+//! index of their own, changed one procedure at a time.
 
 mod coverage;
 mod facts;
 mod layer;
+pub mod procedures;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ use tree::Indexed;
 pub use coverage::{COVERAGE_SLIVER_M2, Coverage};
 pub use facts::Facts;
 pub use layer::{Feature, Layer, LayerInfo, areal_part};
+pub use procedures::{ProcedureEntry, ProcedureIndex};
 pub use stats::{IndexStats, LayerStats};
 
 /// A current parcel, as the rules need it.

@@ -19,11 +19,12 @@ pub enum RuleCode {
     Coverage,
     RestrictionOverlap,
     DpRequired,
+    ConflictsWithProcedure,
 }
 
 impl RuleCode {
     /// Every rule, in report order.
-    pub const ALL: [RuleCode; 7] = [
+    pub const ALL: [RuleCode; 8] = [
         RuleCode::GeometryValid,
         RuleCode::WithinParcel,
         RuleCode::Setback,
@@ -31,6 +32,7 @@ impl RuleCode {
         RuleCode::Coverage,
         RuleCode::RestrictionOverlap,
         RuleCode::DpRequired,
+        RuleCode::ConflictsWithProcedure,
     ];
 
     /// The code as stored (`validation_rule.code`) and reported (`Finding.rule`).
@@ -43,6 +45,7 @@ impl RuleCode {
             RuleCode::Coverage => "COVERAGE",
             RuleCode::RestrictionOverlap => "RESTRICTION_OVERLAP",
             RuleCode::DpRequired => "DP_REQUIRED",
+            RuleCode::ConflictsWithProcedure => "CONFLICTS_WITH_PROCEDURE",
         }
     }
 
@@ -59,7 +62,7 @@ impl RuleCode {
 }
 
 /// The rule codes, in report order (the same as [`RuleCode::ALL`]).
-pub const RULES: [RuleCode; 7] = RuleCode::ALL;
+pub const RULES: [RuleCode; 8] = RuleCode::ALL;
 
 /// A finding's stable outcome code (`Finding.code` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,6 +88,8 @@ pub enum Outcome {
     DpNotRequired,
     DpInForce,
     DpRequired,
+    NoConflict,
+    ProcedureConflict,
 }
 
 impl Outcome {
@@ -110,6 +115,8 @@ impl Outcome {
             Outcome::DpNotRequired => "DP_NOT_REQUIRED",
             Outcome::DpInForce => "DP_IN_FORCE",
             Outcome::DpRequired => "DP_REQUIRED",
+            Outcome::NoConflict => "NO_CONFLICT",
+            Outcome::ProcedureConflict => "PROCEDURE_CONFLICT",
         }
     }
 }

@@ -14,7 +14,7 @@ use kovgis_core::model::LayerKind;
 use super::catalogue::{Outcome, Reason, RuleCode, RuleDef, Severity};
 use super::messages::{Locale, t};
 use super::report::{Finding, RuleVersion, Status};
-use crate::index::{Feature, Index, Layer, Parcel};
+use crate::index::{Feature, Index, Layer, Parcel, ProcedureIndex};
 use crate::kernel;
 use crate::predicates as p;
 use crate::shape::{self, Shape};
@@ -36,6 +36,11 @@ pub struct Proposal {
     /// Whether findings carry overlap outlines (for display). Without them, a partial overlap is
     /// settled from its exact area and an upper bound of its perimeter where that suffices.
     pub outlines: bool,
+    /// The works period, first and last day inclusive (excavation and felling permits);
+    /// `None`: none given — it then overlaps every other procedure's period.
+    pub works: Option<(NaiveDate, NaiveDate)>,
+    /// The id of the procedure being checked, if it is one: it does not conflict with itself.
+    pub procedure_id: Option<String>,
 }
 
 /// A feature the proposal shares more than a sliver with: layer, feature, overlap, its area.
@@ -43,6 +48,8 @@ pub(crate) type Hit<'a> = (&'a Layer, &'a Feature, MultiPolygon, f64);
 
 pub(crate) struct Ctx<'a> {
     pub(crate) index: &'a Index,
+    /// The other procedures (CONFLICTS_WITH_PROCEDURE).
+    pub(crate) procedures: &'a ProcedureIndex,
     pub(crate) p: &'a Proposal,
     /// The proposal's area, prepared once for every overlap question.
     pub(crate) shape: Shape,
@@ -295,7 +302,12 @@ impl<'a> Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The context for checking `proposal`: its shape prepared, the sliver tolerances from the
     /// RESTRICTION_OVERLAP version in force (they apply to every hit).
-    pub(crate) fn new(index: &'a Index, rules: &super::RuleSet, proposal: &'a Proposal) -> Ctx<'a> {
+    pub(crate) fn new(
+        index: &'a Index,
+        procedures: &'a ProcedureIndex,
+        rules: &super::RuleSet,
+        proposal: &'a Proposal,
+    ) -> Ctx<'a> {
         let overlap_rule = rules.in_force(
             RuleCode::RestrictionOverlap,
             &proposal.municipality_code,
@@ -304,6 +316,7 @@ impl<'a> Ctx<'a> {
         let shape = Shape::new(proposal.geometry.clone());
         Ctx {
             index,
+            procedures,
             p: proposal,
             area: shape.area,
             perimeter: shape.perimeter,

@@ -14,11 +14,13 @@
 //! - [`catalogue`]: the rule and outcome codes, severities, rule versions as data;
 //! - `context`: the proposal and what every rule reads (its shape, the hits, the parcels);
 //! - one module per rule: `geometry_valid`, `within_parcel`, `setback`, `zone_use`,
-//!   `coverage`, `restriction_overlap`, `dp_required`;
+//!   `coverage`, `restriction_overlap`, `dp_required`, [`conflicts`] (with other procedures,
+//!   from a [`ProcedureIndex`]);
 //! - [`report`]: findings, verdict, provenance; [`report_id`]: the id that names exactly what was
 //!   checked; `messages` and `number`: how findings read.
 
 pub mod catalogue;
+pub mod conflicts;
 mod context;
 mod coverage;
 mod dp_required;
@@ -38,22 +40,34 @@ pub use messages::Locale;
 pub use report::{Finding, Report, RuleVersion, Status, Verdict};
 pub use report_id::report_id;
 
-use crate::index::{Index, Parcel};
+use crate::index::{Index, Parcel, ProcedureIndex};
 use context::Ctx;
 use messages::t;
 
-/// Checks a proposal against every rule in force; see the module docs.
+/// Checks a proposal against every rule in force, with no other procedure known (a
+/// `CONFLICTS_WITH_PROCEDURE` in force finds no conflict); see [`validate_with`].
+pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
+    validate_with(index, &ProcedureIndex::default(), rules, proposal)
+}
+
+/// Checks a proposal against every rule in force, and against the other `procedures`; see the
+/// module docs.
 ///
 /// Every rule in force gets at least one finding: not applicable to the procedure, not checked
 /// (with the reason, e.g. no parcel under the proposal for the rules that measure against
 /// parcels), or its outcome.
-pub fn validate(index: &Index, rules: &RuleSet, proposal: &Proposal) -> Report {
+pub fn validate_with(
+    index: &Index,
+    procedures: &ProcedureIndex,
+    rules: &RuleSet,
+    proposal: &Proposal,
+) -> Report {
     let (on, m, loc) = (
         proposal.on,
         proposal.municipality_code.as_str(),
         proposal.locale,
     );
-    let mut cx = Ctx::new(index, rules, proposal);
+    let mut cx = Ctx::new(index, procedures, rules, proposal);
     let (on_parcels, missing) = cx.parcels();
 
     for code in RuleCode::ALL {
@@ -149,5 +163,6 @@ fn check(
         RuleCode::Coverage => coverage::coverage(cx, def, on_parcels),
         RuleCode::RestrictionOverlap => restriction_overlap::restrictions(cx, def),
         RuleCode::DpRequired => dp_required::dp_required(cx, def),
+        RuleCode::ConflictsWithProcedure => conflicts::conflicts(cx, def),
     }
 }

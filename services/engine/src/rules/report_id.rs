@@ -127,6 +127,8 @@ mod tests {
             on: NaiveDate::from_ymd_opt(2001, 9, 9).unwrap(),
             locale: Locale::En,
             outlines: true,
+            works: None,
+            procedure_id: None,
         };
         let at = DateTime::from_timestamp(1_000_000_000, 5).unwrap();
         let version = |rule, version, m: Option<&str>| RuleVersion {

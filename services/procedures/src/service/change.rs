@@ -234,6 +234,9 @@ impl ProcedureApi {
             .change_procedure(&l.who.caller, change)
             .await
             .map_err(store)?;
+        self.checker
+            .procedure_changed(&l.row.key.municipality_code, &l.row.key.id)
+            .await;
         Ok(view::procedure(
             &row,
             &l.workflow,

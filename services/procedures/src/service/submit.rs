@@ -51,6 +51,13 @@ pub(crate) fn check_request(
         as_of,
         locale: "et".into(),
         output: None,
+        // Other procedures on the same ground in the same days (CONFLICTS_WITH_PROCEDURE), not
+        // counting this one.
+        works_period: c.works.map(|(a, b)| v1::WorksPeriod {
+            first_day: a.to_string(),
+            last_day: b.to_string(),
+        }),
+        procedure_id: row.key.id.clone(),
     }
 }
 

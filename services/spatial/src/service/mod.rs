@@ -83,6 +83,21 @@ impl SpatialApi {
             })
     }
 
+    /// Reads one procedure again into the index of other procedures (upserted, or removed when
+    /// it no longer counts): what a ProcedureService in this process calls right after its own
+    /// commit, so that its next check sees it without waiting for the notification that every
+    /// instance receives.
+    pub async fn refresh_procedure(
+        &self,
+        municipality_code: &str,
+        id: &str,
+    ) -> std::result::Result<(), kovgis_store::StoreError> {
+        self.index
+            .procedures()
+            .refresh(&self.store, municipality_code, id)
+            .await
+    }
+
     /// The validation index, or UNAVAILABLE while the first one is being built.
     /// The newest re-check request the index in use holds the change of (`None` until the
     /// first build): the ProcedureService's re-checks wait for it.

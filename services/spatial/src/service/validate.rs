@@ -7,7 +7,9 @@
 //! admitted by cost (`crate::admission`): small proposals are read and checked inline, large
 //! geometries, large areas, large batches and dated requests in the heavy pool.
 //!
-//! The index itself (building, keeping it current) is [`crate::validation`]'s.
+//! The index itself (building, keeping it current) is [`crate::validation`]'s; the other
+//! procedures a proposal is checked against are [`crate::procedures`]'. A dated request is
+//! checked against the procedures that count now: their past states are not kept.
 
 use kovgis_api::convert::{self, ProposalRequest};
 use kovgis_api::v1;
@@ -18,6 +20,7 @@ use tonic::Status;
 use super::{Result, SpatialApi};
 use crate::access::Access;
 use crate::admission::{Cost, blocking};
+use crate::procedures::ProcedureHandle;
 use crate::validation::Built;
 
 /// Whether a request's moment is before the index's newest data (answered from PostGIS).
@@ -119,14 +122,22 @@ impl SpatialApi {
             return Err(InputError::new("geometry", "geometry is empty").into());
         };
         let then = crate::validation::build_past(&self.store, at, around).await?;
-        blocking(move || check_on(&then, &p)).await
+        let procedures = self.index.procedures().clone();
+        blocking(move || check_on(&then, &procedures, &p)).await
     }
 }
 
-/// Checks a proposal on an index.
-fn check_on(built: &Built, p: &ProposalRequest) -> Result<v1::ValidationReport> {
+/// Checks a proposal on an index, and against the other procedures around it.
+fn check_on(
+    built: &Built,
+    procedures: &ProcedureHandle,
+    p: &ProposalRequest,
+) -> Result<v1::ValidationReport> {
+    let around = geo::BoundingRect::bounding_rect(&p.proposal.geometry)
+        .map(|r| procedures.around(r))
+        .unwrap_or_default();
     Ok(convert::report(
-        &rules::validate(&built.index, &built.rules, &p.proposal),
+        &rules::validate_with(&built.index, &around, &built.rules, &p.proposal),
         built.built_at,
         p,
     )?)
@@ -152,6 +163,7 @@ pub(super) async fn one(
 ) -> std::result::Result<v1::ValidationReport, Status> {
     may_validate(caller, &req)?;
     let built = api.built()?;
+    let procedures = api.index.procedures().clone();
     let run = async {
         if dated(&built, &req) {
             return api
@@ -169,14 +181,16 @@ pub(super) async fn one(
                 .admission
                 .heavy("a large geometry", move || {
                     let p = reader.read("", &req, &built)?;
-                    check_on(&built, &p)
+                    check_on(&built, &procedures, &p)
                 })
                 .await;
         }
         let p = api.read("", &req, &built)?;
         let cost = api.admission.area_cost(bbox_area(&p));
         api.admission
-            .run(cost, "a large proposal area", move || check_on(&built, &p))
+            .run(cost, "a large proposal area", move || {
+                check_on(&built, &procedures, &p)
+            })
             .await
     };
     Ok(run.await?)
@@ -200,6 +214,7 @@ fn read_all(
 /// [`SpatialApi::check_past`].
 fn check_all(
     built: &Built,
+    procedures: &ProcedureHandle,
     parsed: Vec<ProposalRequest>,
 ) -> Result<Vec<(ProposalRequest, Option<v1::ValidationReport>)>> {
     parsed
@@ -208,7 +223,7 @@ fn check_all(
             let report = if past(built, p.as_of) {
                 None
             } else {
-                Some(check_on(built, &p)?)
+                Some(check_on(built, procedures, &p)?)
             };
             Ok((p, report))
         })
@@ -246,11 +261,12 @@ pub(super) async fn batch(
         let (reader, b, proposals) = (api.clone(), built.clone(), req.proposals);
         let read = move || read_all(&reader, &b, &proposals);
         let b = built.clone();
+        let procedures = api.index.procedures().clone();
         let done = if any_dated {
             // Dated proposals read PostGIS one at a time, holding the heavy worker.
             api.admission
                 .heavy_async("a batch with past moments", async {
-                    let done = blocking(move || check_all(&b, read()?)).await?;
+                    let done = blocking(move || check_all(&b, &procedures, read()?)).await?;
                     let mut reports = Vec::with_capacity(done.len());
                     for (p, report) in done {
                         reports.push(match report {
@@ -263,7 +279,7 @@ pub(super) async fn batch(
                 .await?
         } else if heavy {
             api.admission
-                .heavy("a large batch", move || check_all(&b, read()?))
+                .heavy("a large batch", move || check_all(&b, &procedures, read()?))
                 .await?
                 .into_iter()
                 .map(|(_, r)| r)
@@ -275,7 +291,7 @@ pub(super) async fn batch(
             let large = parsed
                 .iter()
                 .any(|p| api.admission.area_cost(bbox_area(p)) == Cost::Heavy);
-            let check = move || check_all(&b, parsed);
+            let check = move || check_all(&b, &procedures, parsed);
             let done = if large {
                 api.admission
                     .heavy("a batch with large areas", check)
