@@ -122,21 +122,21 @@ fn hostile_requests(
     vec![
         (
             "100 000 vertices with a hole",
-            Hostile::One(base(wkb(holed))),
+            Hostile::One(Box::new(base(wkb(holed)))),
         ),
         (
             "country-sized, dated 2020",
-            Hostile::One(v1::ValidateGeometryRequest {
+            Hostile::One(Box::new(v1::ValidateGeometryRequest {
                 as_of: past,
                 ..base(wkb(rect(370_000.0, 6_380_000.0, 740_000.0, 6_640_000.0)))
-            }),
+            })),
         ),
         (
             "largest dated area (25 km²)",
-            Hostile::One(v1::ValidateGeometryRequest {
+            Hostile::One(Box::new(v1::ValidateGeometryRequest {
                 as_of: past,
                 ..base(wkb(rect(x - half, y - half, x + half, y + half)))
-            }),
+            })),
         ),
         (
             "batch of 1 000",
@@ -149,7 +149,7 @@ fn hostile_requests(
 
 #[derive(Clone)]
 enum Hostile {
-    One(v1::ValidateGeometryRequest),
+    One(Box<v1::ValidateGeometryRequest>),
     Batch(v1::ValidateGeometriesRequest),
 }
 
@@ -264,7 +264,7 @@ pub async fn run(addr: &str, pid: u32, url: &str) {
                 let (name, req) = &hostile[i % hostile.len()];
                 i += 1;
                 let r = match req.clone() {
-                    Hostile::One(r) => c.validate_geometry(r).await.map(|_| ()),
+                    Hostile::One(r) => c.validate_geometry(*r).await.map(|_| ()),
                     Hostile::Batch(b) => c.validate_geometries(b).await.map(|_| ()),
                 };
                 let outcome = match r {

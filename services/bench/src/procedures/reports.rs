@@ -61,6 +61,10 @@ pub async fn write(db: &Client, channels: &[Channel], token: &str) -> (usize, us
                         as_of: None,
                         locale: "et".into(),
                         output: None,
+                        // The synthetic reports are stored without conflicts between procedures:
+                        // their works periods are not sent.
+                        works_period: None,
+                        procedure_id: r.get(1),
                     },
                 )
             })

@@ -95,7 +95,7 @@ pub async fn run(db: &Client, key: &DevKey, addr: &str) {
                     0
                 },
                 assigned_official: String::new(),
-                after_event_id: 0,
+                after_event_id: None,
             };
             let mut stream = client
                 .watch_procedures(with_token(req, &tokens[m]))
