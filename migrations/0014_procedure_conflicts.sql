@@ -16,12 +16,17 @@ ALTER TABLE validation_rule DROP CONSTRAINT validation_rule_code_check,
         'SETBACK', 'ZONE_USE', 'COVERAGE', 'RESTRICTION_OVERLAP', 'DP_REQUIRED',
         'CONFLICTS_WITH_PROCEDURE'));
 
+-- validation_rule is under row-level security (0008): the seed is written as a national system
+-- caller, for this transaction only.
+SELECT set_config('kovgis.subject', 'system:migration-0014', true),
+       set_config('kovgis.reach', 'all', true);
 INSERT INTO validation_rule (code, version, severity, procedures, params, valid_from, author, description) VALUES
     ('CONFLICTS_WITH_PROCEDURE', 1, 'warning', '{excavation_permit,felling_permit}',
      '{"conflicts": {"excavation_permit": ["excavation_permit", "felling_permit"],
                      "felling_permit": ["excavation_permit", "felling_permit"]}}',
      '2000-01-01', 'system:migration-0014',
      'Another excavation or felling permit in progress (or granted, its works not yet over) on the same ground in the same days needs coordination. Slivers are not hits; across a municipal border only the other procedure''s type, works period and municipality are shown.');
+SELECT set_config('kovgis.subject', '', true), set_config('kovgis.reach', '', true);
 
 -- A procedure that may have started or stopped counting, or moved in space or time: created,
 -- or its state, area, works days or type changed. Servers LISTEN and reload that procedure;
