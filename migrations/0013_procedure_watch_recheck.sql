@@ -65,9 +65,11 @@ CREATE TABLE recheck_request (
 );
 CREATE INDEX recheck_request_open ON recheck_request (due_on, id) WHERE finished_at IS NULL;
 
-ALTER TABLE recheck_request ENABLE ROW LEVEL SECURITY;
+ALTER TABLE recheck_request ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 CREATE POLICY national_work ON recheck_request FOR ALL
     USING (kovgis_reach_all()) WITH CHECK (kovgis_reach_all());
+-- The functions below write requests as the owner, for any caller whose change causes one.
+CREATE POLICY owner_enqueues ON recheck_request FOR ALL TO kovgis_owner USING (true) WITH CHECK (true);
 
 -- The request for dataset version `v`, written in the import's own transaction (so the index
 -- built from a snapshot holds both the data and the request, or neither). Runs as the owner:

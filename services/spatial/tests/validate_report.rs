@@ -78,7 +78,7 @@ async fn a_footprint_on_no_parcel_has_setback_and_coverage_not_checked_and_why()
         );
     }
     assert_ne!(r.verdict, v1::Verdict::Clear as i32);
-    // Every rule in force (the seven national ones) is listed and has a finding.
+    // Every rule in force (the eight national ones) is listed and has a finding.
     let listed: Vec<&str> = r.rule_versions.iter().map(|v| v.rule.as_str()).collect();
     assert_eq!(
         listed,
@@ -89,7 +89,8 @@ async fn a_footprint_on_no_parcel_has_setback_and_coverage_not_checked_and_why()
             "ZONE_USE",
             "COVERAGE",
             "RESTRICTION_OVERLAP",
-            "DP_REQUIRED"
+            "DP_REQUIRED",
+            "CONFLICTS_WITH_PROCEDURE"
         ]
     );
     for v in &r.rule_versions {
