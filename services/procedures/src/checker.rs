@@ -18,6 +18,11 @@ use tonic::Status;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
+/// The most proposals a [`SpatialChecker::validate_many`] batch should carry: a SpatialService
+/// checks a batch this small (of small proposals) on a blocking thread, not in its heavy pool
+/// (`AdmissionConfig::light_batch`).
+pub const LIGHT_BATCH: usize = 16;
+
 /// On whose behalf a check runs: the verified identity and, when the call came with one, its
 /// `authorization` header (forwarded as it was).
 #[derive(Debug, Clone)]
@@ -33,6 +38,14 @@ pub trait SpatialChecker: Send + Sync + std::fmt::Debug + 'static {
         on_behalf: OnBehalf,
         request: v1::ValidateGeometryRequest,
     ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>>;
+
+    /// Checks several proposals in one call (`ValidateGeometries`): one report each, in order.
+    /// Keep a batch small (at most [`LIGHT_BATCH`]) for it to be checked without the heavy pool.
+    fn validate_many(
+        &self,
+        on_behalf: OnBehalf,
+        requests: Vec<v1::ValidateGeometryRequest>,
+    ) -> BoxFuture<'_, Result<Vec<v1::ValidationReport>, Status>>;
 
     /// The newest re-check request whose change the SpatialService's index holds (`None` while
     /// it has none): a re-check of a later request would run on the old data.
@@ -73,6 +86,20 @@ impl SpatialChecker for InProcessChecker {
             // What the authentication layer puts into a request it verified.
             r.extensions_mut().insert(on_behalf.identity);
             Ok(self.api.validate_geometry(r).await?.into_inner())
+        })
+    }
+
+    fn validate_many(
+        &self,
+        on_behalf: OnBehalf,
+        requests: Vec<v1::ValidateGeometryRequest>,
+    ) -> BoxFuture<'_, Result<Vec<v1::ValidationReport>, Status>> {
+        Box::pin(async move {
+            let mut r = tonic::Request::new(v1::ValidateGeometriesRequest {
+                proposals: requests,
+            });
+            r.extensions_mut().insert(on_behalf.identity);
+            Ok(self.api.validate_geometries(r).await?.into_inner().reports)
         })
     }
 
@@ -148,6 +175,30 @@ impl SpatialChecker for GrpcChecker {
             let mut r = tonic::Request::new(request);
             r.metadata_mut().insert("authorization", token);
             Ok(client.validate_geometry(r).await?.into_inner())
+        })
+    }
+
+    fn validate_many(
+        &self,
+        on_behalf: OnBehalf,
+        requests: Vec<v1::ValidateGeometryRequest>,
+    ) -> BoxFuture<'_, Result<Vec<v1::ValidationReport>, Status>> {
+        let mut client = self.client.clone();
+        let background = on_behalf
+            .identity
+            .is_system()
+            .then(|| self.background.clone());
+        Box::pin(async move {
+            let Some(token) = on_behalf.authorization.or(background.flatten()) else {
+                return Err(Status::unauthenticated(
+                    "the spatial check runs with the caller's token, and this call has none",
+                ));
+            };
+            let mut r = tonic::Request::new(v1::ValidateGeometriesRequest {
+                proposals: requests,
+            });
+            r.metadata_mut().insert("authorization", token);
+            Ok(client.validate_geometries(r).await?.into_inner().reports)
         })
     }
 

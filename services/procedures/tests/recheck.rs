@@ -356,7 +356,9 @@ async fn two_instances_rechecking_at_once_write_each_event_once() {
     let racing = |api: kovgis_procedures::ProcedureApi| {
         api.with_recheck(RecheckConfig {
             lease: Duration::ZERO,
-            concurrency: 4,
+            // Batches of 3: the eight procedures in three batches, two of them at once.
+            batch: 3,
+            concurrency: 2,
             tolerance: Tolerance::default(),
             instance: String::new(),
         })

@@ -135,6 +135,41 @@ pub(crate) async fn insert_event(
     Ok(())
 }
 
+/// Inserts several events on a connection inside a caller-scoped transaction, in order (one
+/// statement; the chain trigger runs for each).
+pub(crate) async fn insert_events(
+    c: &(impl tokio_postgres::GenericClient + Sync),
+    events: &[&AuditEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let m: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.municipality_code.as_deref())
+        .collect();
+    let rpc: Vec<&str> = events.iter().map(|e| e.rpc.as_str()).collect();
+    let action: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    let kind: Vec<&str> = events.iter().map(|e| e.entity_kind.as_str()).collect();
+    let id: Vec<&str> = events.iter().map(|e| e.entity_id.as_str()).collect();
+    let person: Vec<Option<&str>> = events.iter().map(|e| e.person_code.as_deref()).collect();
+    let purpose: Vec<Option<&str>> = events.iter().map(|e| e.purpose.as_deref()).collect();
+    let details: Vec<&serde_json::Value> = events.iter().map(|e| &e.details).collect();
+    c.execute(
+        "INSERT INTO audit_event (municipality_code, rpc, action, entity_kind, entity_id,
+                                  person_code, purpose, details)
+         SELECT u.m, u.rpc, u.action, u.kind, u.id, u.person, u.purpose, u.details
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::jsonb[]) WITH ORDINALITY
+              AS u(m, rpc, action, kind, id, person, purpose, details, n)
+         ORDER BY u.n",
+        &[&m, &rpc, &action, &kind, &id, &person, &purpose, &details],
+    )
+    .await
+    .map_err(StoreError::pg("writing audit events"))?;
+    Ok(())
+}
+
 impl Store {
     /// Opens a caller-scoped read-write transaction (see [`CallerTx`]).
     pub async fn begin_as(&self, caller: &Caller) -> Result<CallerTx, StoreError> {

@@ -18,6 +18,7 @@
 //! re-check one procedure at once, one writes the event and the other's change is stale; read
 //! again, the stored report already says what it found, so it writes nothing.
 
+mod batch;
 pub mod diff;
 
 use std::sync::Arc;
@@ -25,10 +26,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use kovgis_api::convert::timestamp;
 use kovgis_api::v1;
 use kovgis_auth::Identity;
-use kovgis_store::procedures::{Change, ProcedureKey, Set};
+use kovgis_store::procedures::{ProcedureKey, ProcedureRow, ReportChange};
 use kovgis_store::recheck::RecheckRequest;
 use kovgis_store::{AuditAction, AuditEvent, Caller, StoreError};
 use prost::Message;
@@ -48,7 +50,10 @@ pub const RECHECK: &str = "recheck";
 pub struct RecheckConfig {
     /// When an overlap area counts as changed.
     pub tolerance: Tolerance,
-    /// Procedures re-checked at once by one instance.
+    /// Procedures loaded, checked and written together (one read, `ValidateGeometries` calls
+    /// of [`crate::checker::LIGHT_BATCH`], one transaction for the changed ones).
+    pub batch: usize,
+    /// Batches re-checked at once by one instance.
     pub concurrency: usize,
     /// How long a claimed request is this instance's before another may take it over.
     pub lease: Duration,
@@ -57,11 +62,13 @@ pub struct RecheckConfig {
 }
 
 impl Default for RecheckConfig {
-    /// 1 m² / 1 %, 8 at once, a 10-minute lease, named by host process and start time.
+    /// 1 m² / 1 %, batches of 128, 4 batches at once, a 10-minute lease, named by host process
+    /// and start time.
     fn default() -> Self {
         RecheckConfig {
             tolerance: Tolerance::default(),
-            concurrency: 8,
+            batch: 128,
+            concurrency: 4,
             lease: Duration::from_secs(600),
             instance: format!(
                 "pid{}-{}",
@@ -160,21 +167,22 @@ impl ProcedureApi {
             .await
             .map_err(store_status)?;
         let (mut rechecked, mut changed) = (0, 0);
-        let mut results = futures::stream::iter(keys)
-            .map(|key| async move { self.recheck_procedure(&key, request, now).await })
-            .buffer_unordered(cfg.concurrency.max(1));
-        while let Some(r) = results.next().await {
-            // A failure leaves the request unfinished (see `run_rechecks`).
-            match r? {
-                Rechecked::Changed(_) => {
-                    rechecked += 1;
-                    changed += 1;
+        let mut batches = keys.chunks(cfg.batch.max(1));
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < cfg.concurrency.max(1) {
+                match batches.next() {
+                    Some(b) => running.push(self.recheck_batch(b, request, now)),
+                    None => break,
                 }
-                Rechecked::Unchanged => rechecked += 1,
-                Rechecked::Skipped => {}
             }
+            let Some(r) = running.next().await else { break };
+            // A failure leaves the request unfinished (see `run_rechecks`).
+            let (r, c) = r?;
+            rechecked += r;
+            changed += c;
         }
-        drop(results);
+        drop(running);
         self.store
             .finish_recheck(caller, request.id, rechecked, changed)
             .await
@@ -204,90 +212,109 @@ impl ProcedureApi {
                 Err(StoreError::NotFound(_)) => return Ok(Rechecked::Skipped),
                 Err(e) => return Err(store_status(e)),
             };
-            let workflow = self.workflow_of(row.workflow_id).await?;
-            let active = workflow.state(&row.state).is_some_and(|s| s.active);
-            let Some(old) = row
-                .report
-                .as_deref()
-                .and_then(|b| v1::ValidationReport::decode(b).ok())
-            else {
+            let Some(old) = self.stored_report(&row).await? else {
                 return Ok(Rechecked::Skipped);
             };
-            if !active {
-                return Ok(Rechecked::Skipped);
-            }
             let new = self
                 .checker
                 .validate(on_behalf(), check_request(&row, Some(timestamp(now))))
                 .await?;
-            let changes = diff::diff(&old.findings, &new.findings, self.recheck.tolerance);
-            if changes.is_empty() {
+            let Some(change) = self.report_change(&row, &old, &new, request) else {
                 return Ok(Rechecked::Unchanged);
-            }
-            let version = row.version + 1;
-            let (overrides, flagged) = diff::flag_overrides(&row.overrides, &changes, version);
-            let verdict = |r: &v1::ValidationReport| {
-                v1::Verdict::try_from(r.verdict)
-                    .map(|v| v.as_str_name().to_owned())
-                    .unwrap_or_default()
             };
-            let (before, after) = (verdict(&old), verdict(&new));
-            let note = format!(
-                "re-check after {}: {} finding(s) changed{}",
-                describe(request),
-                changes.len(),
-                if flagged.is_empty() {
-                    String::new()
-                } else {
-                    format!("; override(s) to review: {}", flagged.join(", "))
-                }
-            );
-            let change = Change {
-                key: key.clone(),
-                expected_version: row.version,
-                action: "recheck".into(),
-                note,
-                state_before: row.state.clone(),
-                state_after: row.state.clone(),
-                sets: vec![
-                    Set::value("report", Some(new.encode_to_vec())),
-                    Set::value("report_id", Some(new.report_id.clone())),
-                    Set::value("verdict", Some(after.clone())),
-                    Set::value("overrides", overrides),
-                ],
-                changes: json!({
-                    "findings": diff::changes_json(&changes),
-                    "verdict": {"before": before, "after": after},
-                    "report_id": {"before": old.report_id, "after": new.report_id},
-                    "overrides_flagged": flagged,
-                    "cause": cause(request),
-                    "notify": row.assigned_official,
-                }),
-                open: vec![],
-                answer: None,
-                outbox: vec![],
-                audit: AuditEvent {
-                    municipality_code: Some(key.municipality_code.clone()),
-                    rpc: "job:recheck".into(),
-                    action: AuditAction::Write,
-                    entity_kind: "procedure".into(),
-                    entity_id: key.id.clone(),
-                    person_code: row.contents.person_code().map(str::to_owned),
-                    purpose: None,
-                    details: json!({"action": "recheck", "request": request.id,
-                                    "changed": changes.len()}),
-                },
-            };
-            match self.store.change_procedure(&caller, change).await {
-                Ok(_) => return Ok(Rechecked::Changed(version)),
-                Err(StoreError::StaleVersion { .. }) => continue,
-                Err(e) => return Err(store_status(e)),
+            let written = self
+                .store
+                .change_reports(&caller, std::slice::from_ref(&change))
+                .await
+                .map_err(store_status)?;
+            if written.first() == Some(&true) {
+                return Ok(Rechecked::Changed(change.expected_version + 1));
             }
         }
         Err(Status::aborted(format!(
             "{} kept changing while it was re-checked; the request runs again",
             key.name()
         )))
+    }
+
+    /// The stored report of a procedure that is to be re-checked: `None` when it is not active
+    /// in its workflow or was never checked.
+    async fn stored_report(
+        &self,
+        row: &ProcedureRow,
+    ) -> Result<Option<v1::ValidationReport>, Status> {
+        let workflow = self.workflow_of(row.workflow_id).await?;
+        if !workflow.state(&row.state).is_some_and(|s| s.active) {
+            return Ok(None);
+        }
+        Ok(row
+            .report
+            .as_deref()
+            .and_then(|b| v1::ValidationReport::decode(b).ok()))
+    }
+
+    /// What re-checking `row` (whose stored report is `old`) with the answer `new` writes:
+    /// `None` when no finding changed.
+    fn report_change(
+        &self,
+        row: &ProcedureRow,
+        old: &v1::ValidationReport,
+        new: &v1::ValidationReport,
+        request: &RecheckRequest,
+    ) -> Option<ReportChange> {
+        let changes = diff::diff(&old.findings, &new.findings, self.recheck.tolerance);
+        if changes.is_empty() {
+            return None;
+        }
+        let key = &row.key;
+        let version = row.version + 1;
+        let (overrides, flagged) = diff::flag_overrides(&row.overrides, &changes, version);
+        let verdict = |r: &v1::ValidationReport| {
+            v1::Verdict::try_from(r.verdict)
+                .map(|v| v.as_str_name().to_owned())
+                .unwrap_or_default()
+        };
+        let (before, after) = (verdict(old), verdict(new));
+        let note = format!(
+            "re-check after {}: {} finding(s) changed{}",
+            describe(request),
+            changes.len(),
+            if flagged.is_empty() {
+                String::new()
+            } else {
+                format!("; override(s) to review: {}", flagged.join(", "))
+            }
+        );
+        Some(ReportChange {
+            key: key.clone(),
+            expected_version: row.version,
+            state: row.state.clone(),
+            report: new.encode_to_vec(),
+            report_id: new.report_id.clone(),
+            verdict: after.clone(),
+            overrides,
+            action: "recheck".into(),
+            note,
+            changes: json!({
+                "findings": diff::changes_json(&changes),
+                "verdict": {"before": before, "after": after},
+                "report_id": {"before": old.report_id, "after": new.report_id},
+                "overrides_flagged": flagged,
+                "cause": cause(request),
+                "notify": row.assigned_official,
+            }),
+            audit: AuditEvent {
+                municipality_code: Some(key.municipality_code.clone()),
+                rpc: "job:recheck".into(),
+                action: AuditAction::Write,
+                entity_kind: "procedure".into(),
+                entity_id: key.id.clone(),
+                person_code: row.contents.person_code().map(str::to_owned),
+                purpose: None,
+                details: json!({"action": "recheck", "request": request.id,
+                                "changed": changes.len()}),
+            },
+        })
     }
 }
 

@@ -13,6 +13,7 @@
 //! What a change means (the workflow, the clocks, the report) is decided above, in the
 //! ProcedureService; this module stores it.
 
+mod bulk;
 mod change;
 mod create;
 mod failures;
@@ -22,6 +23,7 @@ mod watch;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
+pub use bulk::ReportChange;
 pub use change::{Answer, Change, NewCoordination, OutboxMessage, Set};
 pub use failures::DeliveryFailure;
 pub use read::{EventRow, ListFilter, ListSort, ProcedurePage, PublicNoticeRow};
