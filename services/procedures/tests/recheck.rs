@@ -453,6 +453,72 @@ async fn two_instances_rechecking_at_once_write_each_event_once() {
         .unwrap()
         .get(0);
     assert!(done);
+
+    // The zone moves 1 km east, away from all eight: both instances run the queue at once,
+    // in batches of three, and every procedure changes once more — one event each, one writer
+    // each.
+    let v2 = import(
+        &one,
+        "recheck-zoning",
+        v1::LayerKind::Zoning,
+        "",
+        &[zone(
+            "Z1",
+            (658_530.0, 6_476_790.0, 658_590.0, 6_476_830.0),
+            "Park",
+            &["park"],
+        )],
+    )
+    .await;
+    let (id2, _) = request_of(&sql, v2).await.unwrap();
+    for api in [&one.api, &two.api] {
+        for _ in 0..200 {
+            if api.index_horizon().await.unwrap().is_some_and(|h| h >= id2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let (a, b) = tokio::join!(one.api.run_rechecks(), two.api.run_rechecks());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.changed + b.changed, 8, "{a:?} {b:?}");
+    for name in &names {
+        let events = history(&one, name).await;
+        assert_eq!(rechecks(&events).len(), 2, "{name}: {events:?}");
+    }
+    // Each written re-check has its audit event (16, two per procedure), and the chain the
+    // batches appended to still verifies.
+    let audited: Vec<(String, i64)> = sql
+        .query(
+            "SELECT entity_id, count(*) FROM audit_event
+             WHERE rpc = 'job:recheck' AND subject = 'system:recheck' GROUP BY 1 ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut ids: Vec<String> = names
+        .iter()
+        .map(|n| n.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        audited,
+        ids.into_iter().map(|id| (id, 2)).collect::<Vec<_>>()
+    );
+    let chains = one
+        .store
+        .verify_audit(&kovgis_store::Caller::system("audit-check"), &[])
+        .await
+        .unwrap();
+    let tartu = chains
+        .iter()
+        .find(|c| c.municipality_code.as_deref() == Some(TARTU))
+        .expect("Tartu's chain");
+    assert!(tartu.events >= 16, "{tartu:?}");
+    assert!(chains.iter().all(|c| c.broken.is_none()), "{chains:?}");
     drop((one, two));
     db.drop_db().await;
 }

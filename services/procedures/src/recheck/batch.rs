@@ -8,7 +8,6 @@
 //! ([`ProcedureApi::recheck_procedure`]), so that it is compared with what is stored now.
 //! What is written is the same, event for event, as re-checking each procedure on its own.
 
-use chrono::{DateTime, Utc};
 use kovgis_api::convert::timestamp;
 use kovgis_api::v1;
 use kovgis_store::Caller;
@@ -22,12 +21,11 @@ use crate::checker::LIGHT_BATCH;
 use crate::service::{check_request, store_status};
 
 impl ProcedureApi {
-    /// Re-checks the procedures of `keys` for `request` at `now`: (re-checked, changed).
+    /// Re-checks the procedures of `keys` for `request`: (re-checked, changed).
     pub(super) async fn recheck_batch(
         &self,
         keys: &[ProcedureKey],
         request: &RecheckRequest,
-        now: DateTime<Utc>,
     ) -> Result<(i32, i32), Status> {
         let caller = Caller::system(RECHECK);
         let rows = self
@@ -43,6 +41,11 @@ impl ProcedureApi {
         }
         let mut reports: Vec<v1::ValidationReport> = Vec::with_capacity(todo.len());
         for chunk in todo.chunks(LIGHT_BATCH) {
+            // The moment of the checks, read anew for each call: after the claim (so after the
+            // change the request is for), and not before a later import that the index already
+            // holds (a moment before the index's newest data is answered from PostGIS's
+            // history, one call at a time).
+            let now = self.now.now();
             let requests = chunk
                 .iter()
                 .map(|(row, _)| check_request(row, Some(timestamp(now))))
@@ -74,6 +77,7 @@ impl ProcedureApi {
             .map_err(store_status)?;
         let mut changed = written.iter().filter(|w| **w).count() as i32;
         for (c, _) in changes.iter().zip(&written).filter(|(_, w)| !**w) {
+            let now = self.now.now();
             if let Rechecked::Changed(_) = self.recheck_procedure(&c.key, request, now).await? {
                 changed += 1;
             }

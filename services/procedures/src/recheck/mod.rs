@@ -133,10 +133,7 @@ impl ProcedureApi {
             .await
             .map_err(store_status)?
         {
-            // The moment of the checks: after the claim, so after the change the request is for
-            // (a moment before it would be answered from the history, not the index).
-            let now = self.now.now();
-            match self.run_request(&caller, &request, now).await {
+            match self.run_request(&caller, &request).await {
                 Ok((rechecked, changed)) => {
                     run.requests += 1;
                     run.rechecked += rechecked as usize;
@@ -158,7 +155,6 @@ impl ProcedureApi {
         &self,
         caller: &Caller,
         request: &RecheckRequest,
-        now: DateTime<Utc>,
     ) -> Result<(i32, i32), Status> {
         let cfg = &self.recheck;
         let keys = self
@@ -172,7 +168,7 @@ impl ProcedureApi {
         loop {
             while running.len() < cfg.concurrency.max(1) {
                 match batches.next() {
-                    Some(b) => running.push(self.recheck_batch(b, request, now)),
+                    Some(b) => running.push(self.recheck_batch(b, request)),
                     None => break,
                 }
             }
