@@ -2,8 +2,14 @@
 //! written in one transaction — each on the version it was computed from, with its audit event
 //! and its history event, as [`Store::change_procedure`] writes one change.
 //!
+//! The procedures are found by their key's two columns as lists (`= ANY`), which the primary
+//! key's index answers under row-level security; a join with the key pairs would be planned as
+//! a scan of every procedure.
+//!
 //! A batch is all or nothing, but a procedure whose version moved meanwhile is simply not
 //! written (the caller learns which were, and checks the others again one by one).
+
+use std::collections::HashSet;
 
 use serde_json::Value;
 
@@ -51,13 +57,24 @@ impl Store {
                 caller,
                 &format!(
                     "SELECT {COLUMNS}
-                     FROM unnest($1::text[], $2::text[]) AS k(m, id)
-                     JOIN procedure p ON p.municipality_code = k.m::char(4) AND p.id = k.id::uuid"
+                     FROM procedure p
+                     WHERE p.municipality_code = ANY ($1::text[]::char(4)[])
+                       AND p.id = ANY ($2::text[]::uuid[])"
                 ),
                 &[&m, &ids],
             )
             .await?;
-        rows.iter().map(row_of).collect()
+        // Exactly the keys asked for (the two lists alone would also match a municipality's
+        // code paired with another municipality's id).
+        let asked: HashSet<(&str, &str)> = m.into_iter().zip(ids).collect();
+        rows.iter()
+            .map(row_of)
+            .filter(|r| {
+                r.as_ref().map_or(true, |r| {
+                    asked.contains(&(r.key.municipality_code.as_str(), r.key.id.as_str()))
+                })
+            })
+            .collect()
     }
 
     /// Writes `changes` as `caller` in one transaction: each procedure's report, verdict and
@@ -87,8 +104,8 @@ impl Store {
         // each other instead of deadlocking.
         tx.query(
             "SELECT 1 FROM procedure p
-             JOIN unnest($1::text[], $2::text[]) AS u(m, id)
-               ON p.municipality_code = u.m::char(4) AND p.id = u.id::uuid
+             WHERE p.municipality_code = ANY ($1::text[]::char(4)[])
+               AND p.id = ANY ($2::text[]::uuid[])
              ORDER BY p.municipality_code, p.id
              FOR UPDATE OF p",
             &[&m, &ids],
@@ -102,7 +119,9 @@ impl Store {
                  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::text[],
                              $6::text[], $7::jsonb[])
                       AS u(m, id, expected, report, report_id, verdict, overrides)
-                 WHERE p.municipality_code = u.m::char(4) AND p.id = u.id::uuid
+                 WHERE p.municipality_code = ANY ($1::text[]::char(4)[])
+                   AND p.id = ANY ($2::text[]::uuid[])
+                   AND p.municipality_code = u.m::char(4) AND p.id = u.id::uuid
                    AND p.version = u.expected
                  RETURNING p.municipality_code::text, p.id::text",
                 &[
@@ -116,7 +135,7 @@ impl Store {
                 ],
             )
             .await?;
-        let written: std::collections::HashSet<(String, String)> = updated
+        let written: HashSet<(String, String)> = updated
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
             .collect();
