@@ -73,31 +73,47 @@ impl Store {
     }
 
     /// The active procedures (their state is active in their workflow) the request touches:
-    /// of its municipality (or every one), of its types (or every type), whose area meets one
-    /// of its boxes (or anywhere, without an area). The procedure index (GiST) decides.
+    /// of its municipality (or every one), of its types (or every type), whose area's bounding
+    /// box meets one of its boxes (or anywhere, without an area).
+    ///
+    /// In one municipality, its active procedures within the boxes' extent are found first
+    /// (the GiST index over municipality, state and area), then each one's bounding box is
+    /// tested against the union of the boxes (one prepared geometry: a box meets the union
+    /// exactly when it meets one of the boxes). Across the country the boxes drive (a probe of
+    /// the area index per box), as the extent may be the whole country.
     pub async fn recheck_targets(
         &self,
         caller: &Caller,
         request: &RecheckRequest,
     ) -> Result<Vec<ProcedureKey>, StoreError> {
-        // With an area the boxes drive (a GiST probe of the procedures per box); the state is
-        // then looked up per procedure found.
         let active = "EXISTS (SELECT 1 FROM workflow_state s
                               WHERE s.workflow_id = p.workflow_id AND s.name = p.state AND s.active)
-               AND ($2::text IS NULL OR p.municipality_code = $2)
                AND (cardinality($3::text[]) = 0 OR p.procedure_type = ANY ($3))";
-        let sql = if request.has_area {
-            format!(
-                "SELECT DISTINCT p.municipality_code::text, p.id::text
-                 FROM (SELECT (ST_Dump(area)).geom AS box FROM recheck_request WHERE id = $1) a
-                 JOIN procedure p ON p.geom && a.box
-                 WHERE {active} ORDER BY 1, 2"
-            )
-        } else {
-            format!(
+        let sql = match (request.has_area, &request.municipality_code) {
+            (true, Some(_)) => format!(
+                "WITH r AS MATERIALIZED (
+                     SELECT ST_UnaryUnion(area) AS area FROM recheck_request WHERE id = $1)
+                 SELECT p.municipality_code::text, p.id::text FROM procedure p, r
+                 WHERE p.municipality_code = $2 AND p.geom && r.area
+                   AND ST_Intersects(ST_Envelope(p.geom), r.area) AND {active}
+                 ORDER BY 1, 2"
+            ),
+            (true, None) => format!(
+                "WITH hits AS MATERIALIZED (
+                     SELECT DISTINCT p.municipality_code, p.id, p.workflow_id, p.state,
+                            p.procedure_type
+                     FROM (SELECT (ST_Dump(area)).geom AS box FROM recheck_request
+                           WHERE id = $1) a
+                     JOIN procedure p ON p.geom && a.box)
+                 SELECT p.municipality_code::text, p.id::text FROM hits p
+                 WHERE $2::text IS NULL AND {active} ORDER BY 1, 2"
+            ),
+            (false, _) => format!(
                 "SELECT p.municipality_code::text, p.id::text FROM procedure p
-                 WHERE $1::bigint IS NOT NULL AND {active} ORDER BY 1, 2"
-            )
+                 WHERE $1::bigint IS NOT NULL
+                   AND ($2::text IS NULL OR p.municipality_code = $2) AND {active}
+                 ORDER BY 1, 2"
+            ),
         };
         let rows = self
             .query_as(

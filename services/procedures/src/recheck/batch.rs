@@ -8,6 +8,8 @@
 //! ([`ProcedureApi::recheck_procedure`]), so that it is compared with what is stored now.
 //! What is written is the same, event for event, as re-checking each procedure on its own.
 
+use std::time::{Duration, Instant};
+
 use kovgis_api::convert::timestamp;
 use kovgis_api::v1;
 use kovgis_store::Caller;
@@ -20,14 +22,35 @@ use crate::ProcedureApi;
 use crate::checker::LIGHT_BATCH;
 use crate::service::{check_request, store_status};
 
+/// Where a batch's time went (for the request's log line).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Spent {
+    /// Reading the procedures.
+    pub load: Duration,
+    /// The checks, and comparing their findings with the stored ones.
+    pub check: Duration,
+    /// Writing the changed ones (and re-checking those changed meanwhile).
+    pub write: Duration,
+}
+
+impl Spent {
+    pub fn add(&mut self, o: Spent) {
+        self.load += o.load;
+        self.check += o.check;
+        self.write += o.write;
+    }
+}
+
 impl ProcedureApi {
     /// Re-checks the procedures of `keys` for `request`: (re-checked, changed).
     pub(super) async fn recheck_batch(
         &self,
         keys: &[ProcedureKey],
         request: &RecheckRequest,
-    ) -> Result<(i32, i32), Status> {
+    ) -> Result<(i32, i32, Spent), Status> {
         let caller = Caller::system(RECHECK);
+        let mut spent = Spent::default();
+        let t = Instant::now();
         let rows = self
             .store
             .load_procedures(&caller, keys)
@@ -39,6 +62,8 @@ impl ProcedureApi {
                 todo.push((row, old));
             }
         }
+        spent.load = t.elapsed();
+        let t = Instant::now();
         let mut reports: Vec<v1::ValidationReport> = Vec::with_capacity(todo.len());
         for chunk in todo.chunks(LIGHT_BATCH) {
             // The moment of the checks, read anew for each call: after the claim (so after the
@@ -70,6 +95,8 @@ impl ProcedureApi {
         changes.sort_by(|a, b| {
             (&a.key.municipality_code, &a.key.id).cmp(&(&b.key.municipality_code, &b.key.id))
         });
+        spent.check = t.elapsed();
+        let t = Instant::now();
         let written = self
             .store
             .change_reports(&caller, &changes)
@@ -82,6 +109,7 @@ impl ProcedureApi {
                 changed += 1;
             }
         }
-        Ok((todo.len() as i32, changed))
+        spent.write = t.elapsed();
+        Ok((todo.len() as i32, changed, spent))
     }
 }

@@ -157,12 +157,15 @@ impl ProcedureApi {
         request: &RecheckRequest,
     ) -> Result<(i32, i32), Status> {
         let cfg = &self.recheck;
+        let started = std::time::Instant::now();
         let keys = self
             .store
             .recheck_targets(caller, request)
             .await
             .map_err(store_status)?;
+        let targets_ms = started.elapsed().as_millis() as u64;
         let (mut rechecked, mut changed) = (0, 0);
+        let mut spent = batch::Spent::default();
         let mut batches = keys.chunks(cfg.batch.max(1));
         let mut running = FuturesUnordered::new();
         loop {
@@ -174,9 +177,10 @@ impl ProcedureApi {
             }
             let Some(r) = running.next().await else { break };
             // A failure leaves the request unfinished (see `run_rechecks`).
-            let (r, c) = r?;
+            let (r, c, t) = r?;
             rechecked += r;
             changed += c;
+            spent.add(t);
         }
         drop(running);
         self.store
@@ -188,7 +192,12 @@ impl ProcedureApi {
             reason = request.reason,
             rechecked,
             changed,
-            "re-check done"
+            targets_ms,
+            load_ms = spent.load.as_millis() as u64,
+            check_ms = spent.check.as_millis() as u64,
+            write_ms = spent.write.as_millis() as u64,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "re-check done (load, check and write: summed over the batches, which overlap)"
         );
         Ok((rechecked, changed))
     }
