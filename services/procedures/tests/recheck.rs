@@ -522,3 +522,123 @@ async fn two_instances_rechecking_at_once_write_each_event_once() {
     drop((one, two));
     db.drop_db().await;
 }
+
+/// An axis-aligned box as WKT.
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> String {
+    format!("(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))")
+}
+
+#[tokio::test]
+async fn a_request_touches_the_procedures_whose_box_meets_one_of_its_boxes() {
+    let db = FreshDb::new("recheck_targets").await;
+    let s = Server::start(&db.url, Mode::InProcess).await;
+    let sql = db.sql().await;
+    // A: 657550–657558 × 6476815–6476823 (CLEAR_SQUARE); B: 657402–657412 × 6476933–6476943.
+    let a = submitted(&s, CLEAR_SQUARE).await;
+    let b = submitted(&s, SHORE_SQUARE).await;
+    let id = |p: &v1::Procedure| p.name.rsplit('/').next().unwrap().to_owned();
+    let (a, b) = (id(&a), id(&b));
+    // Two nested boxes that both hold A whole: as one MultiPolygon it is not a valid area (a
+    // point inside both lies "outside" by the parity of ring crossings), so a test against it
+    // as it is would miss A.
+    let nested = format!(
+        "MULTIPOLYGON({}, {})",
+        rect(657_530.0, 6_476_795.0, 657_580.0, 6_476_845.0),
+        rect(657_545.0, 6_476_810.0, 657_565.0, 6_476_830.0)
+    );
+    let cases: Vec<(&str, Option<&str>, Option<String>, Vec<&String>)> = vec![
+        (
+            "nested boxes, Tartu",
+            Some(TARTU),
+            Some(nested.clone()),
+            vec![&a],
+        ),
+        (
+            "nested boxes, the country",
+            None,
+            Some(nested.clone()),
+            vec![&a],
+        ),
+        (
+            "nested boxes, Tallinn's request",
+            Some(TALLINN),
+            Some(nested.clone()),
+            vec![],
+        ),
+        (
+            "a box far away",
+            Some(TARTU),
+            Some(format!(
+                "MULTIPOLYGON({})",
+                rect(658_000.0, 6_477_500.0, 658_100.0, 6_477_600.0)
+            )),
+            vec![],
+        ),
+        (
+            // It meets A's south-east corner (657558, 6476815) in one point.
+            "a box touching A's corner",
+            Some(TARTU),
+            Some(format!(
+                "MULTIPOLYGON({})",
+                rect(657_558.0, 6_476_700.0, 657_600.0, 6_476_815.0)
+            )),
+            vec![&a],
+        ),
+        (
+            "a box 0.5 m east of A",
+            Some(TARTU),
+            Some(format!(
+                "MULTIPOLYGON({})",
+                rect(657_558.5, 6_476_700.0, 657_600.0, 6_476_900.0)
+            )),
+            vec![],
+        ),
+        (
+            "one box around each, the country",
+            None,
+            Some(format!(
+                "MULTIPOLYGON({}, {})",
+                rect(657_549.0, 6_476_814.0, 657_551.0, 6_476_816.0),
+                rect(657_411.0, 6_476_942.0, 657_420.0, 6_476_950.0)
+            )),
+            vec![&a, &b],
+        ),
+        ("no area: all of Tartu", Some(TARTU), None, vec![&a, &b]),
+    ];
+    let caller = kovgis_store::Caller::system("recheck");
+    for (what, municipality, area, expected) in cases {
+        let request_id: i64 = sql
+            .query_one(
+                "INSERT INTO recheck_request (reason, detail, municipality_code, area, due_on)
+                 VALUES ('dataset', '{}', $1, ST_GeomFromText($2, 3301), current_date)
+                 RETURNING id",
+                &[&municipality, &area],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let request = kovgis_store::recheck::RecheckRequest {
+            id: request_id,
+            reason: "dataset".into(),
+            detail: serde_json::json!({}),
+            municipality_code: municipality.map(str::to_owned),
+            has_area: area.is_some(),
+            procedure_types: vec![],
+            due_on: chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+        };
+        let mut found: Vec<String> = s
+            .store
+            .recheck_targets(&caller, &request)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        found.sort();
+        let mut expected: Vec<String> = expected.into_iter().cloned().collect();
+        expected.sort();
+        assert_eq!(found, expected, "{what}");
+    }
+    drop(s);
+    db.drop_db().await;
+}
