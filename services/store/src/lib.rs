@@ -20,6 +20,7 @@ mod geometry;
 pub mod import;
 pub mod index_source;
 mod migrate;
+mod pipeline;
 pub mod outbox;
 mod pool;
 pub mod procedure_index;
