@@ -203,8 +203,15 @@ pub async fn run_submit(key_file: &str, addr: &str, service_url: &str, url: &str
     )
     .await;
     let seed = env("KOVGIS_BENCH_SEED", 32) as u64;
-    submit_beside_floor(&db, &channels, &key, service_url, env("KOVGIS_BENCH_SUBMITS", 2000), seed)
-        .await;
+    submit_beside_floor(
+        &db,
+        &channels,
+        &key,
+        service_url,
+        env("KOVGIS_BENCH_SUBMITS", 2000),
+        seed,
+    )
+    .await;
     print_list(&list::run(&channels[0], &key, &db, service_url).await);
 }
 

@@ -91,7 +91,13 @@ impl ProcedureApi {
         }
         let mut plan = Plan::default();
         let rules = self.clock_rules(&l).await?;
-        self.open_requests(&l, &rules, &mut plan, BTreeMap::from([(authority, vec![])]), note)?;
+        self.open_requests(
+            &l,
+            &rules,
+            &mut plan,
+            BTreeMap::from([(authority, vec![])]),
+            note,
+        )?;
         plan.note = note.to_owned();
         self.commit(l, "request_coordination", to, plan).await
     }

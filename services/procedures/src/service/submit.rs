@@ -256,7 +256,7 @@ impl ProcedureApi {
                 finding_keys: keys,
                 note: note.to_owned(),
                 answer_due: due,
-                rule: clocks::rule_json(&rule),
+                rule: clocks::rule_json(rule),
             });
             if !authorities.contains(&authority) {
                 authorities.push(authority);
@@ -283,9 +283,9 @@ impl ProcedureApi {
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         plan.set(
             "clock_rule",
-            Some(clocks::rule_json(&rule)),
+            Some(clocks::rule_json(rule)),
             Value::Null,
-            clocks::rule_json(&rule),
+            clocks::rule_json(rule),
         );
         plan.set(
             "clock_started_at",

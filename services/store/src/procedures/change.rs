@@ -227,9 +227,13 @@ impl Store {
         // Read back before the audit and the event: their locks are then held for the
         // shortest time.
         steps.push(Box::pin(c.query(&read, &key_params)));
-        steps.push(Box::pin(async { rows(c.execute(&audit, &audit_params).await) }));
+        steps.push(Box::pin(async {
+            rows(c.execute(&audit, &audit_params).await)
+        }));
         // The event last: it takes the event-order lock until the commit (migration 0013).
-        steps.push(Box::pin(async { rows(c.execute(&event, &event_params).await) }));
+        steps.push(Box::pin(async {
+            rows(c.execute(&event, &event_params).await)
+        }));
         steps.push(Box::pin(async {
             c.batch_execute("COMMIT").await.map(|()| Vec::new())
         }));
@@ -329,7 +333,8 @@ const OPEN: &str = "INSERT INTO coordination_request (municipality_code, procedu
         authority, finding_keys, note, requested_at, answer_due, rule)
     VALUES ($1, $2::text::uuid, $3, $4, $5, $6, now(), $7, $8)";
 
-const OUTBOX: &str = "INSERT INTO outbox (municipality_code, procedure_id, authority, kind, payload)
+const OUTBOX: &str =
+    "INSERT INTO outbox (municipality_code, procedure_id, authority, kind, payload)
     VALUES ($1, $2::text::uuid, $3, $4, $5)";
 
 const EVENT: &str = "INSERT INTO procedure_event (municipality_code, procedure_id, seq, subject,
