@@ -215,11 +215,11 @@ impl Store {
             Box::pin(async { c.batch_execute(&begin).await.map(|()| Vec::new()) }),
             Box::pin(c.query(&update, &params)),
         ];
-        if let Some(p) = &answer_params {
-            steps.push(Box::pin(c.query(&answer, p)));
-        }
         for p in &open_params {
             steps.push(Box::pin(async { rows(c.execute(&open, p).await) }));
+        }
+        if let Some(p) = &answer_params {
+            steps.push(Box::pin(c.query(&answer, p)));
         }
         for p in &outbox_params {
             steps.push(Box::pin(async { rows(c.execute(&outbox, p).await) }));
@@ -258,6 +258,12 @@ impl Store {
             Err(e) if no_row(&e) => return Err(self.not_changed(caller, &change).await),
             Err(e) => return Err(StoreError::Postgres(e, "changing a procedure")),
         }
+        for _ in 0..open_params.len() {
+            results
+                .next()
+                .expect("an insert's result")
+                .map_err(StoreError::pg("querying"))?;
+        }
         if let Some(a) = &change.answer {
             match results.next().expect("the answer's result") {
                 Ok(_) => {}
@@ -271,7 +277,7 @@ impl Store {
                 Err(e) => return Err(StoreError::Postgres(e, "recording a coordination answer")),
             }
         }
-        for _ in 0..open_params.len() + outbox_params.len() {
+        for _ in 0..outbox_params.len() {
             results
                 .next()
                 .expect("an insert's result")
