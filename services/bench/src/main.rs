@@ -21,7 +21,8 @@
 //!
 //! `kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT`: procedures at national scale
 //! (`scripts/bench-procedures.sh`): COUNT synthetic procedures, SubmitProcedure beside its
-//! floor, ListProcedures with a spatial and a state filter; `procedures-recheck STARTED IMPORTED
+//! floor, ListProcedures with a spatial and a state filter; `procedures-submit KEY ADDR
+//! SERVICE_URL`: b) and c) again on a filled database; `procedures-recheck STARTED IMPORTED
 //! TARGET`: the re-checks after the script's layer change; `procedures-watch KEY ADDR`:
 //! WatchProcedures with 1 000 watchers (`procedures`).
 //!
@@ -69,6 +70,10 @@ async fn main() {
         Some("procedures-list") => match &args[2..] {
             [key, addr, service_url] => procedures::run_list(key, addr, service_url, &url).await,
             _ => eprintln!("usage: kovgis-bench-validate procedures-list KEY ADDR SERVICE_URL"),
+        },
+        Some("procedures-submit") => match &args[2..] {
+            [key, addr, service_url] => procedures::run_submit(key, addr, service_url, &url).await,
+            _ => eprintln!("usage: kovgis-bench-validate procedures-submit KEY ADDR SERVICE_URL"),
         },
         Some("procedures-recheck") => match &args[2..] {
             [started, imported, target] => {

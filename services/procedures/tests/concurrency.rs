@@ -269,3 +269,101 @@ async fn the_store_writes_one_change_per_version() {
     drop(s);
     db.drop_db().await;
 }
+
+/// A change whose statements all go to the database together, commit included, writes nothing
+/// when one of them refuses: here it opens request 1 (an insert that succeeds), then answers
+/// request 2, which is not pending (there is none) — `Invalid`, and the procedure's version,
+/// its events, its requests, its outbox and the audit trail are as before.
+#[tokio::test]
+async fn a_change_refused_midway_writes_nothing() {
+    use kovgis_store::procedures::{Answer, Change, NewCoordination, OutboxMessage, ProcedureKey};
+    use kovgis_store::{AuditAction, AuditEvent, Caller, StoreError};
+    let db = FreshDb::new("proc_store_midway").await;
+    let s = Server::start(&db.url, Mode::InProcess).await;
+    let mut applicant = s.client(Some(&s.applicant())).await;
+    let p = applicant
+        .create_procedure(create(v1::ProcedureType::FellingPermit, CLEAR_SQUARE))
+        .await
+        .unwrap()
+        .into_inner();
+    let id = p.name.rsplit('/').next().unwrap().to_owned();
+    let change = Change {
+        key: ProcedureKey {
+            municipality_code: TARTU.into(),
+            id: id.clone(),
+        },
+        expected_version: 1,
+        action: "midway".into(),
+        note: String::new(),
+        state_before: "draft".into(),
+        state_after: "draft".into(),
+        sets: vec![],
+        changes: serde_json::json!({}),
+        open: vec![NewCoordination {
+            number: 1,
+            authority: "Keskkonnaamet".into(),
+            finding_keys: vec![],
+            note: String::new(),
+            answer_due: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+            rule: serde_json::json!({}),
+        }],
+        answer: Some(Answer {
+            number: 2,
+            status: "agreed".into(),
+            text: String::new(),
+            conditions: String::new(),
+        }),
+        outbox: vec![OutboxMessage {
+            authority: "Keskkonnaamet".into(),
+            kind: "coordination_requested".into(),
+            payload: serde_json::json!({}),
+        }],
+        audit: AuditEvent {
+            municipality_code: Some(TARTU.into()),
+            rpc: "midway-test".into(),
+            action: AuditAction::Write,
+            entity_kind: "procedure".into(),
+            entity_id: id.clone(),
+            person_code: None,
+            purpose: None,
+            details: serde_json::json!({}),
+        },
+    };
+    let caller = Caller::municipal("official-0793", TARTU);
+    let refused = s.store.change_procedure(&caller, change).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid(m)) if m.contains("not pending")),
+        "{refused:?}"
+    );
+    let sql = db.sql().await;
+    let count = |q: &'static str| {
+        let sql = &sql;
+        let id = id.clone();
+        async move { sql.query_one(q, &[&id]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(
+        count("SELECT version FROM procedure WHERE id = $1::text::uuid").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM procedure_event WHERE procedure_id = $1::text::uuid").await,
+        1,
+        "only the create's event"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM coordination_request WHERE procedure_id = $1::text::uuid")
+            .await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM outbox WHERE procedure_id = $1::text::uuid").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM audit_event WHERE entity_id = $1 AND rpc = 'midway-test'")
+            .await,
+        0
+    );
+    drop(s);
+    db.drop_db().await;
+}

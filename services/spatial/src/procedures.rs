@@ -2,26 +2,30 @@
 //! layers, across instances: loaded whole at start, then changed one procedure at a time on
 //! every `kovgis_procedure` notification (migration 0014's trigger, `<municipality>|<id>`,
 //! delivered at commit, from this instance or another) — the procedure is read again and
-//! upserted, or removed when it no longer counts. A lost notification connection is listened
+//! upserted, or removed when it no longer counts (the notifications waiting together are read
+//! in one query, so that a burst of changes costs one read, not one each). A lost notification connection is listened
 //! to again and the index reloaded whole (notifications may have been missed meanwhile); a
 //! failed reload or refresh is retried with back-off.
 //!
 //! Locking: the index sits behind a `std::sync::RwLock` taken only briefly — a validation takes a
 //! small copy of the entries around its proposal ([`ProcedureHandle::around`], one tree query)
-//! and checks on that after releasing the lock; a refresh holds the write lock for one insert
-//! and removal. Refreshes themselves (read, then apply) run one at a time, so a slow read of an
-//! older state can never overwrite a newer one.
+//! and checks on that after releasing the lock; a refresh holds the write lock for the inserts
+//! and removals of one read. Refreshes themselves (read, then apply) run one at a time, so a slow
+//! read of an older state can never overwrite a newer one.
 //!
 //! The ProcedureService of the same process calls [`ProcedureHandle::refresh`] right after its
 //! own commit (through `SpatialApi::refresh_procedure`), so that its next check sees its own
-//! write without waiting for the notification.
+//! write without waiting for the notification. Refreshes asked for while another runs wait for
+//! the gate together and are then read in one query.
 
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use kovgis_engine::index::{ProcedureEntry, ProcedureIndex, areal_part};
 use kovgis_store::procedure_index::{IndexProcedure, PROCEDURE_CHANNEL};
 use kovgis_store::{Caller, Store, StoreError};
+use tokio::sync::oneshot;
 
 /// The shared procedure index and the gate that orders its refreshes.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +33,17 @@ pub struct ProcedureHandle {
     index: Arc<RwLock<ProcedureIndex>>,
     /// Held from a refresh's read until it is applied (and for a whole reload).
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// The procedures waiting for a refresh, and who waits for them.
+    waiting: Arc<Mutex<Waiting>>,
+}
+
+/// Refreshes asked for and not yet begun: the next holder of the gate reads them all in one
+/// read (so that refreshes asked for at the same moment — many commits, many notifications —
+/// cost one read, not one each) and tells every waiter how it went.
+#[derive(Debug, Default)]
+struct Waiting {
+    keys: BTreeSet<(String, String)>,
+    waiters: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
 fn caller() -> Caller {
@@ -83,21 +98,63 @@ impl ProcedureHandle {
         municipality_code: &str,
         id: &str,
     ) -> Result<(), StoreError> {
+        self.refresh_many(store, [(municipality_code.to_owned(), id.to_owned())])
+            .await
+    }
+
+    /// Reads the procedures `keys` again and upserts those that count, removing the others —
+    /// together with every other refresh waiting at that moment, in one read begun after this
+    /// call (so after any commit that preceded it).
+    pub async fn refresh_many(
+        &self,
+        store: &Store,
+        keys: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), StoreError> {
+        let (done, mut outcome) = oneshot::channel();
+        {
+            let mut w = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            w.keys.extend(keys);
+            w.waiters.push(done);
+        }
         let _gate = self.gate.lock().await;
-        let found = store
-            .index_procedure(&caller(), municipality_code, id)
-            .await?;
+        // A holder of the gate before us may have read ours already.
+        if let Ok(r) = outcome.try_recv() {
+            return r.map_err(StoreError::Invalid);
+        }
+        let Waiting { keys, waiters } =
+            std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        let result = self.read_and_apply(store, keys).await;
+        let told = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+        for w in waiters {
+            // Ours among them; a waiter that gave up is not told.
+            let _ = w.send(told.clone());
+        }
+        result
+    }
+
+    /// One read of `keys`, applied (the gate held).
+    async fn read_and_apply(
+        &self,
+        store: &Store,
+        keys: BTreeSet<(String, String)>,
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<(String, String)> = keys.into_iter().collect();
+        let found = store.index_procedures_of(&caller(), &keys).await?;
         // Shapes with many vertices take a while to prepare: off the runtime's threads.
-        let prepared = match found {
-            Some(p) => tokio::task::spawn_blocking(move || entry(p))
-                .await
-                .map_err(|e| StoreError::Invalid(format!("preparing a procedure: {e}")))?,
-            None => None,
-        };
-        self.write(|index| match prepared {
-            Some(e) => index.upsert(e),
-            None => {
-                index.remove(municipality_code, id);
+        let prepared = tokio::task::spawn_blocking(move || {
+            found.into_iter().filter_map(entry).collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("preparing procedures: {e}")))?;
+        self.write(|index| {
+            for (m, id) in &keys {
+                index.remove(m, id);
+            }
+            for e in prepared {
+                index.upsert(e);
             }
         });
         Ok(())
@@ -135,6 +192,9 @@ pub async fn start(
         retry,
     )))
 }
+
+/// Notified procedures read again together at most.
+const MAX_BATCH: usize = 500;
 
 /// `<municipality>|<id>`.
 fn parse(payload: &str) -> Option<(&str, &str)> {
@@ -180,13 +240,27 @@ async fn keep_current(
             reload_due = true;
             continue;
         };
-        let Some((m, id)) = parse(&payload) else {
-            tracing::warn!(payload, "unreadable procedure notification");
+        // The notifications that arrived meanwhile go with it, in one read.
+        let mut keys = BTreeSet::new();
+        let mut next = Some(payload);
+        while let Some(payload) = next.take() {
+            match parse(&payload) {
+                Some((m, id)) => {
+                    keys.insert((m.to_owned(), id.to_owned()));
+                }
+                None => tracing::warn!(payload, "unreadable procedure notification"),
+            }
+            if keys.len() < MAX_BATCH {
+                next = changes.try_recv().ok();
+            }
+        }
+        if keys.is_empty() {
             continue;
-        };
-        if let Err(e) = handle.refresh(&store, m, id).await {
-            // The one procedure may now be stale: a whole reload brings it back in step.
-            tracing::error!(error = %e, municipality = m, "refreshing a procedure failed");
+        }
+        let n = keys.len();
+        if let Err(e) = handle.refresh_many(&store, keys).await {
+            // These procedures may now be stale: a whole reload brings them back in step.
+            tracing::error!(error = %e, procedures = n, "refreshing procedures failed");
             reload_due = true;
         }
     }

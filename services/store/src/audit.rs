@@ -23,14 +23,19 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub fn as_str(self) -> &'static str {
+    /// The name, as a parameter of a statement.
+    fn as_str_ref(&self) -> &'static &'static str {
         match self {
-            AuditAction::Read => "read",
-            AuditAction::Write => "write",
-            AuditAction::Create => "create",
-            AuditAction::Export => "export",
-            AuditAction::Delete => "delete",
+            AuditAction::Read => &"read",
+            AuditAction::Write => &"write",
+            AuditAction::Create => &"create",
+            AuditAction::Export => &"export",
+            AuditAction::Delete => &"delete",
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.as_str_ref()
     }
 }
 
@@ -113,25 +118,9 @@ pub(crate) async fn insert_event(
     c: &(impl tokio_postgres::GenericClient + Sync),
     e: &AuditEvent,
 ) -> Result<(), StoreError> {
-    // No RETURNING: the writer need not be allowed to read the chain it appends to.
-    c.execute(
-        // Who, when and the chain fields are the trigger's (NOT NULL is checked after it).
-        "INSERT INTO audit_event (municipality_code, rpc, action, entity_kind, entity_id,
-                                      person_code, purpose, details)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &[
-            &e.municipality_code,
-            &e.rpc,
-            &e.action.as_str(),
-            &e.entity_kind,
-            &e.entity_id,
-            &e.person_code,
-            &e.purpose,
-            &e.details,
-        ],
-    )
-    .await
-    .map_err(StoreError::pg("writing an audit event"))?;
+    c.execute(INSERT_EVENT, &e.params())
+        .await
+        .map_err(StoreError::pg("writing an audit event"))?;
     Ok(())
 }
 
@@ -168,6 +157,30 @@ pub(crate) async fn insert_events(
     .await
     .map_err(StoreError::pg("writing audit events"))?;
     Ok(())
+}
+
+/// The statement that appends an event, with [`AuditEvent::params`]. No RETURNING: the writer
+/// need not be allowed to read the chain it appends to. Who, when and the chain fields are the
+/// trigger's (NOT NULL is checked after it).
+pub(crate) const INSERT_EVENT: &str =
+    "INSERT INTO audit_event (municipality_code, rpc, action, entity_kind, entity_id,
+                              person_code, purpose, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+impl AuditEvent {
+    /// The parameters of [`INSERT_EVENT`].
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.municipality_code,
+            &self.rpc,
+            self.action.as_str_ref(),
+            &self.entity_kind,
+            &self.entity_id,
+            &self.person_code,
+            &self.purpose,
+            &self.details,
+        ]
+    }
 }
 
 impl Store {

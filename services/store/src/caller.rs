@@ -120,6 +120,27 @@ pub(crate) struct Scoped {
 }
 
 impl Scoped {
+    /// A guard over `client`, which is about to open a caller-scoped transaction.
+    pub(crate) fn new(client: Object) -> Scoped {
+        Scoped {
+            client: Some(client),
+        }
+    }
+
+    /// The transaction was ended by a `COMMIT` that went with its statements (committed, or
+    /// rolled back when one of them failed): the connection goes back to the pool as it is.
+    pub(crate) fn ended(mut self) {
+        drop(self.client.take());
+    }
+
+    /// Whether the transaction ended is not known (the connection failed): the connection is
+    /// closed, never pooled.
+    pub(crate) fn discard(mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+
     pub(crate) fn client(&self) -> &Object {
         self.client.as_ref().expect("scoped connection")
     }

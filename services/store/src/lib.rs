@@ -21,6 +21,7 @@ pub mod import;
 pub mod index_source;
 mod migrate;
 pub mod outbox;
+mod pipeline;
 mod pool;
 pub mod procedure_index;
 pub mod procedures;

@@ -47,6 +47,14 @@ const COUNTING: &str = "
            OR (p.state = 'granted'
                AND p.works_last_day >= (now() AT TIME ZONE 'Europe/Tallinn')::date))";
 
+/// A UUID, hyphenated.
+fn is_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        })
+}
+
 fn procedure(r: &Row) -> Result<IndexProcedure, StoreError> {
     let (first, last): (Option<NaiveDate>, Option<NaiveDate>) = (r.get(3), r.get(4));
     Ok(IndexProcedure {
@@ -78,6 +86,32 @@ impl Store {
         Ok(out)
     }
 
+    /// Of the procedures `keys` (municipality code, id), those that count, in one read (an id
+    /// that is no UUID is none).
+    pub async fn index_procedures_of(
+        &self,
+        caller: &Caller,
+        keys: &[(String, String)],
+    ) -> Result<Vec<IndexProcedure>, StoreError> {
+        let (codes, ids): (Vec<&str>, Vec<&str>) = keys
+            .iter()
+            .filter(|(_, id)| is_uuid(id))
+            .map(|(m, id)| (m.as_str(), id.as_str()))
+            .unzip();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each list alone, so that the key's index finds them (a pair from the two lists that
+        // is no key is a procedure whose current state may be read as well).
+        let sql = format!(
+            "{COUNTING}
+               AND p.municipality_code = ANY($1::text[]::char(4)[])
+               AND p.id = ANY($2::text[]::uuid[])"
+        );
+        let rows = read_once(self.queries.get().await?, caller, &sql, &[&codes, &ids]).await?;
+        rows.iter().map(procedure).collect()
+    }
+
     /// The procedure `id` of `municipality_code` if it counts (`None`: it does not, or does
     /// not exist, or `caller` does not see it; an `id` that is no UUID is none).
     pub async fn index_procedure(
@@ -86,11 +120,7 @@ impl Store {
         municipality_code: &str,
         id: &str,
     ) -> Result<Option<IndexProcedure>, StoreError> {
-        let uuid = id.len() == 36
-            && id.bytes().enumerate().all(|(i, b)| {
-                matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
-            });
-        if !uuid {
+        if !is_uuid(id) {
             return Ok(None);
         }
         let sql = format!(

@@ -29,6 +29,8 @@ pub struct Listed {
     pub p50: f64,
     pub p99: f64,
     pub rows_mean: f64,
+    /// The mean size of a page as sent (protobuf bytes).
+    pub bytes_mean: f64,
 }
 
 /// Runs the calls; prints the plan when the goal is missed.
@@ -82,6 +84,7 @@ pub async fn run(channel: &Channel, key: &DevKey, admin: &Client, service_url: &
         ProcedureServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
     let mut lat = Vec::new();
     let mut rows = 0usize;
+    let mut bytes = 0usize;
     for (i, c) in centres.iter().cycle().take(CALLS + WARM_UP).enumerate() {
         let t = Instant::now();
         let page = client
@@ -92,6 +95,7 @@ pub async fn run(channel: &Channel, key: &DevKey, admin: &Client, service_url: &
         if i >= WARM_UP {
             lat.push(t.elapsed().as_secs_f64() * 1e3);
             rows += page.procedures.len();
+            bytes += prost::Message::encoded_len(&page);
         }
     }
     let calls = lat.len();
@@ -106,6 +110,7 @@ pub async fn run(channel: &Channel, key: &DevKey, admin: &Client, service_url: &
         p50,
         p99,
         rows_mean: rows as f64 / calls.max(1) as f64,
+        bytes_mean: bytes as f64 / calls.max(1) as f64,
     }
 }
 

@@ -16,6 +16,9 @@
 //! ADDR` prints e), `WatchProcedures` with 1 000 watchers while writers change procedures
 //! ([`watch`]).
 //!
+//! `kovgis-bench-validate procedures-submit KEY ADDR SERVICE_URL` runs b) and c) again on a
+//! database a run has filled (to compare builds of the server, [`run_submit`]).
+//!
 //! Environment: `KOVGIS_BENCH_SUBMITS` (default 2000) submissions in b), after 64 not counted.
 
 mod floor;
@@ -105,29 +108,7 @@ pub async fn run(key_file: &str, addr: &str, service_url: &str, count: i64, url:
     );
 
     // b) SubmitProcedure beside its floor
-    let footprints = samples(&db, (submits + WARM_UP) as i64, false, 31).await;
-    let tokens = submit::tokens(&key, &footprints);
-    let (drafts, created) =
-        submit::create_drafts(&channels, &tokens, &footprints, CONCURRENCY).await;
-    submit::submit_all(&channels, &tokens, &drafts[..WARM_UP], CONCURRENCY).await;
-    let submitted = submit::submit_all(&channels, &tokens, &drafts[WARM_UP..], CONCURRENCY).await;
-    let (floor, requests, messages) = floor::run(&db, service_url, CONCURRENCY).await;
-    println!("b) SubmitProcedure at concurrency {CONCURRENCY} (gRPC, tokens, row-level security):");
-    println!("   {}", created.line("CreateProcedure (the drafts)"));
-    println!("   {}", submitted.line("SubmitProcedure"));
-    println!(
-        "   {} ({requests:.2} coordination requests and {messages:.2} outbox messages a submission)",
-        floor.line("floor: the same rows, one prepared transaction")
-    );
-    let (s50, s99, _) = summary(submitted.latencies.clone());
-    let (f50, f99, _) = summary(floor.latencies.clone());
-    let rate = |p: &submit::Phase| p.latencies.len() as f64 / p.wall_s;
-    println!(
-        "   Submit / floor: p50 {:.2}×, p99 {:.2}×, throughput {:.2}×   (goal ≤ 2×)",
-        s50 / f50,
-        s99 / f99,
-        rate(&floor) / rate(&submitted)
-    );
+    submit_beside_floor(&db, &channels, &key, service_url, submits, 31).await;
 
     // c) ListProcedures with a spatial and a state filter
     let l = list::run(&channels[0], &key, &db, service_url).await;
@@ -150,6 +131,90 @@ fn validation(s: &crate::samples::Sample) -> v1::ValidateGeometryRequest {
     }
 }
 
+/// b): `submits` drafts on footprints sampled with `seed`, created and then submitted at
+/// concurrency 16 (after 64 not counted), beside the floor writing the same rows.
+async fn submit_beside_floor(
+    db: &tokio_postgres::Client,
+    channels: &[tonic::transport::Channel],
+    key: &DevKey,
+    service_url: &str,
+    submits: usize,
+    seed: u64,
+) {
+    let footprints = samples(db, (submits + WARM_UP) as i64, false, seed).await;
+    let tokens = submit::tokens(key, &footprints);
+    let (drafts, created) =
+        submit::create_drafts(channels, &tokens, &footprints, CONCURRENCY).await;
+    submit::submit_all(channels, &tokens, &drafts[..WARM_UP], CONCURRENCY).await;
+    let submitted = submit::submit_all(channels, &tokens, &drafts[WARM_UP..], CONCURRENCY).await;
+    let (floor, requests, messages) = floor::run(db, service_url, CONCURRENCY).await;
+    println!("b) SubmitProcedure at concurrency {CONCURRENCY} (gRPC, tokens, row-level security):");
+    println!("   {}", created.line("CreateProcedure (the drafts)"));
+    println!("   {}", submitted.line("SubmitProcedure"));
+    println!(
+        "   {} ({requests:.2} coordination requests and {messages:.2} outbox messages a submission)",
+        floor.line("floor: the same rows, one prepared transaction")
+    );
+    let (s50, s99, _) = summary(submitted.latencies.clone());
+    let (f50, f99, _) = summary(floor.latencies.clone());
+    let rate = |p: &submit::Phase| p.latencies.len() as f64 / p.wall_s;
+    println!(
+        "   Submit / floor: p50 {:.2}×, p99 {:.2}×, throughput {:.2}×   (goal ≤ 2×)",
+        s50 / f50,
+        s99 / f99,
+        rate(&floor) / rate(&submitted)
+    );
+}
+
+/// b) and c) again, on a database the benchmark has filled (to compare builds of the server):
+/// the earlier runs' submissions are first set aside (their `created_by` prefixed with
+/// `earlier-`, so that the floor copies only this run's), and the footprints are sampled with
+/// `KOVGIS_BENCH_SEED` (default 32: not the first run's 31, whose footprints are taken).
+pub async fn run_submit(key_file: &str, addr: &str, service_url: &str, url: &str) {
+    let (db, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connecting");
+    tokio::spawn(conn);
+    let key = DevKey::load(key_file.as_ref()).expect("loading the benchmark's signing key");
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    db.execute(
+        "UPDATE procedure SET created_by = 'earlier-' || created_by
+         WHERE created_by LIKE $1",
+        &[&format!("{}%", submit::SUBMITTER)],
+    )
+    .await
+    .expect("setting the earlier submissions aside");
+    let mut channels = Vec::new();
+    for _ in 0..4 {
+        channels.push(connect(addr).await);
+    }
+    // The server is up and its index built (a first validation answers).
+    let first = samples(&db, 1, false, 21).await;
+    let tokens = submit::tokens(&key, &first);
+    ready(
+        &channels[0],
+        &validation(&first[0]),
+        &tokens[&first[0].municipality],
+    )
+    .await;
+    let seed = env("KOVGIS_BENCH_SEED", 32) as u64;
+    submit_beside_floor(
+        &db,
+        &channels,
+        &key,
+        service_url,
+        env("KOVGIS_BENCH_SUBMITS", 2000),
+        seed,
+    )
+    .await;
+    print_list(&list::run(&channels[0], &key, &db, service_url).await);
+}
+
 /// c) alone, on a database the benchmark has filled (to compare indexes).
 pub async fn run_list(key_file: &str, addr: &str, service_url: &str, url: &str) {
     let (db, conn) = tokio_postgres::connect(url, NoTls)
@@ -163,13 +228,14 @@ pub async fn run_list(key_file: &str, addr: &str, service_url: &str, url: &str) 
 
 fn print_list(l: &list::Listed) {
     println!(
-        "c) ListProcedures as an official of {} (bbox 1 km², state under_review of {} there, newest first, page 50): {} calls at concurrency 1, p50 {:.2} ms, p99 {:.2} ms, {:.1} procedures a page   (goal p50 ≤ {} ms: {})",
+        "c) ListProcedures as an official of {} (bbox 1 km², state under_review of {} there, newest first, page 50): {} calls at concurrency 1, p50 {:.2} ms, p99 {:.2} ms, {:.1} procedures ({:.1} kB) a page   (goal p50 ≤ {} ms: {})",
         l.municipality,
         l.under_review,
         l.calls,
         l.p50,
         l.p99,
         l.rows_mean,
+        l.bytes_mean / 1000.0,
         list::GOAL_P50_MS,
         if l.p50 <= list::GOAL_P50_MS {
             "met"

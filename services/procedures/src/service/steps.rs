@@ -90,8 +90,14 @@ impl ProcedureApi {
             )));
         }
         let mut plan = Plan::default();
-        self.open_requests(&l, &mut plan, BTreeMap::from([(authority, vec![])]), note)
-            .await?;
+        let rules = self.clock_rules(&l).await?;
+        self.open_requests(
+            &l,
+            &rules,
+            &mut plan,
+            BTreeMap::from([(authority, vec![])]),
+            note,
+        )?;
         plan.note = note.to_owned();
         self.commit(l, "request_coordination", to, plan).await
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use kovgis_api::v1;
 use kovgis_core::InputError;
-use kovgis_core::statutory_clock::clock_name;
+use kovgis_core::statutory_clock::{ClockRule, clock_name};
 use kovgis_core::workflow::{Action, INITIAL_STATE};
 use kovgis_spatial::ServiceError;
 use kovgis_store::procedures::{NewCoordination, OutboxMessage};
@@ -93,16 +93,18 @@ impl ProcedureApi {
         // The data and rules in force now (the real now: the injected clock moves deadlines,
         // not the map).
         let check = check_request(&l.row, None);
-        let report = self
-            .checker
-            .validate(
+        // The clock rules (both clocks, one read) while the check runs.
+        let (report, rules) = tokio::join!(
+            self.checker.validate(
                 OnBehalf {
                     identity: l.who.access.identity.clone(),
                     authorization: authorization_of(&request),
                 },
                 check,
-            )
-            .await?;
+            ),
+            self.clock_rules(&l)
+        );
+        let report = report?;
         let failed = |f: &&v1::Finding| f.status == v1::FindingStatus::Failed as i32;
         let blocking: Vec<String> = report
             .findings
@@ -133,9 +135,10 @@ impl ProcedureApi {
                     .push(finding_key(f));
             }
         }
+        let rules = rules?;
         let mut plan = Plan::default();
-        self.open_requests(&l, &mut plan, by_authority, "").await?;
-        self.start_decision_clock(&l, &mut plan).await?;
+        self.open_requests(&l, &rules, &mut plan, by_authority, "")?;
+        self.start_decision_clock(&l, &rules, &mut plan)?;
         let verdict = v1::Verdict::try_from(report.verdict)
             .map(|v| v.as_str_name().to_owned())
             .unwrap_or_default();
@@ -175,12 +178,27 @@ impl ProcedureApi {
         self.commit(l, "submit", to, plan).await
     }
 
+    /// The clock rules of the loaded procedure's type in force in its municipality today, one
+    /// per clock (one read).
+    pub(super) async fn clock_rules(&self, l: &Loaded) -> Result<Vec<ClockRule>> {
+        self.store
+            .clock_rules_in_force(
+                &config_caller(),
+                &l.row.key.municipality_code,
+                &l.row.procedure_type,
+                kovgis_core::tallinn::date(l.now),
+            )
+            .await
+            .map_err(store)
+    }
+
     /// Opens one coordination request per authority (numbered after the existing ones), each
-    /// with its answer window, records them with the authorities the procedure is addressed
-    /// to, and puts a message for each into the outbox.
-    pub(super) async fn open_requests(
+    /// with its answer window (from `rules`, [`Self::clock_rules`]), records them with the
+    /// authorities the procedure is addressed to, and puts a message for each into the outbox.
+    pub(super) fn open_requests(
         &self,
         l: &Loaded,
+        rules: &[ClockRule],
         plan: &mut Plan,
         requests: BTreeMap<String, Vec<String>>,
         note: &str,
@@ -195,17 +213,9 @@ impl ProcedureApi {
             ));
         }
         let on = kovgis_core::tallinn::date(l.now);
-        let rule = self
-            .store
-            .clock_rule_in_force(
-                &config_caller(),
-                &l.row.key.municipality_code,
-                &l.row.procedure_type,
-                clock_name::COORDINATION_ANSWER,
-                on,
-            )
-            .await
-            .map_err(store)?
+        let rule = rules
+            .iter()
+            .find(|r| r.clock == clock_name::COORDINATION_ANSWER)
             .ok_or_else(|| {
                 ServiceError::Internal(format!(
                     "no coordination answer rule is in force for {} in {}",
@@ -246,7 +256,7 @@ impl ProcedureApi {
                 finding_keys: keys,
                 note: note.to_owned(),
                 answer_due: due,
-                rule: clocks::rule_json(&rule),
+                rule: clocks::rule_json(rule),
             });
             if !authorities.contains(&authority) {
                 authorities.push(authority);
@@ -261,20 +271,10 @@ impl ProcedureApi {
         Ok(())
     }
 
-    /// Starts the decision clock when the type has a decision period.
-    async fn start_decision_clock(&self, l: &Loaded, plan: &mut Plan) -> Result<()> {
-        let Some(rule) = self
-            .store
-            .clock_rule_in_force(
-                &config_caller(),
-                &l.row.key.municipality_code,
-                &l.row.procedure_type,
-                clock_name::DECISION,
-                kovgis_core::tallinn::date(l.now),
-            )
-            .await
-            .map_err(store)?
-        else {
+    /// Starts the decision clock when the type has a decision period (in `rules`,
+    /// [`Self::clock_rules`]).
+    fn start_decision_clock(&self, l: &Loaded, rules: &[ClockRule], plan: &mut Plan) -> Result<()> {
+        let Some(rule) = rules.iter().find(|r| r.clock == clock_name::DECISION) else {
             return Ok(());
         };
         let deadline = rule
@@ -283,9 +283,9 @@ impl ProcedureApi {
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         plan.set(
             "clock_rule",
-            Some(clocks::rule_json(&rule)),
+            Some(clocks::rule_json(rule)),
             Value::Null,
-            clocks::rule_json(&rule),
+            clocks::rule_json(rule),
         );
         plan.set(
             "clock_started_at",
