@@ -523,6 +523,10 @@ async fn two_instances_rechecking_at_once_write_each_event_once() {
     db.drop_db().await;
 }
 
+/// What the request is, its municipality (`None`: the country), its area's WKT (`None`: no
+/// area), and the procedures it must touch.
+type Case<'a> = (&'a str, Option<&'a str>, Option<String>, Vec<&'a String>);
+
 /// An axis-aligned box as WKT.
 fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> String {
     format!("(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))")
@@ -546,7 +550,7 @@ async fn a_request_touches_the_procedures_whose_box_meets_one_of_its_boxes() {
         rect(657_530.0, 6_476_795.0, 657_580.0, 6_476_845.0),
         rect(657_545.0, 6_476_810.0, 657_565.0, 6_476_830.0)
     );
-    let cases: Vec<(&str, Option<&str>, Option<String>, Vec<&String>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "nested boxes, Tartu",
             Some(TARTU),
