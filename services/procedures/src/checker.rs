@@ -148,6 +148,25 @@ impl GrpcChecker {
         Ok(self)
     }
 
+    /// The `authorization` header to send for `on_behalf`: the caller's own, or for system work
+    /// the service's background token; `UNAUTHENTICATED` when there is neither.
+    fn token_for(&self, on_behalf: &OnBehalf) -> Result<AsciiMetadataValue, Status> {
+        let background = on_behalf
+            .identity
+            .is_system()
+            .then(|| self.background.clone());
+        on_behalf
+            .authorization
+            .clone()
+            .or(background.flatten())
+            .ok_or_else(|| {
+                // Only a caller with a token can be spoken for across processes.
+                Status::unauthenticated(
+                    "the call to the SpatialService runs with the caller's token, and this call has none",
+                )
+            })
+    }
+
     /// Whether background work can be spoken for.
     pub fn has_background_token(&self) -> bool {
         self.background.is_some()
@@ -161,17 +180,9 @@ impl SpatialChecker for GrpcChecker {
         request: v1::ValidateGeometryRequest,
     ) -> BoxFuture<'_, Result<v1::ValidationReport, Status>> {
         let mut client = self.client.clone();
-        let background = on_behalf
-            .identity
-            .is_system()
-            .then(|| self.background.clone());
+        let token = self.token_for(&on_behalf);
         Box::pin(async move {
-            let Some(token) = on_behalf.authorization.or(background.flatten()) else {
-                // Only a caller with a token can be spoken for across processes.
-                return Err(Status::unauthenticated(
-                    "the spatial check runs with the caller's token, and this call has none",
-                ));
-            };
+            let token = token?;
             let mut r = tonic::Request::new(request);
             r.metadata_mut().insert("authorization", token);
             Ok(client.validate_geometry(r).await?.into_inner())
@@ -184,16 +195,9 @@ impl SpatialChecker for GrpcChecker {
         requests: Vec<v1::ValidateGeometryRequest>,
     ) -> BoxFuture<'_, Result<Vec<v1::ValidationReport>, Status>> {
         let mut client = self.client.clone();
-        let background = on_behalf
-            .identity
-            .is_system()
-            .then(|| self.background.clone());
+        let token = self.token_for(&on_behalf);
         Box::pin(async move {
-            let Some(token) = on_behalf.authorization.or(background.flatten()) else {
-                return Err(Status::unauthenticated(
-                    "the spatial check runs with the caller's token, and this call has none",
-                ));
-            };
+            let token = token?;
             let mut r = tonic::Request::new(v1::ValidateGeometriesRequest {
                 proposals: requests,
             });
@@ -204,16 +208,9 @@ impl SpatialChecker for GrpcChecker {
 
     fn recheck_horizon(&self, on_behalf: OnBehalf) -> BoxFuture<'_, Result<Option<i64>, Status>> {
         let mut client = self.client.clone();
-        let background = on_behalf
-            .identity
-            .is_system()
-            .then(|| self.background.clone());
+        let token = self.token_for(&on_behalf);
         Box::pin(async move {
-            let Some(token) = on_behalf.authorization.or(background.flatten()) else {
-                return Err(Status::unauthenticated(
-                    "asking the SpatialService needs a token, and this caller has none",
-                ));
-            };
+            let token = token?;
             let mut r = tonic::Request::new(v1::GetIndexStatsRequest::default());
             r.metadata_mut().insert("authorization", token);
             let stats = client.get_index_stats(r).await?.into_inner();
