@@ -1,7 +1,12 @@
-//! The validation index behind `ValidateGeometry`: built from PostGIS at start, rebuilt when an
-//! import announces a new dataset version (`pg_notify('kovgis_dataset_version', …)`, from this
-//! instance or another), and swapped in whole while validations continue on the old one; and
-//! the small indexes of past moments, read from PostGIS around one proposal.
+//! The validation index behind `ValidateGeometry`: built from PostGIS at start, refreshed when
+//! an import or a rule version announces a change (`pg_notify('kovgis_dataset_version', …)`,
+//! from this instance or another), and swapped in whole while validations continue on the old
+//! one; and the small indexes of past moments, read from PostGIS around one proposal.
+//!
+//! A refresh reads only what changed since the index in use was built ([`build_since`]): the
+//! layers whose version moved are read and indexed again, the parcels and the other layers are
+//! shared with the old index — an import of one municipality's zoning costs that layer, not the
+//! country. A new cadastre version is read and built whole.
 //!
 //! A rebuild that fails keeps the previous index answering, marks it stale (since when, and
 //! why: [`Freshness`], shown by `GetIndexStats` and the health service) and is retried with
@@ -10,7 +15,7 @@
 //! What the engine does with an index is `kovgis-engine`'s; the handlers that use it are in
 //! `service::validate`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,6 +23,7 @@ use kovgis_engine::index::{Feature, Index, Layer, LayerInfo, Parcel, areal_part}
 use kovgis_engine::rules::{RuleDef, RuleSet, Severity};
 use kovgis_store::Caller;
 use kovgis_store::index_source::AsOf;
+use kovgis_store::index_source::{Held, IndexLayer, IndexSource};
 use kovgis_store::{Store, StoreError};
 
 use crate::procedures::ProcedureHandle;
@@ -133,6 +139,52 @@ pub async fn build(store: &Store) -> Result<Built, StoreError> {
     Ok(built)
 }
 
+/// The next index after `current`: only what changed since it was built is read — the layers
+/// whose version or description moved, and the rules — and the parcels and the unchanged layers
+/// are shared with it (kovgis-engine `Index::refreshed`). Everything is read and built anew when
+/// the cadastre has a newer version.
+pub async fn build_since(store: &Store, current: Arc<Built>) -> Result<Built, StoreError> {
+    let started = Instant::now();
+    let stale = |l: &IndexLayer| {
+        current
+            .index
+            .layer(l.id)
+            .is_none_or(|have| !same_layer(&have.info, l))
+    };
+    let held = Held {
+        parcel_version: current.index.parcel_version,
+        stale: &stale,
+    };
+    let source = store
+        .index_source_since(&Caller::system("index-builder"), &held)
+        .await?;
+    let read = started.elapsed();
+    let refreshed = source.refreshed_layers.clone();
+    let whole = refreshed.is_none();
+    let built = tokio::task::spawn_blocking(move || match whole {
+        false => assemble_since(&current, source, started),
+        true => assemble(source, started),
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("building the index: {e}")))?;
+    match refreshed {
+        Some(layers) => log_refreshed(&built, &layers, read),
+        None => log_built(&built, read),
+    }
+    Ok(built)
+}
+
+/// Whether the index's layer is the layer as it is now.
+fn same_layer(have: &LayerInfo, now: &IndexLayer) -> bool {
+    have.id == now.id
+        && have.version == now.version
+        && have.name == now.name
+        && have.title == now.title
+        && have.kind == now.kind
+        && have.municipality_code == now.municipality_code
+        && have.authority == now.authority
+}
+
 /// A small index of what was in force at a past moment around a proposal, read from PostGIS:
 /// the parcels under its bounding box, then every feature around those parcels (their buildings
 /// and zones decide coverage), so that the same rules give the answer of that day.
@@ -176,16 +228,48 @@ pub async fn build_past(
 }
 
 /// The CPU part of a build.
-fn assemble(source: kovgis_store::index_source::IndexSource, started: Instant) -> Built {
-    let parcels = source
-        .parcels
+fn assemble(mut source: IndexSource, started: Instant) -> Built {
+    let parcels = std::mem::take(&mut source.parcels)
         .into_iter()
         .filter_map(|p| {
             areal_part(&p.geometry).map(|g| Parcel::new(p.code, p.municipality_code, g))
         })
         .collect();
+    let layers = layers_of(&mut source, |_| None)
+        .into_iter()
+        .flatten()
+        .collect();
+    let index = Index::build(parcels, source.parcel_version, layers, started);
+    finish(index, source)
+}
+
+/// The CPU part of a refresh: the layers read anew indexed, the others taken from `current`.
+/// A layer the read did not bring and `current` does not hold (it cannot be: such a layer is
+/// stale) makes it a whole build after all.
+fn assemble_since(current: &Built, mut source: IndexSource, started: Instant) -> Built {
+    let read: HashSet<i64> = source.refreshed_layers.iter().flatten().copied().collect();
+    let layers: Option<Vec<Arc<Layer>>> = layers_of(&mut source, |id| {
+        (!read.contains(&id)).then(|| current.index.layer(id).cloned())
+    })
+    .into_iter()
+    .collect();
+    let Some(layers) = layers else {
+        tracing::warn!("a layer missing from the index and from the refresh; building anew");
+        return assemble(source, started);
+    };
+    let index = current.index.refreshed(layers, started);
+    finish(index, source)
+}
+
+/// The source's layers in order (its layers and features taken): each as `kept` gives it
+/// (`Some(Some(layer))`: an index's own; `Some(None)`: none there), or (`kept` says `None`)
+/// built from the source's features.
+fn layers_of<L: From<Layer>>(
+    source: &mut IndexSource,
+    kept: impl Fn(i64) -> Option<Option<L>>,
+) -> Vec<Option<L>> {
     let mut by_layer: HashMap<i64, Vec<Feature>> = HashMap::new();
-    for f in source.features {
+    for f in std::mem::take(&mut source.features) {
         by_layer.entry(f.layer_id).or_default().push(Feature::new(
             f.id,
             f.external_id,
@@ -193,12 +277,14 @@ fn assemble(source: kovgis_store::index_source::IndexSource, started: Instant) -
             f.geometry,
         ));
     }
-    let layers = source
-        .layers
+    std::mem::take(&mut source.layers)
         .into_iter()
         .map(|l| {
+            if let Some(kept) = kept(l.id) {
+                return kept;
+            }
             let features = by_layer.remove(&l.id).unwrap_or_default();
-            Layer::new(
+            Some(L::from(Layer::new(
                 LayerInfo {
                     id: l.id,
                     name: l.name,
@@ -209,9 +295,13 @@ fn assemble(source: kovgis_store::index_source::IndexSource, started: Instant) -
                     version: l.version,
                 },
                 features,
-            )
+            )))
         })
-        .collect();
+        .collect()
+}
+
+/// The rules, the versions and the stats around a built index.
+fn finish(index: Index, source: IndexSource) -> Built {
     let rules = RuleSet {
         rules: source
             .rules
@@ -228,7 +318,6 @@ fn assemble(source: kovgis_store::index_source::IndexSource, started: Instant) -
             })
             .collect(),
     };
-    let index = Index::build(parcels, source.parcel_version, layers, started);
     Built {
         index,
         rules,
@@ -264,8 +353,26 @@ fn log_built(built: &Built, read: Duration) {
     }
 }
 
+fn log_refreshed(built: &Built, layers: &[i64], read: Duration) {
+    let s = &built.index.stats;
+    tracing::info!(
+        layers_read = layers.len(),
+        features_read = s
+            .layers
+            .iter()
+            .filter(|l| layers.contains(&l.layer_id))
+            .map(|l| l.features)
+            .sum::<usize>(),
+        parcels = s.parcels,
+        read_ms = read.as_millis() as u64,
+        total_ms = s.build.as_millis() as u64,
+        resident_mib = built.resident_bytes.unwrap_or(0) / (1 << 20),
+        "validation index refreshed (parcels and unchanged layers kept)"
+    );
+}
+
 /// Builds the first index, then keeps it current: every `kovgis_dataset_version` notification
-/// (several in a burst count once) rebuilds it and swaps it in. Listening starts before the first
+/// (several in a burst count once) refreshes it ([`build_since`]) and swaps it in. Listening starts before the first
 /// build, so an import committed meanwhile is not missed. A lost connection is retried; after
 /// reconnecting the index is rebuilt, as notifications may have been missed. A failed rebuild
 /// is retried after `retry` back-off (or at the next notification, whichever comes first).
@@ -317,7 +424,7 @@ async fn keep_current(
                 while versions.try_recv().is_ok() {}
                 tracing::info!(
                     payload,
-                    "new dataset version; rebuilding the validation index"
+                    "new dataset version; refreshing the validation index"
                 );
             }
             Wake::Retry => {
@@ -347,10 +454,14 @@ async fn keep_current(
     }
 }
 
-/// Builds and swaps in a new index; on failure keeps the old one and marks it stale.
-/// Returns whether it succeeded.
+/// Builds and swaps in a new index (refreshed from the one in use, if any); on failure keeps
+/// the old one and marks it stale. Returns whether it succeeded.
 pub async fn rebuild(store: &Store, handle: &IndexHandle) -> bool {
-    match build(store).await {
+    let next = match handle.current() {
+        Some(current) => build_since(store, current).await,
+        None => build(store).await,
+    };
+    match next {
         Ok(built) => {
             if handle.freshness().stale_since.is_some() {
                 tracing::info!("validation index rebuilt; no longer stale");

@@ -77,6 +77,17 @@ pub struct IndexSource {
     /// The newest re-check request (migration 0013) whose change this snapshot holds: an index
     /// built from it may run the re-checks up to it.
     pub recheck_horizon: i64,
+    /// `Some`: a refresh ([`Store::index_source_since`]) — no parcels were read, and features
+    /// only of these layers (the others are as the index holds them). `None`: everything.
+    pub refreshed_layers: Option<Vec<i64>>,
+}
+
+/// What an index already holds, so that a refresh reads only what changed since.
+pub struct Held<'a> {
+    /// The cadastre version of its parcels: while it is still the newest, no parcel is read.
+    pub parcel_version: Option<i64>,
+    /// Whether a layer as it is now must be read (new, or not as the index holds it).
+    pub stale: &'a (dyn Fn(&IndexLayer) -> bool + Sync),
 }
 
 /// A historical window: the rows in force at `at` whose geometry meets `bbox`
@@ -115,15 +126,37 @@ fn pg(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError
 impl Store {
     /// Reads the current parcels, layers, features and rules in one snapshot.
     pub async fn index_source(&self, caller: &Caller) -> Result<IndexSource, StoreError> {
-        self.index_source_at(caller, None).await
+        self.read_source(caller, None, None).await
     }
 
-    /// The same, for the rows in force at a past moment within a window (`None`: current,
-    /// everywhere). Validation falls back to this for dates before the loaded index.
+    /// What changed since an index was built, in one snapshot: the layers, and the features of
+    /// those `held` calls stale; the rules and versions as for a build; and everything, parcels
+    /// too, when the cadastre has a newer version than `held`'s (see
+    /// [`IndexSource::refreshed_layers`]).
+    pub async fn index_source_since(
+        &self,
+        caller: &Caller,
+        held: &Held<'_>,
+    ) -> Result<IndexSource, StoreError> {
+        self.read_source(caller, None, Some(held)).await
+    }
+
+    /// The same as [`Store::index_source`], for the rows in force at a past moment within a
+    /// window (`None`: current, everywhere). Validation falls back to this for dates before the
+    /// loaded index.
     pub async fn index_source_at(
         &self,
         caller: &Caller,
         as_of: Option<AsOf>,
+    ) -> Result<IndexSource, StoreError> {
+        self.read_source(caller, as_of, None).await
+    }
+
+    async fn read_source(
+        &self,
+        caller: &Caller,
+        as_of: Option<AsOf>,
+        held: Option<&Held<'_>>,
     ) -> Result<IndexSource, StoreError> {
         use tokio_postgres::types::ToSql;
         // The whole index is bulk work; a window of the past answers one call.
@@ -149,28 +182,6 @@ impl Store {
             ),
         };
 
-        let rows = tx
-            .query_raw(
-                &format!(
-                    "SELECT cadastral_code, municipality_code::text, ST_AsBinary(geom)
-                     FROM parcel WHERE {in_force}"
-                ),
-                params.iter().copied(),
-            )
-            .await
-            .map_err(pg("reading parcels for the index"))?;
-        let mut rows = std::pin::pin!(rows);
-        while let Some(r) = rows
-            .try_next()
-            .await
-            .map_err(pg("reading parcels for the index"))?
-        {
-            source.parcels.push(IndexParcel {
-                code: r.get(0),
-                municipality_code: r.get(1),
-                geometry: from_wkb(r.get(2))?,
-            });
-        }
         let at = as_of.map(|a| a.at);
         source.parcel_version = tx
             .query_one(
@@ -181,6 +192,32 @@ impl Store {
             .await
             .map_err(pg("reading the cadastre version"))?
             .get(0);
+        // A refresh while the parcels are the newest; else everything.
+        let held = held.filter(|h| h.parcel_version == source.parcel_version);
+        if held.is_none() {
+            let rows = tx
+                .query_raw(
+                    &format!(
+                        "SELECT cadastral_code, municipality_code::text, ST_AsBinary(geom)
+                         FROM parcel WHERE {in_force}"
+                    ),
+                    params.iter().copied(),
+                )
+                .await
+                .map_err(pg("reading parcels for the index"))?;
+            let mut rows = std::pin::pin!(rows);
+            while let Some(r) = rows
+                .try_next()
+                .await
+                .map_err(pg("reading parcels for the index"))?
+            {
+                source.parcels.push(IndexParcel {
+                    code: r.get(0),
+                    municipality_code: r.get(1),
+                    geometry: from_wkb(r.get(2))?,
+                });
+            }
+        }
         source.newest_version_at = tx
             .query_one("SELECT max(imported_at) FROM dataset_version", &[])
             .await
@@ -218,11 +255,27 @@ impl Store {
             });
         }
 
+        // A refresh reads the features of the stale layers only.
+        let stale: Option<Vec<i64>> = held.map(|h| {
+            source
+                .layers
+                .iter()
+                .filter(|l| (h.stale)(l))
+                .map(|l| l.id)
+                .collect()
+        });
+        let (which, params) = match &stale {
+            None => (String::new(), params),
+            Some(ids) => (
+                " AND layer_id = ANY($1)".to_owned(),
+                vec![ids as &(dyn ToSql + Sync)],
+            ),
+        };
         let rows = tx
             .query_raw(
                 &format!(
                     "SELECT layer_id, id, external_id, attributes, ST_AsBinary(geom)
-                     FROM feature WHERE {in_force}"
+                     FROM feature WHERE {in_force}{which}"
                 ),
                 params.iter().copied(),
             )
@@ -261,6 +314,7 @@ impl Store {
             .map(|r| r.get(0))
             .collect();
         scoped.commit().await?;
+        source.refreshed_layers = stale;
         Ok(source)
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use kovgis_core::model::LayerKind;
 
+use super::Parcel;
 use super::layer::LayerSet;
 use crate::shape::{self, Shape};
 
@@ -28,6 +29,30 @@ pub struct Coverage {
 pub const COVERAGE_SLIVER_M2: f64 = 0.5;
 
 impl LayerSet<'_> {
+    /// Works out the coverage (with [`COVERAGE_SLIVER_M2`]) of the parcels `which` selects into
+    /// `out` (one entry per parcel, in order), on every core.
+    pub(super) fn cover(
+        &self,
+        parcels: &[Parcel],
+        out: &mut [Coverage],
+        which: impl Fn(&Parcel) -> bool + Sync,
+    ) {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = parcels.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            for (part, out) in parcels.chunks(per).zip(out.chunks_mut(per)) {
+                let which = &which;
+                s.spawn(move || {
+                    for (p, c) in part.iter().zip(out) {
+                        if which(p) {
+                            *c = self.coverage(&p.municipality_code, &p.shape, COVERAGE_SLIVER_M2);
+                        }
+                    }
+                });
+            }
+        });
+    }
+
     /// The built area on a parcel and the coverage limit over it, in a municipality, with the
     /// sliver tolerance `sliver` (m²).
     pub(super) fn coverage(

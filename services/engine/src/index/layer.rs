@@ -145,7 +145,7 @@ impl Layer {
 
 /// The layers of an index, by kind and municipality.
 pub(super) struct LayerSet<'a> {
-    pub(super) layers: &'a [Layer],
+    pub(super) layers: &'a [Arc<Layer>],
     pub(super) applicable: &'a HashMap<String, Vec<u32>>,
     pub(super) national: &'a [u32],
 }
@@ -162,7 +162,7 @@ impl<'a> LayerSet<'a> {
             .map(Vec::as_slice)
             .unwrap_or(self.national)
             .iter()
-            .map(move |&i| &layers[i as usize])
+            .map(move |&i| &*layers[i as usize])
             .filter(move |l| l.info.kind == kind)
     }
 }

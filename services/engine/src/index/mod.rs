@@ -2,24 +2,26 @@
 //! layer in its own R-tree (rstar 0.14) of bounding boxes, built in bulk.
 //!
 //! An [`Index`] is immutable once built: a refresh builds a new one and swaps it in whole, so a
-//! validation always sees one consistent set of versions.
-
+//! validation always sees one consistent set of versions. A new index for changed layers shares
+//! the parcels and the unchanged layers with the one it replaces (`refresh`).
 //!
 //! Files: the index and its parcels here; the R-tree in `tree`, layers and features in `layer`,
-//! the one reading of feature attributes in `facts`, parcels' coverage in `coverage`, the stats
-//! in `stats`. The other procedures (for `CONFLICTS_WITH_PROCEDURE`) are in [`procedures`]: an
+//! the one reading of feature attributes in `facts`, parcels' coverage in `coverage`, a new
+//! index for changed layers in `refresh`, the stats in `stats`. The other procedures (for `CONFLICTS_WITH_PROCEDURE`) are in [`procedures`]: an
 //! index of their own, changed one procedure at a time.
 
 mod coverage;
 mod facts;
 mod layer;
 pub mod procedures;
+mod refresh;
 mod stats;
 #[cfg(test)]
 mod tests;
 mod tree;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use geo::{MultiPolygon, Rect};
 use kovgis_core::model::LayerKind;
@@ -41,17 +43,22 @@ pub struct Parcel {
     pub municipality_code: String,
     /// Its area, prepared (area, box, convexity, boundary runs).
     pub shape: Shape,
-    /// Built area and coverage limit, worked out when the index is built (see
-    /// [`Index::coverage`]).
-    coverage: Coverage,
+    /// Its place among the index's parcels (its coverage's, see [`Index::coverage`]).
+    at: u32,
 }
 
 /// The parcels and layers of one moment.
+///
+/// The parcels (the biggest part) and each layer are shared with the index this one was
+/// [`refreshed`](Index::refreshed) from, when they did not change.
 #[derive(Debug)]
 pub struct Index {
-    parcels: Indexed<Parcel>,
-    by_code: HashMap<String, u32>,
-    layers: Vec<Layer>,
+    parcels: Arc<Indexed<Parcel>>,
+    by_code: Arc<HashMap<String, u32>>,
+    /// Per parcel (in `parcels` order): its built area and coverage limit, worked out when the
+    /// index is built (see [`Index::coverage`]).
+    coverage: Vec<Coverage>,
+    layers: Vec<Arc<Layer>>,
     /// Per municipality: the layers that apply there (its own and the national ones), in
     /// `layers` order; `national` for a municipality without layers of its own.
     applicable: HashMap<String, Vec<u32>>,
@@ -69,49 +76,26 @@ impl Index {
         layers: Vec<Layer>,
         started: std::time::Instant,
     ) -> Self {
-        let by_code = parcels
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.code.clone(), i as u32))
-            .collect();
+        for (i, p) in parcels.iter_mut().enumerate() {
+            p.at = i as u32;
+        }
+        let by_code = parcels.iter().map(|p| (p.code.clone(), p.at)).collect();
         let parcel_bytes = stats::parcel_bytes(&parcels);
-        let national: Vec<u32> = (0..layers.len() as u32)
-            .filter(|&i| layers[i as usize].info.municipality_code.is_none())
-            .collect();
-        let mut applicable: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, l) in layers.iter().enumerate() {
-            if let Some(m) = &l.info.municipality_code {
-                applicable.entry(m.clone()).or_default().push(i as u32);
-            }
-        }
-        for list in applicable.values_mut() {
-            list.extend(&national);
-            list.sort_unstable();
-        }
-        // Every parcel's coverage, on every core.
+        let layers: Vec<Arc<Layer>> = layers.into_iter().map(Arc::new).collect();
+        let (applicable, national) = applicable(&layers);
         let set = LayerSet {
             layers: &layers,
             applicable: &applicable,
             national: &national,
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let per = parcels.len().div_ceil(threads).max(1);
-        std::thread::scope(|s| {
-            for part in parcels.chunks_mut(per) {
-                let set = &set;
-                s.spawn(move || {
-                    for p in part {
-                        p.coverage =
-                            set.coverage(&p.municipality_code, &p.shape, COVERAGE_SLIVER_M2);
-                    }
-                });
-            }
-        });
+        let mut coverage = vec![Coverage::default(); parcels.len()];
+        set.cover(&parcels, &mut coverage, |_| true);
         let parcels = Indexed::build(parcels, |p| p.shape.bbox.into_iter().collect());
         let stats = IndexStats::of(&parcels, parcel_bytes, &layers, started);
         Index {
-            parcels,
-            by_code,
+            parcels: Arc::new(parcels),
+            by_code: Arc::new(by_code),
+            coverage,
             layers,
             applicable,
             national,
@@ -153,17 +137,49 @@ impl Index {
     /// `municipality_code` with the sliver tolerance `sliver` (m²): as worked out when the index
     /// was built, unless the municipality or the tolerance differ.
     pub fn coverage(&self, municipality_code: &str, parcel: &Parcel, sliver: f64) -> Coverage {
-        if parcel.municipality_code == municipality_code && sliver == COVERAGE_SLIVER_M2 {
-            parcel.coverage.clone()
-        } else {
-            self.set()
-                .coverage(municipality_code, &parcel.shape, sliver)
+        // One of this index's parcels (not a copy made elsewhere), with the defaults.
+        let own = self
+            .parcels
+            .items
+            .get(parcel.at as usize)
+            .is_some_and(|p| std::ptr::eq(p, parcel));
+        match self.coverage.get(parcel.at as usize) {
+            Some(c)
+                if own
+                    && parcel.municipality_code == municipality_code
+                    && sliver == COVERAGE_SLIVER_M2 =>
+            {
+                c.clone()
+            }
+            _ => self
+                .set()
+                .coverage(municipality_code, &parcel.shape, sliver),
         }
     }
 
-    pub fn all_layers(&self) -> &[Layer] {
+    /// Every layer, in the order they were given.
+    pub fn all_layers(&self) -> &[Arc<Layer>] {
         &self.layers
     }
+}
+
+/// Per municipality, the layers that apply there (its own, then the national ones, in `layers`
+/// order), and the national ones alone.
+fn applicable(layers: &[Arc<Layer>]) -> (HashMap<String, Vec<u32>>, Vec<u32>) {
+    let national: Vec<u32> = (0..layers.len() as u32)
+        .filter(|&i| layers[i as usize].info.municipality_code.is_none())
+        .collect();
+    let mut applicable: HashMap<String, Vec<u32>> = HashMap::new();
+    for (i, l) in layers.iter().enumerate() {
+        if let Some(m) = &l.info.municipality_code {
+            applicable.entry(m.clone()).or_default().push(i as u32);
+        }
+    }
+    for list in applicable.values_mut() {
+        list.extend(&national);
+        list.sort_unstable();
+    }
+    (applicable, national)
 }
 
 impl Parcel {
@@ -172,7 +188,7 @@ impl Parcel {
             code,
             municipality_code,
             shape: Shape::indexed(geometry),
-            coverage: Coverage::default(),
+            at: 0,
         }
     }
 

@@ -35,7 +35,7 @@ impl IndexStats {
     pub(super) fn of(
         parcels: &Indexed<Parcel>,
         parcel_bytes: usize,
-        layers: &[Layer],
+        layers: &[std::sync::Arc<Layer>],
         started: std::time::Instant,
     ) -> IndexStats {
         IndexStats {
