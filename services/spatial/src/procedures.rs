@@ -5,7 +5,8 @@
 //! upserted, or removed when it no longer counts (the notifications waiting together are read
 //! in one query, so that a burst of changes costs one read, not one each). A lost notification connection is listened
 //! to again and the index reloaded whole (notifications may have been missed meanwhile); a
-//! failed reload or refresh is retried with back-off.
+//! failed reload or refresh is retried with back-off. A burst of more than `RELOAD_AT`
+//! notifications waiting at once (a bulk load in SQL) is answered by one whole reload too.
 //!
 //! Locking: the index sits behind a `std::sync::RwLock` taken only briefly — a validation takes a
 //! small copy of the entries around its proposal ([`ProcedureHandle::around`], one tree query)
@@ -196,6 +197,9 @@ pub async fn start(
 /// Notified procedures read again together at most.
 const MAX_BATCH: usize = 500;
 
+/// Notifications waiting at once from which the index is reloaded whole instead.
+const RELOAD_AT: usize = 10 * MAX_BATCH;
+
 /// `<municipality>|<id>`.
 fn parse(payload: &str) -> Option<(&str, &str)> {
     payload.split_once('|')
@@ -240,6 +244,22 @@ async fn keep_current(
             reload_due = true;
             continue;
         };
+        // A burst bigger than a few reads (a bulk load of procedures in SQL, a restore): one
+        // whole reload costs less than refreshing them a batch at a time, and keeps the
+        // server's calls from competing with minutes of refreshes. Every notification waiting
+        // now was committed before the reload begins, so the reload holds them all.
+        if changes.len() >= RELOAD_AT {
+            let mut n = 1;
+            while changes.try_recv().is_ok() {
+                n += 1;
+            }
+            tracing::info!(
+                notifications = n,
+                "a burst of procedure changes; reloading the index whole"
+            );
+            reload_due = true;
+            continue;
+        }
         // The notifications that arrived meanwhile go with it, in one read.
         let mut keys = BTreeSet::new();
         let mut next = Some(payload);
