@@ -74,12 +74,25 @@ log "kovgis serve on 127.0.0.1:$PORT as kovgis_service, tokens verified"
 # The background jobs (deemed agreement, re-checks) run every second, so that d) waits at most a
 # second for its start; the outbox deliverer runs as in production (no authority has a webhook
 # here). Watch streams are calls: room for e)'s 1 000 of them.
-DATABASE_URL=$SERVICE_URL "$K" serve --jwks "$KEYDIR/jwks" --listen "127.0.0.1:$PORT" \
-  --jobs-interval 1 --max-concurrent-calls 4096 >"$T/bench-procedures-serve.log" 2>&1 &
-SERVER=$!
-log "generating $PROCEDURES procedures and measuring"
+serve() {
+  DATABASE_URL=$SERVICE_URL "$K" serve --jwks "$KEYDIR/jwks" --listen "127.0.0.1:$PORT" \
+    --jobs-interval 1 --max-concurrent-calls 4096 >>"$T/bench-procedures-serve.log" 2>&1 &
+  SERVER=$!
+}
+: >"$T/bench-procedures-serve.log"
+serve
+log "a) generating $PROCEDURES procedures"
 "$T/release/kovgis-bench-validate" procedures "$KEYDIR/dev-signing-key.pem" "127.0.0.1:$PORT" \
-  "$SERVICE_URL" "$PROCEDURES"
+  "$PROCEDURES"
+# The setup wrote a million procedures and millions of events in a few SQL statements, which no
+# live server sees at once; a server that was running catches up with their notifications for
+# minutes. Restarted, it loads them as a server started on such a database would.
+log "restarting kovgis serve"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+serve
+log "b), c) measuring"
+KOVGIS_BENCH_SEED=31 "$T/release/kovgis-bench-validate" procedures-submit \
+  "$KEYDIR/dev-signing-key.pem" "127.0.0.1:$PORT" "$SERVICE_URL"
 
 log "e) 1 000 watchers"
 "$T/release/kovgis-bench-validate" procedures-watch "$KEYDIR/dev-signing-key.pem" "127.0.0.1:$PORT"

@@ -19,10 +19,10 @@
 //! three servers on the same data — authentication off, on, and on with row-level security —
 //! in alternating rounds; prints the throughput ratios (`auth_cost`).
 //!
-//! `kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT`: procedures at national scale
-//! (`scripts/bench-procedures.sh`): COUNT synthetic procedures, SubmitProcedure beside its
-//! floor, ListProcedures with a spatial and a state filter; `procedures-submit KEY ADDR
-//! SERVICE_URL`: b) and c) again on a filled database; `procedures-recheck STARTED IMPORTED
+//! `kovgis-bench-validate procedures KEY ADDR COUNT`: procedures at national scale
+//! (`scripts/bench-procedures.sh`): COUNT synthetic procedures; `procedures-submit KEY ADDR
+//! SERVICE_URL`: SubmitProcedure beside its floor, ListProcedures with a spatial and a state
+//! filter, on the filled database; `procedures-recheck STARTED IMPORTED
 //! TARGET`: the re-checks after the script's layer change; `procedures-watch KEY ADDR`:
 //! WatchProcedures with 1 000 watchers (`procedures`).
 //!
@@ -61,11 +61,11 @@ async fn main() {
             _ => eprintln!("usage: kovgis-bench-validate auth KEY PLAIN AUTHED FULL"),
         },
         Some("procedures") => match &args[2..] {
-            [key, addr, service_url, count] => {
+            [key, addr, count] => {
                 let count = count.parse().expect("procedures … COUNT: a number");
-                procedures::run(key, addr, service_url, count, &url).await
+                procedures::run(key, addr, count, &url).await
             }
-            _ => eprintln!("usage: kovgis-bench-validate procedures KEY ADDR SERVICE_URL COUNT"),
+            _ => eprintln!("usage: kovgis-bench-validate procedures KEY ADDR COUNT"),
         },
         Some("procedures-list") => match &args[2..] {
             [key, addr, service_url] => procedures::run_list(key, addr, service_url, &url).await,
@@ -89,7 +89,7 @@ async fn main() {
             _ => eprintln!("usage: kovgis-bench-validate procedures-watch KEY ADDR"),
         },
         _ => eprintln!(
-            "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL | procedures KEY ADDR SERVICE_URL COUNT"
+            "usage: kovgis-bench-validate inprocess | grpc ADDR | hostile ADDR PID | auth KEY PLAIN AUTHED FULL | procedures KEY ADDR COUNT"
         ),
     }
 }
