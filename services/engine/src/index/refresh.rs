@@ -12,7 +12,7 @@ use std::sync::Arc;
 use kovgis_core::model::LayerKind;
 
 use super::layer::{Layer, LayerSet};
-use super::stats::IndexStats;
+use super::stats::{IndexStats, LayerStats};
 use super::{Index, applicable};
 
 /// Which parcels' coverage a change of layers moves.
@@ -73,8 +73,25 @@ impl Index {
             Moved::Everywhere => set.cover(parcels, &mut coverage, |_| true),
             Moved::In(m) => set.cover(parcels, &mut coverage, |p| m.contains(&p.municipality_code)),
         }
-        let mut stats = IndexStats::of(&self.parcels, 0, &layers, started);
-        stats.parcel_bytes = self.stats.parcel_bytes;
+        // The stats of a kept layer are the old index's (working out a layer's size reads all
+        // its features).
+        let stats = IndexStats {
+            parcels: self.stats.parcels,
+            parcel_bytes: self.stats.parcel_bytes,
+            layers: layers
+                .iter()
+                .map(|l| {
+                    let kept = old.contains(&Arc::as_ptr(l));
+                    self.stats
+                        .layers
+                        .iter()
+                        .find(|s| kept && s.layer_id == l.info.id)
+                        .cloned()
+                        .unwrap_or_else(|| LayerStats::of(l))
+                })
+                .collect(),
+            build: started.elapsed(),
+        };
         Index {
             parcels: Arc::clone(&self.parcels),
             by_code: Arc::clone(&self.by_code),

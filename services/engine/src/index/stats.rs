@@ -41,18 +41,23 @@ impl IndexStats {
         IndexStats {
             parcels: parcels.items.len(),
             parcel_bytes: parcel_bytes + parcels.boxes() * std::mem::size_of::<Entry>(),
-            layers: layers
-                .iter()
-                .map(|l| LayerStats {
-                    layer_id: l.info.id,
-                    name: l.info.name.clone(),
-                    municipality_code: l.info.municipality_code.clone(),
-                    features: l.len(),
-                    bytes: l.bytes(),
-                    version: l.info.version,
-                })
-                .collect(),
+            layers: layers.iter().map(|l| LayerStats::of(l)).collect(),
             build: started.elapsed(),
+        }
+    }
+}
+
+impl LayerStats {
+    /// A layer's stats (its size is worked out feature by feature: not for every refresh of
+    /// another layer, see `refresh`).
+    pub(super) fn of(l: &Layer) -> LayerStats {
+        LayerStats {
+            layer_id: l.info.id,
+            name: l.info.name.clone(),
+            municipality_code: l.info.municipality_code.clone(),
+            features: l.len(),
+            bytes: l.bytes(),
+            version: l.info.version,
         }
     }
 }
