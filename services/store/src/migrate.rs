@@ -64,6 +64,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_procedure_area_index",
         include_str!("../../../migrations/0015_procedure_area_index.sql"),
     ),
+    (
+        "0016_procedure_fillfactor",
+        include_str!("../../../migrations/0016_procedure_fillfactor.sql"),
+    ),
 ];
 
 impl Store {

@@ -1,0 +1,13 @@
+-- Room on every page of procedure for a new version of its rows (issue 13). A procedure's row is
+-- rewritten by every change, and most changes — a re-check's new report, an assignment, an
+-- override, a coordination answer — touch no indexed column (the indexed ones are the key,
+-- state, area, created_at, deadline, authorities, display day and idempotency key). With full
+-- pages (fillfactor 100, the default) each new row version lands on another page and every one
+-- of the table's eight indexes, two GiST among them, gets a new entry. With a quarter of each
+-- page kept free the new version stays on its page and no index is touched (a heap-only tuple
+-- update); the old version is pruned on the page.
+--
+-- This applies to pages written from now on; an existing database gets it for its old rows
+-- with `VACUUM FULL procedure` (or pg_repack) in a maintenance window — not done here, as it
+-- locks the table while it rewrites it.
+ALTER TABLE procedure SET (fillfactor = 75);
