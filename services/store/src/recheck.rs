@@ -77,9 +77,10 @@ impl Store {
     /// box meets one of its boxes (or anywhere, without an area).
     ///
     /// In one municipality, its active procedures within the boxes' extent are found first
-    /// (the GiST index over municipality, state and area), then each one's bounding box is
-    /// tested against the union of the boxes (one prepared geometry: a box meets the union
-    /// exactly when it meets one of the boxes). Across the country the boxes drive (a probe of
+    /// (the GiST index over municipality, state and area, probed once per active state name —
+    /// most procedures are closed, and a whole municipality's extent would otherwise read them
+    /// all), then each one's bounding box is tested against the union of the boxes (one
+    /// prepared geometry: a box meets the union exactly when it meets one of the boxes). Across the country the boxes drive (a probe of
     /// the area index per box), as the extent may be the whole country.
     pub async fn recheck_targets(
         &self,
@@ -92,9 +93,10 @@ impl Store {
         let sql = match (request.has_area, &request.municipality_code) {
             (true, Some(_)) => format!(
                 "WITH r AS MATERIALIZED (
-                     SELECT ST_UnaryUnion(area) AS area FROM recheck_request WHERE id = $1)
-                 SELECT p.municipality_code::text, p.id::text FROM procedure p, r
-                 WHERE p.municipality_code = $2 AND p.geom && r.area
+                     SELECT ST_UnaryUnion(area) AS area FROM recheck_request WHERE id = $1),
+                 a AS MATERIALIZED (SELECT DISTINCT name FROM workflow_state WHERE active)
+                 SELECT p.municipality_code::text, p.id::text FROM r, a, procedure p
+                 WHERE p.municipality_code = $2 AND p.state = a.name AND p.geom && r.area
                    AND ST_Intersects(ST_Envelope(p.geom), r.area) AND {active}
                  ORDER BY 1, 2"
             ),
