@@ -199,3 +199,88 @@ async fn the_spatial_filter_equals_postgis_and_pages_are_stable() {
     drop(s);
     db.drop_db().await;
 }
+
+/// `view`: BASIC leaves out what a map does not need — the findings, details, coordination
+/// requests — and keeps the verdict and report_id of the stored report; FULL and unset give the
+/// whole procedure; an unknown view is refused with its field.
+#[tokio::test]
+async fn the_basic_view_keeps_the_verdict_and_leaves_out_the_heavy_parts() {
+    let db = FreshDb::new("proc_list_view").await;
+    let s = Server::start(&db.url, Mode::InProcess).await;
+    let mut applicant = s.client(Some(&s.applicant())).await;
+    let mut official = s.client(Some(&s.official(TARTU))).await;
+    let p = applicant
+        .create_procedure(create(v1::ProcedureType::BuildingPermit, SHORE_SQUARE))
+        .await
+        .unwrap()
+        .into_inner();
+    let submitted = official
+        .submit_procedure(v1::SubmitProcedureRequest {
+            name: p.name.clone(),
+            version: p.version,
+            override_blocking_reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = submitted.report.clone().expect("a stored report");
+    assert!(
+        !stored.findings.is_empty(),
+        "a shore-zone finding: {stored:?}"
+    );
+    assert!(!submitted.coordination_requests.is_empty());
+    assert!(submitted.contents.as_ref().unwrap().details.is_some());
+
+    let list = |view: i32| {
+        let mut official = official.clone();
+        async move {
+            official
+                .list_procedures(v1::ListProceduresRequest {
+                    municipality_code: TARTU.into(),
+                    sort: v1::ProcedureSort::CreatedDesc as i32,
+                    view,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    let basic = list(v1::ProcedureView::Basic as i32)
+        .await
+        .unwrap()
+        .into_inner()
+        .procedures;
+    assert_eq!(basic.len(), 1);
+    let b = &basic[0];
+    assert_eq!(b.name, submitted.name);
+    assert_eq!(b.state, submitted.state);
+    assert_eq!(b.version, submitted.version);
+    let r = b.report.as_ref().expect("the verdict and report_id");
+    assert_eq!(r.verdict, stored.verdict);
+    assert_ne!(r.verdict, v1::Verdict::Unspecified as i32);
+    assert_eq!(r.report_id, stored.report_id);
+    assert!(r.findings.is_empty() && r.rule_versions.is_empty());
+    assert!(b.coordination_requests.is_empty());
+    assert!(b.contents.as_ref().unwrap().details.is_none(), "{b:?}");
+    // The area stays (the map draws it).
+    assert!(b.contents.as_ref().unwrap().geometry.is_some());
+
+    for view in [
+        v1::ProcedureView::Full as i32,
+        v1::ProcedureView::Unspecified as i32,
+    ] {
+        let full = list(view).await.unwrap().into_inner().procedures;
+        let f = &full[0];
+        let r = f.report.as_ref().unwrap();
+        assert_eq!(r.findings.len(), stored.findings.len());
+        assert_eq!(r.report_id, stored.report_id);
+        assert_eq!(
+            f.coordination_requests.len(),
+            submitted.coordination_requests.len()
+        );
+        assert!(f.contents.as_ref().unwrap().details.is_some());
+    }
+
+    let refused = list(7).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("view"), "{}", refused.message());
+}

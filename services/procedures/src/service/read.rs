@@ -121,6 +121,17 @@ impl ProcedureApi {
                 )));
             }
         };
+        // Unset is the whole procedure, as before views existed (nothing more is shown).
+        let basic = match v1::ProcedureView::try_from(req.view) {
+            Ok(v1::ProcedureView::Basic) => true,
+            Ok(v1::ProcedureView::Full | v1::ProcedureView::Unspecified) => false,
+            Err(_) => {
+                return Err(input(InputError::new(
+                    "view",
+                    format!("unknown view {}", req.view),
+                )));
+            }
+        };
         let area = match (&req.intersects, &req.bbox) {
             (Some(_), Some(_)) => {
                 return Err(input(InputError::new(
@@ -185,6 +196,7 @@ impl ProcedureApi {
                     sort,
                     after,
                     limit,
+                    basic,
                 },
             )
             .await
@@ -203,6 +215,18 @@ impl ProcedureApi {
                 for f in &mut r.findings {
                     f.geometry = None;
                 }
+            }
+            if basic {
+                // The report's verdict and id, from their columns (no report was read).
+                p.report = row.report_id.as_ref().map(|id| v1::ValidationReport {
+                    verdict: row
+                        .verdict
+                        .as_deref()
+                        .and_then(v1::Verdict::from_str_name)
+                        .unwrap_or_default() as i32,
+                    report_id: id.clone(),
+                    ..Default::default()
+                });
             }
             procedures.push(p);
         }

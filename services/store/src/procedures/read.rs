@@ -30,6 +30,28 @@ pub(super) const COLUMNS: &str = "p.municipality_code::text, p.id::text, p.proce
      FROM coordination_request c
      WHERE c.municipality_code = p.municipality_code AND c.procedure_id = p.id)";
 
+/// [`COLUMNS`] in the same places, with the heavy ones empty: the report (its verdict and
+/// report_id stay), details, attachments, opinions, and no coordination requests read — what a
+/// list of many procedures for a map needs.
+pub(super) fn basic_columns() -> &'static str {
+    static BASIC: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let (head, _coordination) = COLUMNS
+            .split_once(",\n    (SELECT coalesce(json_agg(")
+            .expect("the coordination requests are COLUMNS' last column");
+        let basic = head
+            .replace("p.details, p.attachments,", "'{}'::jsonb, '[]'::jsonb,")
+            .replace("p.report, p.report_id,", "NULL::bytea, p.report_id,")
+            .replace("p.opinions,", "'[]'::jsonb,");
+        assert_eq!(
+            basic.matches("::jsonb").count() + basic.matches("NULL::bytea").count(),
+            4,
+            "every heavy column replaced"
+        );
+        format!("{basic}, '[]'::json")
+    });
+    &BASIC
+}
+
 /// One procedure's row by key, in the statement's `$1` (municipality) and `$2` (id).
 pub(super) fn select_one() -> String {
     format!(
@@ -167,6 +189,9 @@ pub struct ListFilter {
     /// Where the page starts: the cursor of the previous page's last row.
     pub after: Option<String>,
     pub limit: u32,
+    /// Rows without the heavy parts ([`basic_columns`]): no report, details, attachments,
+    /// opinions or coordination requests.
+    pub basic: bool,
 }
 
 /// A page, with the cursor of its last row when more may follow.
@@ -318,7 +343,12 @@ impl Store {
         filter: &ListFilter,
     ) -> Result<ProcedurePage, StoreError> {
         let mut params: Vec<Param> = vec![Box::new(filter.municipality_code.clone())];
-        let mut sql = format!("SELECT {COLUMNS} FROM procedure p WHERE p.municipality_code = $1");
+        let columns = if filter.basic {
+            basic_columns()
+        } else {
+            COLUMNS
+        };
+        let mut sql = format!("SELECT {columns} FROM procedure p WHERE p.municipality_code = $1");
         let mut push = |params: &mut Vec<Param>, cond: &str, v: Param| {
             params.push(v);
             sql.push_str(&format!(
