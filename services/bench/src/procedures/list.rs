@@ -1,8 +1,10 @@
 //! `ListProcedures` with a spatial and a state filter, as an official of the municipality with
 //! most procedures under review: a 1 km × 1 km box around one of them (so pages are not empty)
-//! and `state = under_review`, newest first, the default page (50), at concurrency 1. When the
-//! median misses its goal, prints the plan of the store's query for one of the boxes
-//! (`EXPLAIN ANALYZE` as the service role with the official's caller settings).
+//! and `state = under_review`, newest first, the default page (50), at concurrency 1 — in the
+//! basic view (what a map of them shows: the goal's figure) and in the full view (each
+//! procedure's whole report and coordination requests). When the median misses its goal, prints
+//! the plan of the store's query for one of the boxes (`EXPLAIN ANALYZE` as the service role
+//! with the official's caller settings).
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,7 @@ const STATE: &str = "under_review";
 
 /// What was measured.
 pub struct Listed {
+    pub view: v1::ProcedureView,
     pub municipality: String,
     pub under_review: i64,
     pub calls: usize,
@@ -34,7 +37,13 @@ pub struct Listed {
 }
 
 /// Runs the calls; prints the plan when the goal is missed.
-pub async fn run(channel: &Channel, key: &DevKey, admin: &Client, service_url: &str) -> Listed {
+pub async fn run(
+    channel: &Channel,
+    key: &DevKey,
+    admin: &Client,
+    service_url: &str,
+    view: v1::ProcedureView,
+) -> Listed {
     let r = admin
         .query_one(
             "SELECT municipality_code::text, count(*) FROM procedure WHERE state = $1
@@ -78,6 +87,7 @@ pub async fn run(channel: &Channel, key: &DevKey, admin: &Client, service_url: &
             epsg: 3301,
         }),
         sort: v1::ProcedureSort::CreatedDesc as i32,
+        view: view as i32,
         ..Default::default()
     };
     let mut client =
@@ -104,6 +114,7 @@ pub async fn run(channel: &Channel, key: &DevKey, admin: &Client, service_url: &
         explain(service_url, &municipality, centres[0]).await;
     }
     Listed {
+        view,
         municipality,
         under_review,
         calls,

@@ -13,8 +13,8 @@
 //!
 //! - b) `SubmitProcedure` at concurrency 16 over gRPC ([`submit`]) beside its floor, the same
 //!   rows from a plain client ([`floor`]): p50, p99, throughput and the ratio (goal ≤ 2×);
-//! - c) `ListProcedures` with a 1 km² box and a state filter ([`list`]): p50, p99 (goal p50 ≤
-//!   5 ms);
+//! - c) `ListProcedures` with a 1 km² box and a state filter ([`list`]) in the basic view (what
+//!   a map shows) and the full view: p50, p99 (goal p50 ≤ 5 ms);
 //!
 //! `kovgis-bench-validate procedures-recheck STARTED IMPORTED TARGET` prints d), the re-checks
 //! after the script's layer change ([`recheck`]); `kovgis-bench-validate procedures-watch KEY
@@ -207,7 +207,9 @@ pub async fn run_submit(key_file: &str, addr: &str, service_url: &str, url: &str
         seed,
     )
     .await;
-    print_list(&list::run(&channels[0], &key, &db, service_url).await);
+    for view in [v1::ProcedureView::Basic, v1::ProcedureView::Full] {
+        print_list(&list::run(&channels[0], &key, &db, service_url, view).await);
+    }
 }
 
 /// c) alone, on a database the benchmark has filled (to compare indexes).
@@ -218,12 +220,15 @@ pub async fn run_list(key_file: &str, addr: &str, service_url: &str, url: &str) 
     tokio::spawn(conn);
     let key = DevKey::load(key_file.as_ref()).expect("loading the benchmark's signing key");
     let channel = connect(addr).await;
-    print_list(&list::run(&channel, &key, &db, service_url).await);
+    for view in [v1::ProcedureView::Basic, v1::ProcedureView::Full] {
+        print_list(&list::run(&channel, &key, &db, service_url, view).await);
+    }
 }
 
 fn print_list(l: &list::Listed) {
     println!(
-        "c) ListProcedures as an official of {} (bbox 1 km², state under_review of {} there, newest first, page 50): {} calls at concurrency 1, p50 {:.2} ms, p99 {:.2} ms, {:.1} procedures ({:.1} kB) a page   (goal p50 ≤ {} ms: {})",
+        "c) ListProcedures, view {}, as an official of {} (bbox 1 km², state under_review of {} there, newest first, page 50): {} calls at concurrency 1, p50 {:.2} ms, p99 {:.2} ms, {:.1} procedures ({:.1} kB) a page   (goal p50 ≤ {} ms: {})",
+        l.view.as_str_name(),
         l.municipality,
         l.under_review,
         l.calls,
