@@ -428,3 +428,56 @@ async fn a_procedure_submitted_on_one_server_is_found_by_another() {
     let fs = eventually(&mut on_b, &over, |fs| conflicting(fs).is_empty()).await;
     assert_eq!(codes(&fs), ["NO_CONFLICT"]);
 }
+
+/// A bulk load in SQL (6 000 procedures in one transaction: more notifications than the index
+/// reads in one refresh; a burst of 5 000 or more waiting at once reloads it whole) ends with
+/// the index holding them all: a check beside the first or the last finds exactly that one.
+#[tokio::test]
+async fn procedures_loaded_in_bulk_with_sql_are_found() {
+    let db = FreshDb::new("conflict_bulk").await;
+    let s = Server::start(&db.url, Mode::InProcess).await;
+    let token = Token(format!("Bearer {}", s.official(TARTU)).parse().unwrap());
+    let mut spatial = SpatialServiceClient::with_interceptor(s.channel().await, token);
+    let over = square(657554.0, 6476815.0, 8.0);
+    assert_eq!(codes(&check_on(&mut spatial, &over).await), ["NO_CONFLICT"]);
+
+    // 100 × 60 excavation permits under review, 8 m squares 12 m apart, the first one on
+    // CLEAR_SQUARE ((657550, 6476815)–(657558, 6476823)), all digging 3–21 May 2027.
+    let sql = db.sql().await;
+    sql.batch_execute(
+        "INSERT INTO procedure (municipality_code, procedure_type, workflow_id, state, created_by,
+                                request_hash, applicant_name, applicant_code, description, geom,
+                                intended_use, works_first_day, works_last_day)
+         SELECT '0793', 'excavation_permit', w.id, 'under_review', 'test:bulk',
+                'bulk-' || i || '-' || j, 'Taotleja', '10000001', 'bulk',
+                ST_Multi(ST_MakeEnvelope(657550 + i * 12, 6476815 + j * 12,
+                                         657558 + i * 12, 6476823 + j * 12, 3301)),
+                'excavation', date '2027-05-03', date '2027-05-21'
+         FROM workflow_version w, generate_series(0, 99) i, generate_series(0, 59) j
+         WHERE w.municipality_code IS NULL AND w.procedure_type = 'excavation_permit'",
+    )
+    .await
+    .unwrap();
+    let first: String = sql
+        .query_one(
+            "SELECT id::text FROM procedure WHERE request_hash = 'bulk-0-0'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let fs = eventually(&mut spatial, &over, |fs| !conflicting(fs).is_empty()).await;
+    assert_eq!(conflicting(&fs), [first]);
+    // And the last, (99, 59) at (658738, 6477523): 4 m east of it, as `over` is of the first.
+    let far = square(658742.0, 6477523.0, 8.0);
+    let last: String = sql
+        .query_one(
+            "SELECT id::text FROM procedure WHERE request_hash = 'bulk-99-59'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let fs = eventually(&mut spatial, &far, |fs| !conflicting(fs).is_empty()).await;
+    assert_eq!(conflicting(&fs), [last]);
+}
