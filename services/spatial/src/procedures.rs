@@ -5,7 +5,7 @@
 //! upserted, or removed when it no longer counts (the notifications waiting together are read
 //! in one query, so that a burst of changes costs one read, not one each). A lost notification connection is listened
 //! to again and the index reloaded whole (notifications may have been missed meanwhile); a
-//! failed reload or refresh is retried with back-off. A burst of more than `RELOAD_AT`
+//! failed reload or refresh is retried with back-off. A burst of `RELOAD_AT` or more
 //! notifications waiting at once (a bulk load in SQL) is answered by one whole reload too.
 //!
 //! Locking: the index sits behind a `std::sync::RwLock` taken only briefly — a validation takes a

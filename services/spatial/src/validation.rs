@@ -163,10 +163,15 @@ pub async fn build_since(store: &Store, current: Arc<Built>) -> Result<Built, St
     let whole = refreshed.is_none();
     let built = tokio::task::spawn_blocking(move || match whole {
         false => assemble_since(&current, source, started),
-        true => assemble(source, started),
+        true => Some(assemble(source, started)),
     })
     .await
     .map_err(|e| StoreError::Invalid(format!("building the index: {e}")))?;
+    let Some(built) = built else {
+        // Cannot be (a layer the index lacks is stale, so read): built whole from a new read.
+        tracing::warn!("a layer missing from the index and from the refresh; building anew");
+        return build(store).await;
+    };
     match refreshed {
         Some(layers) => log_refreshed(&built, &layers, read),
         None => log_built(&built, read),
@@ -235,39 +240,35 @@ fn assemble(mut source: IndexSource, started: Instant) -> Built {
             areal_part(&p.geometry).map(|g| Parcel::new(p.code, p.municipality_code, g))
         })
         .collect();
-    let layers = layers_of(&mut source, |_| None)
-        .into_iter()
-        .flatten()
-        .collect();
+    let layers = layers_of(&mut source, |_| None);
     let index = Index::build(parcels, source.parcel_version, layers, started);
     finish(index, source)
 }
 
 /// The CPU part of a refresh: the layers read anew indexed, the others taken from `current`.
-/// A layer the read did not bring and `current` does not hold (it cannot be: such a layer is
-/// stale) makes it a whole build after all.
-fn assemble_since(current: &Built, mut source: IndexSource, started: Instant) -> Built {
+/// `None` when a layer the read did not bring is not in `current` either (it cannot be: such a
+/// layer is stale, so read): the caller then builds the index whole.
+fn assemble_since(current: &Built, mut source: IndexSource, started: Instant) -> Option<Built> {
     let read: HashSet<i64> = source.refreshed_layers.iter().flatten().copied().collect();
-    let layers: Option<Vec<Arc<Layer>>> = layers_of(&mut source, |id| {
-        (!read.contains(&id)).then(|| current.index.layer(id).cloned())
-    })
-    .into_iter()
-    .collect();
-    let Some(layers) = layers else {
-        tracing::warn!("a layer missing from the index and from the refresh; building anew");
-        return assemble(source, started);
-    };
+    if !source
+        .layers
+        .iter()
+        .all(|l| read.contains(&l.id) || current.index.layer(l.id).is_some())
+    {
+        return None;
+    }
+    let layers: Vec<Arc<Layer>> = layers_of(&mut source, |id| {
+        (!read.contains(&id))
+            .then(|| current.index.layer(id).cloned())
+            .flatten()
+    });
     let index = current.index.refreshed(layers, started);
-    finish(index, source)
+    Some(finish(index, source))
 }
 
-/// The source's layers in order (its layers and features taken): each as `kept` gives it
-/// (`Some(Some(layer))`: an index's own; `Some(None)`: none there), or (`kept` says `None`)
-/// built from the source's features.
-fn layers_of<L: From<Layer>>(
-    source: &mut IndexSource,
-    kept: impl Fn(i64) -> Option<Option<L>>,
-) -> Vec<Option<L>> {
+/// The source's layers in order (its layers and features taken): each the one `kept` gives,
+/// or (`kept` says `None`) built from the source's features.
+fn layers_of<L: From<Layer>>(source: &mut IndexSource, kept: impl Fn(i64) -> Option<L>) -> Vec<L> {
     let mut by_layer: HashMap<i64, Vec<Feature>> = HashMap::new();
     for f in std::mem::take(&mut source.features) {
         by_layer.entry(f.layer_id).or_default().push(Feature::new(
@@ -284,7 +285,7 @@ fn layers_of<L: From<Layer>>(
                 return kept;
             }
             let features = by_layer.remove(&l.id).unwrap_or_default();
-            Some(L::from(Layer::new(
+            L::from(Layer::new(
                 LayerInfo {
                     id: l.id,
                     name: l.name,
@@ -295,7 +296,7 @@ fn layers_of<L: From<Layer>>(
                     version: l.version,
                 },
                 features,
-            )))
+            ))
         })
         .collect()
 }
@@ -372,7 +373,9 @@ fn log_refreshed(built: &Built, layers: &[i64], read: Duration) {
 }
 
 /// Builds the first index, then keeps it current: every `kovgis_dataset_version` notification
-/// (several in a burst count once) refreshes it ([`build_since`]) and swaps it in. Listening starts before the first
+/// (several in a burst count once) refreshes it ([`build_since`]) and swaps it in — or builds
+/// it whole for a notification that is not an import's or a rule version's, after a lost
+/// connection and on a retry. Listening starts before the first
 /// build, so an import committed meanwhile is not missed. A lost connection is retried; after
 /// reconnecting the index is rebuilt, as notifications may have been missed. A failed rebuild
 /// is retried after `retry` back-off (or at the next notification, whichever comes first).
@@ -417,13 +420,19 @@ async fn keep_current(
                 _ = tokio::time::sleep(retry.after(failures)) => Wake::Retry,
             }
         };
+        // A refresh reads only what moved by the dataset versions; anything else builds whole.
+        let mut whole = true;
         match wake {
             Wake::Version(payload) => {
                 // Let a burst of imports settle, then rebuild once.
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                while versions.try_recv().is_ok() {}
+                whole = !refreshable(&payload);
+                while let Ok(p) = versions.try_recv() {
+                    whole |= !refreshable(&p);
+                }
                 tracing::info!(
                     payload,
+                    whole,
                     "new dataset version; refreshing the validation index"
                 );
             }
@@ -446,7 +455,7 @@ async fn keep_current(
                 }
             }
         }
-        if rebuild(&store, &handle).await {
+        if rebuild(&store, &handle, whole).await {
             failures = 0;
         } else {
             failures = failures.saturating_add(1);
@@ -454,12 +463,25 @@ async fn keep_current(
     }
 }
 
-/// Builds and swaps in a new index (refreshed from the one in use, if any); on failure keeps
-/// the old one and marks it stale. Returns whether it succeeded.
-pub async fn rebuild(store: &Store, handle: &IndexHandle) -> bool {
+/// Whether a notification's change is one a refresh finds by the dataset versions: an import
+/// (`{"target": "layer" | "parcels", …}`) or a rule version (`{"target": "validation_rule"}`).
+/// Anything else — an operator's `NOTIFY kovgis_dataset_version, 'rebuild'` after editing data by
+/// hand, say — builds the index whole.
+fn refreshable(payload: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(payload).is_ok_and(|v| {
+        matches!(
+            v["target"].as_str(),
+            Some("layer" | "parcels" | "validation_rule")
+        )
+    })
+}
+
+/// Builds and swaps in a new index (refreshed from the one in use unless `whole`, or there is
+/// none yet); on failure keeps the old one and marks it stale. Returns whether it succeeded.
+pub async fn rebuild(store: &Store, handle: &IndexHandle, whole: bool) -> bool {
     let next = match handle.current() {
-        Some(current) => build_since(store, current).await,
-        None => build(store).await,
+        Some(current) if !whole => build_since(store, current).await,
+        _ => build(store).await,
     };
     match next {
         Ok(built) => {
@@ -481,4 +503,24 @@ pub async fn rebuild(store: &Store, handle: &IndexHandle) -> bool {
 pub async fn load(store: &Store, handle: &IndexHandle) -> Result<(), StoreError> {
     handle.set(build(store).await?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refreshable;
+
+    #[test]
+    fn imports_and_rule_versions_are_refreshed_anything_else_is_built_whole() {
+        // As kovgis-store's import and migration 0006 send them.
+        assert!(refreshable(
+            r#"{"layer_id":62,"target":"layer","version":83}"#
+        ));
+        assert!(refreshable(
+            r#"{"layer_id":null,"target":"parcels","version":2}"#
+        ));
+        assert!(refreshable(r#"{"target": "validation_rule"}"#));
+        for other in ["rebuild", "", "{}", r#"{"target":"feature"}"#, "[1]"] {
+            assert!(!refreshable(other), "{other}");
+        }
+    }
 }

@@ -159,6 +159,12 @@ impl Store {
         held: Option<&Held<'_>>,
     ) -> Result<IndexSource, StoreError> {
         use tokio_postgres::types::ToSql;
+        // A refresh is of the current rows only: its layer filter takes the place of `as_of`'s
+        // parameters.
+        assert!(
+            held.is_none() || as_of.is_none(),
+            "a refresh of a past moment"
+        );
         // The whole index is bulk work; a window of the past answers one call.
         let client = match as_of {
             None => self.pool.get().await?,
